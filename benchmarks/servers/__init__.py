@@ -1,0 +1,1 @@
+"""The benchmarked servers, one module per implementation, with the same handlers."""

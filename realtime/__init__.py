@@ -1,0 +1,75 @@
+"""realtime: two-way real-time communication for Flask and WSGI apps.
+
+Engine.IO v4 and Socket.IO v5 compatible. This module only re-exports the
+public API; names are imported on first use, so that importing the pure
+protocol layer (``realtime.protocol``) loads no I/O machinery.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from realtime.exceptions import (
+    AckTimeout,
+    BrokerUnavailable,
+    ConfigurationError,
+    ConnectionRefused,
+    PacketDecodeError,
+    ProtocolError,
+    RealtimeError,
+)
+
+if TYPE_CHECKING:
+    from realtime.emitter import Emitter
+    from realtime.engine.session import DisconnectReason
+    from realtime.managers import KombuManager, Manager, MemoryManager, PubSubManager, RedisManager
+    from realtime.namespace import Namespace
+    from realtime.server import Server
+    from realtime.serving import make_server, serve
+
+__all__ = [
+    "AckTimeout",
+    "BrokerUnavailable",
+    "ConfigurationError",
+    "ConnectionRefused",
+    "DisconnectReason",
+    "Emitter",
+    "KombuManager",
+    "Manager",
+    "MemoryManager",
+    "Namespace",
+    "PacketDecodeError",
+    "ProtocolError",
+    "PubSubManager",
+    "RealtimeError",
+    "RedisManager",
+    "Server",
+    "make_server",
+    "serve",
+]
+
+__version__ = "0.1.0.dev0"
+
+_LAZY = {
+    "DisconnectReason": "realtime.engine.session",
+    "Emitter": "realtime.emitter",
+    "KombuManager": "realtime.managers",
+    "Manager": "realtime.managers",
+    "MemoryManager": "realtime.managers",
+    "PubSubManager": "realtime.managers",
+    "RedisManager": "realtime.managers",
+    "Namespace": "realtime.namespace",
+    "Server": "realtime.server",
+    "make_server": "realtime.serving",
+    "serve": "realtime.serving",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'realtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

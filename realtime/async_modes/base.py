@@ -1,0 +1,402 @@
+"""The one interface every async mode implements.
+
+The engine and everything above it wait, spawn and lock only through an
+:class:`AsyncMode`; nothing outside this package imports eventlet, gevent or
+threading primitives. Each mode also knows how to serve a WSGI app on its own
+server and how to take a client's socket over from a WSGI server for a
+WebSocket.
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import contextlib
+import importlib
+import logging
+import resource
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
+from typing import Any, Protocol
+
+__all__ = [
+    "AsyncMode",
+    "EmbeddedServer",
+    "Event",
+    "HandedOverSocket",
+    "HangupWatch",
+    "Lock",
+    "Queue",
+    "SerialExecutor",
+    "ServerOptions",
+    "Task",
+    "no_delay",
+]
+
+logger = logging.getLogger("realtime.server")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+StartResponse = Callable[..., Any]
+
+
+class Event(Protocol):
+    """A resettable flag that tasks can wait on."""
+
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class Lock(Protocol):
+    """A mutual-exclusion lock, usable as a context manager."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any: ...
+
+
+class Queue(Protocol):
+    """A FIFO queue of any items."""
+
+    def put(self, item: Any) -> None: ...
+    def get(self, timeout: float | None = None) -> Any: ...
+
+
+class Task(Protocol):
+    """A running task (thread or greenlet)."""
+
+    def join(self, timeout: float | None = None) -> Any: ...
+
+
+class ServerOptions:
+    """Settings of an embedded server; see :func:`realtime.serve`.
+
+    Attributes:
+        backlog: listen backlog (the kernel caps it at ``somaxconn``).
+        http_timeout: seconds a client gets to send a complete request head,
+            and the longest pause allowed while it sends a request body; a
+            client that trickles bytes is disconnected after it.
+        log_output: log one line per HTTP request (logger ``realtime.access``).
+        raise_fd_limit: raise the process's soft limit on open files to the
+            hard limit, so that many connections fit.
+    """
+
+    def __init__(
+        self,
+        *,
+        backlog: int = 4096,
+        http_timeout: float = 60.0,
+        log_output: bool = False,
+        raise_fd_limit: bool = True,
+    ) -> None:
+        self.backlog = backlog
+        self.http_timeout = http_timeout
+        self.log_output = log_output
+        self.raise_fd_limit = raise_fd_limit
+
+
+class EmbeddedServer(abc.ABC):
+    """A WSGI server bound to a socket, ready to serve."""
+
+    @property
+    @abc.abstractmethod
+    def address(self) -> tuple[str, int]:
+        """The (host, port) the server listens on."""
+
+    @abc.abstractmethod
+    def serve_forever(self) -> None:
+        """Serve until :meth:`stop` is called."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop accepting and make :meth:`serve_forever` return."""
+
+
+class HandedOverSocket:
+    """A client socket a WSGI server handed over for a WebSocket.
+
+    Attributes:
+        sock: the socket to read from and write to with blocking calls
+            (green in eventlet and gevent modes).
+        raw: the underlying OS-level socket, for writes that must not block
+            (``send(data, MSG_DONTWAIT)``).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        raw: socket.socket,
+        finish: Callable[[StartResponse], Iterable[bytes]],
+        *,
+        server_closes: bool = False,
+    ) -> None:
+        self.sock = sock
+        self.raw = raw
+        self._finish = finish
+        self._server_closes = server_closes
+
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes, blocking the calling task until some arrive.
+
+        Returns ``b""`` at the end of the stream. Only one task reads.
+
+        Raises:
+            OSError: the connection failed.
+        """
+        return self.sock.recv(size)
+
+    def finish(self, start_response: StartResponse) -> Iterable[bytes]:
+        """End the connection and return what the WSGI app must return."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        if not self._server_closes:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+        return self._finish(start_response)
+
+
+class HangupWatch(Protocol):
+    """A running :meth:`AsyncMode.watch_hangup`."""
+
+    def cancel(self) -> None: ...
+
+
+def no_delay(sock: socket.socket) -> None:
+    """Turn Nagle's algorithm off on a client socket.
+
+    Realtime traffic is small writes back to back (a reply, then an event);
+    with Nagle the second waits for the client's delayed ACK, some 40 ms.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def peer_closed(raw: socket.socket) -> bool:
+    """True when the OS-level socket ``raw`` reads end-of-stream (or failed).
+
+    Only peeks: pipelined bytes of a next request count as "not closed" and
+    stay in the socket for the server to read.
+    """
+    try:
+        return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+class SerialExecutor:
+    """Runs submitted calls one at a time, in submission order.
+
+    Calls run on the mode's worker pool, and only while there is work: an idle
+    executor holds no task. One per client keeps its handlers in order while
+    different clients run in parallel.
+    """
+
+    __slots__ = ("_calls", "_lock", "_mode", "_running")
+
+    def __init__(self, mode: AsyncMode) -> None:
+        self._mode = mode
+        self._lock = mode.lock()
+        self._calls: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = (
+            collections.deque()
+        )
+        self._running = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` to run after everything submitted before it."""
+        with self._lock:
+            self._calls.append((fn, args))
+            if self._running:
+                return
+            self._running = True
+        self._mode.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._calls:
+                    self._running = False
+                    return
+                fn, args = self._calls.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("unhandled error in a handler")
+
+
+class AsyncMode(abc.ABC):
+    """Concurrency primitives and servers of one async mode."""
+
+    #: "eventlet", "gevent" or "threading".
+    name: str
+    #: Tasks run one at a time and switch only when they block (green
+    #: threads): a task started with :meth:`submit` runs after the running
+    #: ones have yielded, which lets writes made in one turn go out together.
+    cooperative: bool = False
+
+    # -- tasks and time ------------------------------------------------------
+
+    @abc.abstractmethod
+    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
+        """Start ``fn(*args, **kwargs)`` as a new task and return it."""
+
+    @abc.abstractmethod
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on a reusable worker; fire and forget.
+
+        Unlike :meth:`spawn`, no new thread is created per call once workers
+        are warm: this is how event handlers run.
+        """
+
+    def serial(self) -> SerialExecutor:
+        """A new :class:`SerialExecutor` on this mode's workers."""
+        return SerialExecutor(self)
+
+    @abc.abstractmethod
+    def sleep(self, seconds: float) -> None:
+        """Block the calling task for ``seconds``, letting others run."""
+
+    def monotonic(self) -> float:
+        """The clock every deadline in the engine is measured against."""
+        return time.monotonic()
+
+    @abc.abstractmethod
+    def event(self) -> Event:
+        """A new, unset :class:`Event`."""
+
+    @abc.abstractmethod
+    def lock(self) -> Lock:
+        """A new :class:`Lock`."""
+
+    @abc.abstractmethod
+    def queue(self) -> Queue:
+        """A new unbounded :class:`Queue`."""
+
+    def import_blocking(self, name: str) -> ModuleType:
+        """A library doing blocking network I/O (redis, kombu), made cooperative.
+
+        In threading mode it is the library as it is; eventlet loads a copy
+        that uses green sockets; gevent needs the process monkey patched.
+
+        Raises:
+            ConfigurationError: the library cannot be made cooperative here.
+        """
+        return importlib.import_module(name)
+
+    def deadline(self, seconds: float) -> contextlib.AbstractContextManager[None]:
+        """Raise :class:`TimeoutError` in the block if it runs past ``seconds``.
+
+        Modes that cannot interrupt a blocked call (threads) return a no-op
+        and rely on socket timeouts instead.
+        """
+        return contextlib.nullcontext()
+
+    # -- serving -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def make_server(
+        self, app: WSGIApp, host: str, port: int, options: ServerOptions
+    ) -> EmbeddedServer:
+        """Bind this mode's WSGI server to (host, port) for ``app``."""
+
+    def prepare_process(self, options: ServerOptions) -> None:
+        """Lift per-process limits that would cap the number of connections."""
+        if not options.raise_fd_limit:
+            return
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        if soft != resource.RLIM_INFINITY and soft < hard:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+                logger.debug("raised the open-files limit from %d to %d", soft, hard)
+
+    def wrong_context(self) -> str | None:
+        """Why the calling task cannot run this mode's primitives, if it cannot.
+
+        A server whose async mode does not match the WSGI server running it
+        (eventlet primitives under a threaded server, say) hangs in ways that
+        are hard to trace; the engine checks this on its first request.
+        """
+        return None
+
+    # -- WebSocket takeover --------------------------------------------------
+
+    # -- watching a waiting request ------------------------------------------
+
+    def request_socket(self, environ: dict[str, Any]) -> socket.socket | None:
+        """The client socket of a request, left with the server (or None)."""
+        sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+        return sock if isinstance(sock, socket.socket) or hasattr(sock, "fileno") else None
+
+    @abc.abstractmethod
+    def watch_hangup(self, sock: socket.socket, on_hangup: Callable[[], None]) -> HangupWatch:
+        """Call ``on_hangup()`` if the client closes ``sock`` while it is watched.
+
+        Used while a long poll waits: nothing is read from the socket, only
+        its end is noticed. The returned handle's ``cancel()`` stops the
+        watch, and returns only once the socket is the server's alone again.
+        """
+
+    def can_hand_over(self, environ: dict[str, Any]) -> bool:
+        """True when :meth:`hand_over_socket` would succeed for this request."""
+        return "gunicorn.socket" in environ or "werkzeug.socket" in environ
+
+    def hand_over_socket(self, environ: dict[str, Any]) -> HandedOverSocket | None:
+        """Take the client's socket away from the WSGI server, if it allows it.
+
+        Returns None when the server running the app gives no access to its
+        sockets; WebSocket is then unavailable.
+        """
+        sock = environ.get("gunicorn.socket")
+        if sock is not None:
+            return HandedOverSocket(sock, self.raw_socket(sock), _finish_gunicorn)
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            return HandedOverSocket(
+                sock, self.raw_socket(sock), _finish_werkzeug, server_closes=True
+            )
+        return None
+
+    def raw_socket(self, sock: socket.socket) -> socket.socket:
+        """The OS-level socket under ``sock`` (the same object for threads)."""
+        return sock
+
+
+#: Exceptions that carry a finished WebSocket out of the WSGI app to the server
+#: (see :meth:`AsyncMode.hand_over_socket`); nothing between may catch them.
+HAND_OVER_SIGNALS = (StopIteration,)
+
+
+def _finish_gunicorn(start_response: StartResponse) -> Iterable[bytes]:
+    # Every gunicorn worker closes the connection, writing nothing more, when
+    # the app raises StopIteration.
+    raise StopIteration
+
+
+def _finish_werkzeug(start_response: StartResponse) -> Iterable[bytes]:
+    # werkzeug writes the status line when the app returns; the socket is
+    # shut down, so that write fails as a dropped connection, which werkzeug
+    # treats quietly. Returning normally keeps middleware (the debugger)
+    # from seeing an exception.
+    start_response("101 Switching Protocols", [])
+    return []
+
+
+def finish_nothing(start_response: StartResponse) -> Iterable[bytes]:
+    """For servers that write nothing after the app returns."""
+    return []
+
+
+@contextlib.contextmanager
+def suppress_all() -> Iterator[None]:
+    """Swallow any exception (for best-effort cleanup)."""
+    try:
+        yield
+    except Exception:
+        logger.debug("ignored error during cleanup", exc_info=True)

@@ -1,0 +1,532 @@
+"""The eventlet async mode: green threads and ``eventlet.wsgi``.
+
+Works without monkey patching: everything realtime waits on is green. An app
+that does blocking I/O of its own (database drivers, HTTP clients) still needs
+``eventlet.monkey_patch()`` at the top of its entry point.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import queue
+import socket
+import warnings
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+with warnings.catch_warnings():
+    # eventlet announces its maintenance mode on import; the choice of mode
+    # is the user's, the warning is noise to them.
+    warnings.simplefilter("ignore")
+    import eventlet
+    import eventlet.greenpool
+    import eventlet.greenthread
+    import eventlet.hubs
+    import eventlet.queue
+    import eventlet.wsgi
+
+import greenlet
+
+from realtime.async_modes.base import (
+    AsyncMode,
+    EmbeddedServer,
+    Event,
+    HandedOverSocket,
+    HangupWatch,
+    Lock,
+    Queue,
+    ServerOptions,
+    Task,
+    WSGIApp,
+    no_delay,
+    peer_closed,
+)
+
+__all__ = ["EventletMode"]
+
+logger = logging.getLogger("realtime.server")
+access_logger = logging.getLogger("realtime.access")
+
+# GreenPool needs a size; this one only exists so the server never refuses a
+# connection (eventlet's default stops at 1,024).
+_UNBOUNDED = 10_000_000
+
+
+class _GreenLock:
+    """A lock for green threads: a flag, and a queue only once someone waits.
+
+    eventlet's own lock is a semaphore with a deque from the start, and every
+    session holds several locks: this one costs a few dozen bytes and two
+    attribute accesses when uncontended. Green threads switch only when they
+    block, so testing and setting the flag is atomic. A release wakes the
+    first waiter from the hub; a waiter that finds the lock taken again (by
+    a thread that never waited) waits for the next release.
+    """
+
+    __slots__ = ("_locked", "_waiters")
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: collections.deque[Any] | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._locked:
+            self._locked = True
+            return True
+        if not blocking:
+            return False
+        return self._wait(timeout)
+
+    def _wait(self, timeout: float) -> bool:
+        hub = eventlet.hubs.get_hub()
+        current = greenlet.getcurrent()
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = collections.deque()
+        waiters.append(current)
+        timer = (
+            hub.schedule_call_global(timeout, current.switch, _TIMED_OUT) if timeout >= 0 else None
+        )
+        try:
+            while self._locked:
+                if hub.switch() is _TIMED_OUT:
+                    return False
+            self._locked = True
+            return True
+        finally:
+            waiters.remove(current)
+            if timer is not None:
+                timer.cancel()
+
+    def release(self) -> None:
+        if not self._locked:
+            raise RuntimeError("release unlocked lock")
+        self._locked = False
+        if self._waiters:
+            eventlet.hubs.get_hub().schedule_call_global(0, self._wake)
+
+    def _wake(self) -> None:
+        # On the hub: hand the turn to the first waiter, if the lock is free.
+        waiters = self._waiters
+        if waiters and not self._locked:
+            waiters[0].switch()
+
+    def locked(self) -> bool:
+        return self._locked
+
+    def __enter__(self) -> bool:
+        if not self._locked:
+            self._locked = True
+            return True
+        return self._wait(-1)
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class _GreenEvent:
+    """``threading.Event`` for green threads, with no lock or condition inside.
+
+    A thread woken by :meth:`set` returns True from :meth:`wait` even if the
+    flag was cleared again before it ran, as with ``threading.Event``.
+    """
+
+    __slots__ = ("_flag", "_waiters")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiters: list[Any] | None = None
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        if self._flag:
+            return
+        self._flag = True
+        if self._waiters:
+            hub = eventlet.hubs.get_hub()
+            for waiter in self._waiters:
+                hub.schedule_call_global(0, self._wake, waiter)
+
+    def clear(self) -> None:
+        self._flag = False
+
+    def _wake(self, waiter: Any) -> None:
+        # On the hub; the waiter may have timed out (or been woken) meanwhile.
+        waiters = self._waiters
+        if waiters is not None and waiter in waiters:
+            waiters.remove(waiter)
+            waiter.switch(True)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._flag:
+            return True
+        if timeout is not None and timeout <= 0:
+            return False
+        hub = eventlet.hubs.get_hub()
+        current = greenlet.getcurrent()
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = []
+        waiters.append(current)
+        timer = (
+            hub.schedule_call_global(timeout, current.switch, False)
+            if timeout is not None
+            else None
+        )
+        try:
+            # True from set(); anything else is the timeout.
+            return hub.switch() is True or self._flag
+        finally:
+            if current in waiters:
+                waiters.remove(current)
+            if timer is not None:
+                timer.cancel()
+
+
+_TIMED_OUT = object()
+
+
+class _Queue:
+    def __init__(self) -> None:
+        self._q: Any = eventlet.queue.LightQueue()
+
+    def put(self, item: Any) -> None:
+        self._q.put(item)
+
+    def get(self, timeout: float | None = None) -> Any:
+        try:
+            return self._q.get(timeout=timeout)
+        except eventlet.queue.Empty:
+            raise queue.Empty from None
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._timer: Any = None
+
+    def __enter__(self) -> None:
+        self._timer = eventlet.Timeout(self._seconds, TimeoutError("deadline passed"))
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+class EventletMode(AsyncMode):
+    """Green threads from eventlet and its WSGI server."""
+
+    name = "eventlet"
+    cooperative = True
+
+    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
+        thread: Task = eventlet.spawn(fn, *args, **kwargs)
+        return _GreenTask(thread)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        eventlet.spawn_n(_run_logged, fn, args)
+
+    def sleep(self, seconds: float) -> None:
+        eventlet.sleep(seconds)
+
+    def event(self) -> Event:
+        return _GreenEvent()
+
+    def lock(self) -> Lock:
+        return _GreenLock()
+
+    def queue(self) -> Queue:
+        return _Queue()
+
+    def deadline(self, seconds: float) -> _Deadline:
+        return _Deadline(seconds)
+
+    def import_blocking(self, name: str) -> ModuleType:
+        module: ModuleType = eventlet.import_patched(name)
+        return module
+
+    def make_server(
+        self, app: WSGIApp, host: str, port: int, options: ServerOptions
+    ) -> EmbeddedServer:
+        return _EventletServer(app, host, port, options)
+
+    def wrong_context(self) -> str | None:
+        if isinstance(greenlet.getcurrent(), eventlet.greenthread.GreenThread):
+            return None
+        return (
+            "async_mode is 'eventlet' but this request is not running in an eventlet "
+            "green thread: the WSGI server is not eventlet's. Set async_mode to match "
+            "the server (for gunicorn: gevent workers -> 'gevent', gthread or sync "
+            "workers -> 'threading')"
+        )
+
+    def can_hand_over(self, environ: dict[str, Any]) -> bool:
+        return "eventlet.input" in environ or super().can_hand_over(environ)
+
+    def request_socket(self, environ: dict[str, Any]) -> socket.socket | None:
+        if "gunicorn.socket" not in environ and "eventlet.input" in environ:
+            sock: socket.socket = environ["eventlet.input"].get_socket()
+            return sock
+        return super().request_socket(environ)
+
+    def watch_hangup(self, sock: socket.socket, on_hangup: Callable[[], None]) -> HangupWatch:
+        return _GreenHangupWatch(self.raw_socket(sock), on_hangup)
+
+    def hand_over_socket(self, environ: dict[str, Any]) -> HandedOverSocket | None:
+        handed = super().hand_over_socket(environ)
+        if handed is not None:
+            return _GreenHandedOver(handed) if handed.raw.gettimeout() == 0 else handed
+        if "eventlet.input" not in environ:
+            return None
+        stream = environ["eventlet.input"]
+        sock = stream.get_socket()
+        # eventlet.wsgi's buffered reader and writer (24 KiB together) live as
+        # long as the connection, but the WebSocket never uses them: closing
+        # them frees their buffers and leaves the socket open.
+        for attribute in ("rfile", "wfile"):
+            with contextlib.suppress(Exception):
+                getattr(stream, attribute).close()
+        return _GreenHandedOver(HandedOverSocket(sock, self.raw_socket(sock), _finish_eventlet))
+
+    def raw_socket(self, sock: socket.socket) -> socket.socket:
+        return getattr(sock, "fd", sock)
+
+
+class _GreenHangupWatch:
+    """A green thread waiting for a socket to become readable, then peeking."""
+
+    def __init__(self, raw: socket.socket, on_hangup: Callable[[], None]) -> None:
+        self._fired = False
+        self._thread = eventlet.spawn(self._watch, raw, on_hangup)
+
+    def _watch(self, raw: socket.socket, on_hangup: Callable[[], None]) -> None:
+        eventlet.hubs.trampoline(raw.fileno(), read=True)
+        if peer_closed(raw):
+            self._fired = True
+            on_hangup()
+
+    def cancel(self) -> None:
+        if self._fired:
+            self._thread.wait()  # let the callback finish; never interrupt it
+        else:
+            self._thread.kill()
+
+
+class _GreenHandedOver(HandedOverSocket):
+    """A handed-over socket whose reads keep it registered with the hub.
+
+    A green socket's ``recv`` registers the socket with the hub each time it
+    would block and unregisters it on waking: two ``epoll_ctl`` calls and a
+    ``recv`` that fails with ``EAGAIN`` per message. Here the registration
+    stays for the life of the WebSocket, and a read that returned less than
+    asked waits for the hub's word before reading again (epoll is level
+    triggered: bytes that came in meanwhile are reported at once).
+
+    If the socket turns readable while its reader is busy elsewhere (a
+    handler running inline, say), the registration is dropped until the next
+    read, so that the hub does not spin on it.
+    """
+
+    def __init__(self, handed: HandedOverSocket) -> None:
+        super().__init__(
+            handed.sock,
+            handed.raw,
+            handed._finish,
+            server_closes=handed._server_closes,
+        )
+        self._hub: Any = eventlet.hubs.get_hub()
+        self._fileno = handed.raw.fileno()
+        self._listener: Any = None
+        self._waiter: Any = None
+        self._ready = True
+
+    def recv(self, size: int) -> bytes:
+        raw = self.raw
+        while True:
+            if self._ready:
+                try:
+                    data = raw.recv(size)
+                except (BlockingIOError, InterruptedError):
+                    self._ready = False
+                else:
+                    if len(data) < size:
+                        self._ready = False  # drained, as far as we know
+                    return data
+            self._wait_readable()
+
+    def _wait_readable(self) -> None:
+        hub = self._hub
+        if self._listener is None:
+            self._listener = hub.add(
+                hub.READ, self._fileno, self._on_readable, self._on_closed, None
+            )
+        self._waiter = greenlet.getcurrent()
+        try:
+            hub.switch()
+        finally:
+            self._waiter = None
+        self._ready = True
+
+    def _on_readable(self, fileno: int) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.switch()
+        else:
+            self._unwatch()
+
+    def _on_closed(self, exc: BaseException) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.throw(exc)
+
+    def _unwatch(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                self._hub.remove(listener)
+
+    def finish(self, start_response: Any) -> Any:
+        self._unwatch()
+        return super().finish(start_response)
+
+
+class _GreenTask:
+    def __init__(self, thread: Any) -> None:
+        self._thread = thread
+
+    def join(self, timeout: float | None = None) -> Any:
+        timer = None if timeout is None else eventlet.Timeout(timeout, _JoinTimeout())
+        try:
+            return self._thread.wait()
+        except _JoinTimeout:
+            return None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+class _JoinTimeout(Exception):
+    pass
+
+
+def _run_logged(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        logger.exception("unhandled error in a background task")
+
+
+def _finish_eventlet(start_response: Any) -> list[bytes]:
+    # eventlet.wsgi writes no response when this flag is set, as its own
+    # websocket module does.
+    eventlet.wsgi.WSGI_LOCAL.already_handled = True
+    return []
+
+
+class _HeadTimeout(Exception):
+    pass
+
+
+class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
+    """eventlet's HTTP protocol with a deadline on the whole request head."""
+
+    http_timeout = 60.0
+    _head_timer: Any = None
+
+    def setup(self) -> None:
+        super().setup()
+        no_delay(self.connection)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _read_request_line(self) -> Any:
+        self._head_timer = eventlet.Timeout(self.http_timeout, _HeadTimeout())
+        try:
+            line = super()._read_request_line()
+        except _HeadTimeout:
+            self._head_timer = None
+            self.close_connection = 1
+            return ""
+        if not line or len(line) >= self.server.url_length_limit:
+            self._cancel_head_timer()
+        return line
+
+    def parse_request(self) -> Any:
+        try:
+            return super().parse_request()
+        except _HeadTimeout:
+            self._head_timer = None
+            self.close_connection = 1
+            return False
+        finally:
+            self._cancel_head_timer()
+
+
+class _ServerLog:
+    """Routes eventlet.wsgi's log calls to our loggers."""
+
+    def __init__(self, access: bool) -> None:
+        self._access = access
+
+    def info(self, message: str, *args: Any) -> None:
+        if message.startswith("Traceback"):
+            logger.error("error in WSGI application:\n%s", message)
+        elif self._access:
+            access_logger.info(message.rstrip(), *args)
+
+    def debug(self, message: str, *args: Any) -> None:
+        logger.debug(message, *args)
+
+    def error(self, message: str, *args: Any) -> None:
+        logger.error(message, *args)
+
+    def write(self, message: str) -> None:
+        self.info(message)
+
+
+class _Pool(eventlet.greenpool.GreenPool):  # type: ignore[misc]
+    """A pool whose ``waitall`` ends the connections still open at shutdown."""
+
+    def waitall(self) -> None:
+        for thread in list(self.coroutines_running):
+            thread.kill()
+        super().waitall()
+
+
+class _EventletServer(EmbeddedServer):
+    def __init__(self, app: WSGIApp, host: str, port: int, options: ServerOptions) -> None:
+        self._app = app
+        self._options = options
+        self._sock = eventlet.listen((host, port), backlog=options.backlog)
+        self._main: Any = None
+        self._protocol = type("Protocol", (_Protocol,), {"http_timeout": options.http_timeout})
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._sock.getsockname()[:2]
+        return str(host), int(port)
+
+    def serve_forever(self) -> None:
+        self._main = greenlet.getcurrent()
+        eventlet.wsgi.server(
+            self._sock,
+            self._app,
+            log=_ServerLog(self._options.log_output),
+            log_output=True,
+            debug=False,
+            protocol=self._protocol,
+            custom_pool=_Pool(_UNBOUNDED),
+            socket_timeout=self._options.http_timeout,
+            keepalive=True,
+        )
+
+    def stop(self) -> None:
+        if self._main is not None:
+            eventlet.kill(self._main, SystemExit)

@@ -1,0 +1,396 @@
+"""What the Socket.IO server does with each client's packets and connection.
+
+The engine hands over each client's messages in order; here they are decoded
+and dispatched: namespace connections (with the connect handler and its
+answer), events (with their acknowledgements), acknowledgements of the
+server's own events, and disconnections from either side. Handlers run on
+the connection's :class:`~realtime.ordering.OrderedRunner` (or inline, with
+``async_handlers=False``).
+
+Spec: https://github.com/socketio/socket.io-protocol (v5).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from realtime.acks import AckRegistry, Waiter
+from realtime.arity import fit_arguments
+from realtime.connection import Clients, Connection, Socket
+from realtime.emitting import as_args
+from realtime.engine import DisconnectReason
+from realtime.engine.outgoing import Outgoing
+from realtime.exceptions import ConnectionRefused, PacketDecodeError
+from realtime.handlers import HandlerRegistry, Resolved
+from realtime.ordering import OrderedRunner
+from realtime.protocol.socketio import Parser, SioPacket, SioPacketType, SocketSid
+from realtime.recovery import RECOVERABLE_REASONS
+from realtime.resume import Resumer, strip_recovery_fields
+
+if TYPE_CHECKING:
+    from realtime.delivery import Delivery
+    from realtime.engine import Server as EngineServer
+    from realtime.managers import Manager
+    from realtime.protocol.engineio import EngineSid
+
+__all__ = ["INVALID_NAMESPACE", "REJECTED", "Dispatcher", "NamespacesOption", "in_inline_handler"]
+
+#: CONNECT_ERROR messages, as the reference server words them.
+INVALID_NAMESPACE = "Invalid namespace"
+REJECTED = "Connection rejected by server"
+
+NamespacesOption = str | list[str] | tuple[str, ...] | set[str] | Callable[[str, Any], bool] | None
+
+#: True while a handler runs inline, on the task that read its packet.
+_INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("realtime_inline", default=False)
+
+
+def in_inline_handler() -> bool:
+    """True inside a handler run inline: the reading task is busy with it, so
+    nothing more (an acknowledgement, say) can arrive from that client."""
+    return _INLINE.get()
+
+
+class _Failed:
+    """A handler raised: no acknowledgement is sent."""
+
+
+FAILED = _Failed()
+
+
+class Dispatcher:
+    """Turns each connection's packets into handler calls and replies.
+
+    Args:
+        engine: the Engine.IO server below.
+        parser: the packet format.
+        handlers: the registered handlers.
+        manager: rooms and fan-out.
+        acks: pending acknowledgements of the server's events.
+        delivery: how packets reach connections.
+        clients: the connections and sockets of this process.
+        logger: the messaging layer's logger.
+    """
+
+    def __init__(
+        self,
+        engine: EngineServer,
+        parser: Parser,
+        handlers: HandlerRegistry,
+        manager: Manager,
+        acks: AckRegistry,
+        delivery: Delivery,
+        clients: Clients,
+        logger: logging.Logger,
+    ) -> None:
+        self.engine = engine
+        self.mode = engine.mode
+        self.parser = parser
+        self.handlers = handlers
+        self.manager = manager
+        self.acks = acks
+        self.delivery = delivery
+        self.clients = clients
+        self.logger = logger
+        self.async_handlers = True
+        self.always_connect = False
+        self.namespaces: NamespacesOption = None
+        self.connect_timeout = 45.0
+        #: Connection state recovery, when it is on.
+        self.resumer: Resumer | None = None
+
+    # -- from the engine ------------------------------------------------------
+
+    def on_engine_connect(self, eio_sid: EngineSid, environ: dict[str, Any]) -> bool:
+        connection = Connection(
+            eio_sid,
+            environ,
+            self.parser.make_decoder(),
+            OrderedRunner(self.mode, self.engine.scheduler),
+        )
+        self.clients.connections[eio_sid] = connection
+        connection.connect_timer = self.engine.scheduler.call_later(
+            self.connect_timeout, lambda now: self._connect_timed_out(connection)
+        )
+        return True
+
+    def _connect_timed_out(self, connection: Connection) -> None:
+        if not any(s.connected for s in connection.sockets.values()):
+            self.logger.info(
+                "connection %s joined no namespace within %s s; closing it",
+                connection.eio_sid,
+                self.connect_timeout,
+            )
+            self.engine.disconnect(connection.eio_sid)
+
+    def on_engine_message(self, eio_sid: EngineSid, data: str | bytes) -> None:
+        connection = self.clients.connections.get(eio_sid)
+        if connection is None:
+            return
+        try:
+            packet = connection.decoder.feed(data)
+        except PacketDecodeError as exc:
+            self._protocol_error(connection, str(exc))
+            return
+        if packet is not None:
+            self._dispatch(connection, packet)
+
+    def _dispatch(self, connection: Connection, packet: SioPacket) -> None:
+        kind = packet.type
+        if kind is SioPacketType.CONNECT:
+            self._run(connection, self._connect, connection, packet)
+            return
+        if kind is SioPacketType.CONNECT_ERROR:
+            self._protocol_error(connection, "a client may not send CONNECT_ERROR")
+            return
+        socket = connection.sockets.get(packet.namespace)
+        if socket is None or not socket.connected:
+            self.logger.debug(
+                "dropped a %s packet for namespace %s, which %s has not joined",
+                kind.name,
+                packet.namespace,
+                connection.eio_sid,
+            )
+            return
+        if kind is SioPacketType.EVENT or kind is SioPacketType.BINARY_EVENT:
+            socket.received += 1
+            self._run(connection, self._event, socket, packet)
+        elif kind is SioPacketType.ACK or kind is SioPacketType.BINARY_ACK:
+            # Resolved here, on the reading task: a handler that waits in
+            # call() for this very answer must not wait behind itself.
+            callback = self.acks.resolve(socket.sid, packet.id or 0, packet.args)
+            if callback is not None and not isinstance(callback, Waiter):
+                self._run(connection, callback, packet.args)
+        elif kind is SioPacketType.DISCONNECT:
+            self.close_socket(socket, DisconnectReason.CLIENT_DISCONNECT, tell_client=False)
+
+    def on_engine_disconnect(self, eio_sid: EngineSid, reason: DisconnectReason) -> None:
+        self.delivery.forget(eio_sid)
+        connection = self.clients.connections.pop(eio_sid, None)
+        if connection is None:
+            return
+        if connection.connect_timer is not None:
+            connection.connect_timer.cancel()
+        dropped = reason in RECOVERABLE_REASONS
+        for socket in list(connection.sockets.values()):
+            socket.dropped = dropped
+            self.close_socket(socket, reason, tell_client=False)
+
+    def _protocol_error(self, connection: Connection, detail: str) -> None:
+        self.logger.warning(
+            "closing connection %s: invalid Socket.IO packet (%s)", connection.eio_sid, detail
+        )
+        self.engine.disconnect(connection.eio_sid, reason=DisconnectReason.TRANSPORT_ERROR)
+
+    # -- joining a namespace ----------------------------------------------------
+
+    def _connect(self, connection: Connection, packet: SioPacket) -> None:
+        namespace, auth = packet.namespace, packet.data
+        eio_sid = connection.eio_sid
+        existing = connection.sockets.get(namespace)
+        if existing is not None:
+            if existing.connected:
+                self.delivery.packet(eio_sid, SioPacket.connect(namespace, {"sid": existing.sid}))
+            return
+        resumer = self.resumer
+        if resumer is not None:
+            auth = strip_recovery_fields(auth)
+        resolved = self.handlers.resolve(namespace)
+        if resolved is None and not self._namespace_allowed(namespace, auth):
+            self.delivery.packet(eio_sid, SioPacket.connect_error(namespace, INVALID_NAMESPACE))
+            return
+        if (
+            resumer is not None
+            and isinstance(packet.data, dict)
+            and resumer.try_resume(connection, packet, resolved)
+        ):
+            return
+        sid = SocketSid(self.engine.node_id + secrets.token_urlsafe(12))
+        socket = Socket(sid, namespace, eio_sid, connection.environ, auth=auth)
+        connection.sockets[namespace] = socket
+        self.clients.sockets[sid] = socket
+        welcome: dict[str, Any] = {"sid": sid}
+        if resumer is not None:
+            socket.pid = welcome["pid"] = resumer.new_pid()
+            socket.finished = self.mode.event()
+            self.clients.pids[socket.pid] = socket
+            socket.first_offset = resumer.log.join(
+                lambda: self.manager.add(namespace, sid, eio_sid)
+            )
+        else:
+            self.manager.add(namespace, sid, eio_sid)
+        if self.always_connect:
+            self.delivery.packet(eio_sid, SioPacket.connect(namespace, welcome))
+        self.delivery.hold(eio_sid, namespace)
+        reply: Outgoing | None = None
+        accepted = False
+        try:
+            refusal = self.run_connect_handler(resolved, socket, auth)
+            if refusal is not None:
+                self.forget_socket(socket)
+                if self.always_connect:
+                    reply = self.delivery.prepare(SioPacket.disconnect(namespace))
+                else:
+                    reply = self.refusal(namespace, *refusal)
+            else:
+                accepted = socket.connected = True
+                self.connected(connection)
+                if not self.always_connect:
+                    reply = self.delivery.prepare(SioPacket.connect(namespace, welcome))
+        finally:
+            self.delivery.release(eio_sid, namespace, reply, keep=accepted)
+
+    def connected(self, connection: Connection) -> None:
+        """A namespace of ``connection`` accepted it: the connect timeout is over."""
+        if connection.connect_timer is not None:
+            connection.connect_timer.cancel()
+            connection.connect_timer = None
+
+    def refusal(self, namespace: str, message: str, data: Any) -> Outgoing:
+        """The CONNECT_ERROR of a refusal; without its data if that cannot be encoded."""
+        try:
+            return self.delivery.prepare(SioPacket.connect_error(namespace, message, data))
+        except (TypeError, ValueError):
+            self.logger.exception(
+                "the data of a refusal in %s cannot be encoded; the client gets the message only",
+                namespace,
+            )
+            return self.delivery.prepare(SioPacket.connect_error(namespace, message))
+
+    def _namespace_allowed(self, namespace: str, auth: Any) -> bool:
+        allowed = self.namespaces
+        if namespace == "/" or allowed == "*":
+            return True
+        if callable(allowed):
+            return bool(allowed(namespace, auth))
+        if isinstance(allowed, str):
+            return namespace == allowed
+        return allowed is not None and namespace in allowed
+
+    def run_connect_handler(
+        self, resolved: Resolved | None, socket: Socket, auth: Any
+    ) -> tuple[str, Any] | None:
+        found = resolved.find("connect") if resolved is not None else None
+        if found is None:
+            return None
+        handler, prefix = found
+        arguments = fit_arguments(handler, (socket.sid, socket.environ, auth), prefix)
+        try:
+            accepted = handler(*prefix, *arguments)
+        except (ConnectionRefused, ConnectionRefusedError) as exc:
+            return _refusal_of(exc)
+        except Exception:
+            self.logger.exception("error in the connect handler of %s", socket.namespace)
+            return (REJECTED, None)
+        if accepted is False:
+            return (REJECTED, None)
+        return None
+
+    # -- leaving a namespace ------------------------------------------------------
+
+    def close_socket(self, socket: Socket, reason: DisconnectReason, *, tell_client: bool) -> None:
+        """Take ``socket`` out of its namespace; its disconnect handler runs after
+        the handlers of events that arrived before."""
+        connection = self.clients.connections.get(socket.eio_sid)
+        if connection is not None and connection.sockets.get(socket.namespace) is socket:
+            del connection.sockets[socket.namespace]
+        if socket.leaving or self.clients.sockets.get(socket.sid) is not socket:
+            return
+        was_connected, socket.connected = socket.connected, False
+        socket.leaving = True
+        # Out of every room before the handler runs, so no broadcast (not even
+        # one the handler sends to its rooms) reaches a client that left; the
+        # handler still reads its rooms and transport as they were.
+        socket.rooms_at_exit = self.manager.rooms(socket.namespace, socket.sid)
+        try:
+            socket.last_transport = self.engine.transport(socket.eio_sid)
+        except KeyError:
+            socket.last_transport = None
+        self.manager.remove(socket.namespace, socket.sid)
+        self.acks.drop(socket.sid)
+        if tell_client:
+            self.delivery.packet(socket.eio_sid, SioPacket.disconnect(socket.namespace))
+        if was_connected and connection is not None:
+            self._run(connection, self._finish_disconnect, socket, reason)
+        elif was_connected:
+            self.run_anywhere(self._finish_disconnect, socket, reason)
+        else:
+            self.forget_socket(socket)
+
+    def _finish_disconnect(self, socket: Socket, reason: DisconnectReason) -> None:
+        try:
+            resolved = self.handlers.resolve(socket.namespace)
+            found = resolved.find("disconnect") if resolved is not None else None
+            if found is not None:
+                handler, prefix = found
+                self.call(handler, *prefix, *fit_arguments(handler, (socket.sid, reason), prefix))
+        finally:
+            self.forget_socket(socket)
+            if self.resumer is not None:
+                self.resumer.on_exit(socket)
+            if socket.finished is not None:
+                socket.finished.set()
+
+    def forget_socket(self, socket: Socket) -> None:
+        """Drop every trace of ``socket`` in this process."""
+        self.manager.remove(socket.namespace, socket.sid)
+        if self.clients.sockets.get(socket.sid) is socket:
+            del self.clients.sockets[socket.sid]
+        if socket.pid is not None and self.clients.pids.get(socket.pid) is socket:
+            del self.clients.pids[socket.pid]
+        connection = self.clients.connections.get(socket.eio_sid)
+        if connection is not None and connection.sockets.get(socket.namespace) is socket:
+            del connection.sockets[socket.namespace]
+
+    # -- events -------------------------------------------------------------------
+
+    def _event(self, socket: Socket, packet: SioPacket) -> None:
+        event = packet.event_name or ""
+        resolved = self.handlers.resolve(socket.namespace)
+        found = resolved.find(event) if resolved is not None else None
+        if found is None:
+            self.logger.debug("no handler for event %r in %s", event, socket.namespace)
+            return
+        handler, prefix = found
+        result = self.call(handler, *prefix, socket.sid, *packet.args)
+        if packet.id is not None and result is not FAILED:
+            ack = SioPacket(SioPacketType.ACK, socket.namespace, as_args(result), packet.id)
+            self.delivery.packet(socket.eio_sid, ack)
+
+    def call(self, handler: Callable[..., Any], *args: Any) -> Any:
+        """Run a handler; log what it raises and return :data:`FAILED` then."""
+        try:
+            return handler(*args)
+        except Exception:
+            self.logger.exception("error in handler %s", getattr(handler, "__name__", handler))
+            return FAILED
+
+    def _run(self, connection: Connection, fn: Callable[..., Any], *args: Any) -> None:
+        if self.async_handlers:
+            connection.runner.submit(fn, *args)
+        else:
+            token = _INLINE.set(True)
+            try:
+                fn(*args)
+            finally:
+                _INLINE.reset(token)
+
+    def run_anywhere(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self.async_handlers:
+            self.mode.submit(fn, *args)
+        else:
+            fn(*args)
+
+
+def _refusal_of(exc: Exception) -> tuple[str, Any]:
+    if isinstance(exc, ConnectionRefused):
+        return (exc.message or REJECTED, exc.data)
+    # The builtin ConnectionRefusedError: (message) or (message, data).
+    args = exc.args
+    if not args:
+        return (REJECTED, None)
+    return (str(args[0]), args[1] if len(args) > 1 else None)

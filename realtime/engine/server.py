@@ -1,0 +1,679 @@
+"""The Engine.IO server: a WSGI application that validates and dispatches.
+
+Spec: https://github.com/socketio/engine.io-protocol (v4).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, TypeVar, overload
+
+import orjson
+
+from realtime.async_modes import AsyncMode, get_async_mode
+from realtime.async_modes.base import HAND_OVER_SIGNALS
+from realtime.engine.cluster import REPLY_TIMEOUT, ClusterLink, Forwarder, new_node_id, owner_of
+from realtime.engine.cors import CorsOrigins, CorsPolicy
+from realtime.engine.http import Request, Response, WarningThrottle, error_response
+from realtime.engine.local import LocalChannel
+from realtime.engine.options import Cookie, CookieOption, EngineOptions
+from realtime.engine.outgoing import Outgoing
+from realtime.engine.scheduler import Scheduler
+from realtime.engine.session import DisconnectReason, Session
+from realtime.engine.transports.base import Opened, StartResponse, Transport
+from realtime.engine.transports.polling import PollingTransport
+from realtime.engine.transports.stream import SseTransport, StreamingTransport
+from realtime.engine.transports.websocket import WebSocketTransport
+from realtime.exceptions import ConfigurationError, ConnectionRefused
+from realtime.protocol.engineio import (
+    PROTOCOL_VERSION,
+    EngineSid,
+    ErrorCode,
+    Handshake,
+    Packet,
+    PacketType,
+)
+
+__all__ = ["TRANSPORTS", "Server"]
+
+logger = logging.getLogger("realtime.engine")
+
+#: Every transport the engine knows, by the name clients use.
+TRANSPORTS: dict[str, type[Transport]] = {
+    PollingTransport.name: PollingTransport,
+    WebSocketTransport.name: WebSocketTransport,
+    SseTransport.name: SseTransport,
+    StreamingTransport.name: StreamingTransport,
+}
+#: What stock Engine.IO clients are offered; the rest of the ladder only goes
+#: to clients that ask for it with ``ext=ladder``.
+STANDARD_UPGRADES = ("websocket",)
+LADDER = "ladder"
+
+Handler = Callable[..., Any]
+H = TypeVar("H", bound=Handler)
+EventName = Literal["connect", "message", "disconnect"]
+_EVENTS = ("connect", "message", "disconnect")
+
+
+class Server:
+    """An Engine.IO v4 server, usable on its own as a WSGI application.
+
+    Args:
+        async_mode: ``"eventlet"``, ``"gevent"`` or ``"threading"``; None
+            picks the best installed (see :func:`realtime.async_modes.get_async_mode`).
+        ping_interval: seconds between the server's pings.
+        ping_timeout: seconds a client has to answer a ping before its session
+            is closed.
+        max_http_buffer_size: the largest message or POST body accepted, in
+            bytes; advertised to clients as ``maxPayload``.
+        allow_upgrades: let polling sessions upgrade to WebSocket.
+        http_compression: compress polling responses with gzip or deflate.
+        compression_threshold: smallest response worth compressing, in bytes.
+        cookie: a cookie carrying the session id on the handshake response:
+            a name, a dict of settings (see :data:`~realtime.engine.options.CookieOption`), or None.
+        cors_allowed_origins: origins allowed to connect: None for the
+            server's own origin only, ``"*"`` for any, a list, or a callable.
+        cors_credentials: allow credentials (cookies) on cross-origin requests.
+        transports: transports clients may use (default: all).
+        websocket_compression: negotiate permessage-deflate on WebSocket.
+        async_handlers: run message handlers on worker tasks, not on the task
+            that read the message.
+        upgrade_timeout: seconds a client has to finish an upgrade it began.
+        path: URL path the server answers under (``/engine.io/`` by default).
+        wsgi_app: a WSGI app that serves every other path (middleware mode).
+        logger: True to log at INFO level, or a logger to use instead of
+            ``realtime.engine`` (python-engineio's option; default leaves
+            logging configuration to the application).
+    """
+
+    def __init__(
+        self,
+        *,
+        async_mode: str | None = None,
+        ping_interval: float = 25,
+        ping_timeout: float = 20,
+        max_http_buffer_size: int = 1_000_000,
+        allow_upgrades: bool = True,
+        http_compression: bool = True,
+        compression_threshold: int = 1024,
+        cookie: CookieOption = None,
+        cors_allowed_origins: CorsOrigins = None,
+        cors_credentials: bool = True,
+        transports: str | Sequence[str] | None = None,
+        websocket_compression: bool = False,
+        async_handlers: bool = True,
+        upgrade_timeout: float = 10,
+        path: str = "engine.io",
+        wsgi_app: Callable[..., Iterable[bytes]] | None = None,
+        logger: bool | logging.Logger = False,
+        cluster: ClusterLink | None = None,
+    ) -> None:
+        self.mode: AsyncMode = get_async_mode(async_mode)
+        self.options = EngineOptions(
+            ping_interval=float(ping_interval),
+            ping_timeout=float(ping_timeout),
+            max_http_buffer_size=int(max_http_buffer_size),
+            allow_upgrades=allow_upgrades,
+            http_compression=http_compression,
+            compression_threshold=int(compression_threshold),
+            cookie=Cookie.from_option(cookie),
+            transports=EngineOptions.transports_from(transports, tuple(TRANSPORTS)),
+            upgrade_timeout=float(upgrade_timeout),
+            websocket_compression=websocket_compression,
+            async_handlers=async_handlers,
+            path=path.strip("/"),
+        )
+        if not self.options.path and wsgi_app is not None:
+            raise ConfigurationError("path='' answers every URL, so wsgi_app would never be called")
+        self.wsgi_app = wsgi_app
+        self.cors = CorsPolicy(cors_allowed_origins, cors_credentials)
+        self.scheduler = Scheduler(self.mode)
+        self.logger = _configure_logger(logger)
+        self._throttle = WarningThrottle(self.logger)
+        self._sessions: dict[EngineSid, Session] = {}
+        self._handlers: dict[str, Handler] = {}
+        self._disconnect_takes_reason = True
+        self._user_sessions: dict[EngineSid, dict[str, Any]] = {}
+        self._transports = {name: TRANSPORTS[name](self) for name in self.options.transports}
+        self._prefix = f"/{self.options.path}" if self.options.path else ""
+        self._context_checked = False
+        #: This process's id: every session id it creates starts with it.
+        self.node_id = cluster.node_id if cluster is not None else new_node_id()
+        self.forwarder = (
+            Forwarder(
+                cluster,
+                self.mode,
+                self.handle_request,
+                self._local_session,
+                self.options.upgrade_timeout,
+            )
+            if cluster is not None
+            else None
+        )
+
+    @property
+    def async_mode(self) -> str:
+        """The name of the async mode the server runs on."""
+        return self.mode.name
+
+    # -- handlers -------------------------------------------------------------
+
+    @overload
+    def on(self, event: EventName, handler: None = None) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: EventName, handler: H) -> H: ...
+
+    def on(self, event: EventName, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register a handler for ``connect``, ``message`` or ``disconnect``.
+
+        ``connect(sid, environ)`` may return False or raise
+        :class:`~realtime.exceptions.ConnectionRefused` to refuse the client;
+        ``message(sid, data)`` receives str or bytes;
+        ``disconnect(sid, reason)`` receives a :class:`DisconnectReason`
+        (a handler taking only ``sid`` works too).
+
+        Usable as ``@server.on("message")`` or ``server.on("message", fn)``.
+        """
+        if event not in _EVENTS:
+            raise ConfigurationError(f"unknown event {event!r}; use one of {', '.join(_EVENTS)}")
+
+        def register(fn: H) -> H:
+            self._handlers[event] = fn
+            if event == "disconnect":
+                self._disconnect_takes_reason = _accepts_positional(fn, 2)
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    # -- the WSGI application -------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self.handle_request(environ, start_response)
+
+    def handle_request(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Serve one WSGI request (python-engineio's name for the entry point)."""
+        path = environ.get("PATH_INFO", "") or "/"
+        if not self._owns(path):
+            if self.wsgi_app is not None:
+                return self.wsgi_app(environ, start_response)
+            return Response("404 Not Found", b"Not Found", [("Content-Type", "text/plain")])(
+                start_response
+            )
+        request = Request(environ)
+        if not self._context_checked:
+            self._context_checked = True
+            problem = self.mode.wrong_context()
+            if problem is not None:
+                self.logger.error("%s", problem)
+        try:
+            return self._dispatch(request, start_response)
+        except HAND_OVER_SIGNALS:
+            raise
+        except Exception:
+            self.logger.exception("internal error while serving %s", request.describe())
+            return Response("500 Internal Server Error", b"", [])(start_response)
+
+    def _owns(self, path: str) -> bool:
+        prefix = self._prefix
+        return path == prefix or path.startswith(prefix + "/") or (not prefix)
+
+    def _dispatch(self, request: Request, start_response: StartResponse) -> Iterable[bytes]:
+        if request.method == "OPTIONS":
+            response = self.cors.preflight(request)
+            if response.status.startswith("403"):
+                self._warn_origin(request)
+            return response(start_response)
+        if not self.cors.allows(request):
+            self._warn_origin(request)
+            return error_response(ErrorCode.FORBIDDEN)(start_response)
+        query = request.query
+        transport = self._transports.get(query.get("transport", ""))
+        if transport is None:
+            detail = (
+                f"transport {query.get('transport')!r} is not one of the enabled "
+                f"transports {list(self._transports)}"
+            )
+            return self._error(request, ErrorCode.UNKNOWN_TRANSPORT, detail)(start_response)
+        sid = query.get("sid")
+        if sid is None:
+            return self._handshake(request, transport, start_response)
+        session = self._sessions.get(EngineSid(sid))
+        if session is None or session.state.value == "closed":
+            forwarder = self.forwarder
+            if (
+                forwarder is not None
+                and not forwarder.owns(sid)
+                and "realtime.forwarded_from" not in request.environ
+            ):
+                return self._forward(forwarder, request, sid, transport, start_response)
+            self._throttle.warning(
+                "unknown-sid",
+                "unknown session id %r (%s). It expired or was closed, or, with "
+                "several server processes behind a load balancer, this request "
+                "reached a process that does not hold the session.",
+                sid,
+                request.describe(),
+            )
+            return self._error(request, ErrorCode.UNKNOWN_SID)(start_response)
+        if transport.name == session.transport and not (
+            request.is_websocket and transport.name == WebSocketTransport.name
+        ):
+            return transport.handle(request, session, start_response)
+        if transport.accepts_upgrades and (
+            request.is_websocket or transport.name != WebSocketTransport.name
+        ):
+            return self._upgrade(request, session, transport, start_response)
+        detail = (
+            f"a {transport.name} request for session {session.sid}, which is on {session.transport}"
+        )
+        return self._error(request, ErrorCode.BAD_REQUEST, detail)(start_response)
+
+    def _forward(
+        self,
+        forwarder: Forwarder,
+        request: Request,
+        sid: str,
+        transport: Transport,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        """Serve a request for a session another process owns (see cluster.py)."""
+        relayed = (request.is_websocket and transport.name == WebSocketTransport.name) or (
+            request.method == "GET"
+            and transport.name in (SseTransport.name, StreamingTransport.name)
+        )
+        if relayed:
+            return transport.relay(request, sid, forwarder, start_response)
+        body = b""
+        if request.method == "POST":
+            read = request.read_body(self.options.max_http_buffer_size)
+            if read is None:
+                return Response("413 Payload Too Large", b"", [])(start_response)
+            body = read
+        options = self.options
+        wait = REPLY_TIMEOUT
+        watch = None
+        if request.method == "GET" and request.query.get("wait") != "0":
+            wait += options.ping_interval + options.ping_timeout
+            sock = self.mode.request_socket(request.environ)
+            if sock is not None:
+                watch = self.mode.watch_hangup(sock, lambda: forwarder.abandon(sid))
+        try:
+            response = forwarder.forward_http(request, body, wait)
+        finally:
+            if watch is not None:
+                watch.cancel()
+        if response is None:
+            self._throttle.warning(
+                "owner-gone",
+                "session %r belongs to process %s, which did not answer (%s)",
+                sid,
+                owner_of(sid),
+                request.describe(),
+            )
+            return self._error(request, ErrorCode.UNKNOWN_SID)(start_response)
+        return response(start_response)
+
+    def _local_session(self, sid: str) -> Session | None:
+        session = self._sessions.get(EngineSid(sid))
+        return session if session is not None and not session.closed else None
+
+    def _warn_origin(self, request: Request) -> None:
+        origin = request.header("Origin")
+        self._throttle.warning(
+            f"origin:{origin}",
+            "refused a request from origin %r (%s): the server allows %s. "
+            "Add it to cors_allowed_origins to accept it.",
+            origin,
+            request.describe(),
+            self.cors.describe(),
+        )
+
+    def _handshake(
+        self, request: Request, transport: Transport, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if request.method != "GET":
+            detail = f"a session can only be opened with GET, not {request.method}"
+            return self._error(request, ErrorCode.BAD_HANDSHAKE_METHOD, detail)(start_response)
+        if transport.accepts_upgrades and not request.is_websocket:
+            detail = f"transport={transport.name} without a WebSocket handshake"
+            return self._error(request, ErrorCode.BAD_REQUEST, detail)(start_response)
+        version = request.query.get("EIO")
+        if version != str(PROTOCOL_VERSION):
+            detail = (
+                f"Engine.IO protocol version {version!r} is not supported (only "
+                f"{PROTOCOL_VERSION}: Socket.IO clients 3.x and later)"
+            )
+            return self._error(request, ErrorCode.UNSUPPORTED_PROTOCOL_VERSION, detail)(
+                start_response
+            )
+        return transport.handshake(request, start_response)
+
+    def _upgrade(
+        self,
+        request: Request,
+        session: Session,
+        transport: Transport,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        current = TRANSPORTS.get(session.transport)
+        allowed = (
+            self.options.allow_upgrades
+            and current is not None
+            and transport.name in current.upgrades
+        )
+        if not allowed or session.transport == transport.name:
+            return self.reject(
+                request,
+                None,
+                DisconnectReason.TRANSPORT_ERROR,
+                f"cannot upgrade session {session.sid} from {session.transport} "
+                f"to {transport.name}",
+                error_response(ErrorCode.BAD_REQUEST),
+            )(start_response)
+        return transport.upgrade(request, session, start_response)
+
+    def _error(self, request: Request, code: ErrorCode, detail: str | None = None) -> Response:
+        if detail is not None:
+            self._throttle.warning(
+                f"{code.name}:{detail}", "refused %s: %s", request.describe(), detail
+            )
+        response = error_response(code)
+        response.headers.extend(self.response_headers(request))
+        return response
+
+    # -- services for transports (TransportHost) ------------------------------
+
+    def response_headers(self, request: Request) -> list[tuple[str, str]]:
+        return self.cors.headers(request)
+
+    def reject(
+        self,
+        request: Request,
+        session: Session | None,
+        reason: DisconnectReason,
+        detail: str,
+        response: Response,
+    ) -> Response:
+        if session is not None:
+            self.logger.warning(
+                "closing session %s: %s (%s)", session.sid, detail, request.describe()
+            )
+            session.close(reason)
+        else:
+            self._throttle.warning(f"reject:{detail}", "refused %s: %s", request.describe(), detail)
+        response.headers.extend(self.response_headers(request))
+        return response
+
+    def open_session(self, request: Request, transport: str) -> Opened | Response:
+        sid = EngineSid(self.node_id + secrets.token_urlsafe(12))
+        options = self.options
+        session = Session(
+            self,
+            sid,
+            request.environ,
+            transport,
+            ping_interval=options.ping_interval,
+            ping_timeout=options.ping_timeout,
+        )
+        self._sessions[sid] = session
+        self._user_sessions[sid] = {}
+        refusal = self._run_connect_handler(sid, request)
+        if refusal is not None:
+            self._sessions.pop(sid, None)
+            self._user_sessions.pop(sid, None)
+            refusal.headers.extend(self.response_headers(request))
+            return refusal
+        upgrades: tuple[str, ...] = ()
+        transport_class = TRANSPORTS.get(transport)
+        if options.allow_upgrades and transport_class is not None:
+            offered = transport_class.upgrades
+            if LADDER not in request.query.get("ext", "").split(","):
+                offered = tuple(name for name in offered if name in STANDARD_UPGRADES)
+            upgrades = tuple(name for name in offered if name in self._transports)
+        handshake = Handshake(
+            sid=sid,
+            upgrades=upgrades,
+            ping_interval=options.ping_interval_ms,
+            ping_timeout=options.ping_timeout_ms,
+            max_payload=options.max_http_buffer_size,
+        )
+        self.logger.debug("session %s opened on %s (%s)", sid, transport, request.describe())
+        return Opened(session, handshake.to_packet())
+
+    def _run_connect_handler(self, sid: EngineSid, request: Request) -> Response | None:
+        handler = self._handlers.get("connect")
+        if handler is None:
+            return None
+        try:
+            accepted = handler(sid, request.environ)
+        except (ConnectionRefused, ConnectionRefusedError) as exc:
+            message = getattr(exc, "message", None) or (str(exc.args[0]) if exc.args else None)
+            return error_response(ErrorCode.FORBIDDEN, message)
+        except Exception:
+            self.logger.exception("error in the connect handler (%s)", request.describe())
+            return Response("500 Internal Server Error", b"", [])
+        if accepted is False:
+            return error_response(ErrorCode.FORBIDDEN)
+        return None
+
+    # -- services for sessions (SessionHost) ----------------------------------
+
+    def session_message(self, session: Session, data: str | bytes) -> None:
+        handler = self._handlers.get("message")
+        if handler is None:
+            return
+        if self.options.async_handlers:
+            session.executor.submit(self._call_handler, handler, session.sid, data)
+        else:
+            self._call_handler(handler, session.sid, data)
+
+    def session_closed(self, session: Session, reason: DisconnectReason) -> None:
+        self.logger.debug("session %s closed: %s", session.sid, reason)
+        handler = self._handlers.get("disconnect")
+        try:
+            if handler is None:
+                self._user_sessions.pop(session.sid, None)
+                return
+            args: tuple[Any, ...] = (
+                (session.sid, reason) if self._disconnect_takes_reason else (session.sid,)
+            )
+            if self.options.async_handlers:
+                session.executor.submit(self._call_disconnect, handler, session.sid, args)
+            else:
+                # Run before the session is released, so the handler (the
+                # Socket.IO layer's, say) can still ask for its transport.
+                self._call_disconnect(handler, session.sid, args)
+        finally:
+            if session.state.value == "closed":
+                self._release(session)
+
+    def session_released(self, session: Session) -> None:
+        self._release(session)
+
+    def _release(self, session: Session) -> None:
+        if self._sessions.get(session.sid) is session:
+            del self._sessions[session.sid]
+
+    def _call_handler(self, handler: Handler, *args: Any) -> None:
+        try:
+            handler(*args)
+        except Exception:
+            self.logger.exception("error in the %s handler", getattr(handler, "__name__", "?"))
+
+    def _call_disconnect(self, handler: Handler, sid: EngineSid, args: tuple[Any, ...]) -> None:
+        try:
+            self._call_handler(handler, *args)
+        finally:
+            self._user_sessions.pop(sid, None)
+
+    # -- the application's API ------------------------------------------------
+
+    def send(
+        self, sid: str, data: str | bytes | bytearray | memoryview | dict[str, Any] | list[Any]
+    ) -> bool:
+        """Send a message to one client.
+
+        ``bytes``-like data goes as a binary message; a dict or list is sent
+        as JSON text. Returns False when the session is unknown or closed.
+        """
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        elif isinstance(data, (dict, list)):
+            data = orjson.dumps(data).decode("utf-8")
+        return self.send_prepared(sid, Outgoing([data]))
+
+    def send_prepared(self, sid: str, outgoing: Outgoing) -> bool:
+        """Send a message prepared once for many clients.
+
+        See :class:`realtime.engine.outgoing.Outgoing`.
+
+        Returns False when the session is unknown or closed.
+        """
+        session = self._sessions.get(EngineSid(sid))
+        if session is None:
+            self.logger.debug("send to unknown session %s dropped", sid)
+            return False
+        return session.send(outgoing)
+
+    def disconnect(
+        self,
+        sid: str | None = None,
+        *,
+        reason: DisconnectReason = DisconnectReason.SERVER_DISCONNECT,
+    ) -> None:
+        """Close one session, or all of them.
+
+        Args:
+            sid: the session, or None for every session.
+            reason: why. The default, a server disconnect, first delivers what
+                is queued; any other reason (a layer above found the client's
+                input invalid, say) cuts the session at once.
+        """
+        if sid is None:
+            targets = list(self._sessions.values())
+        else:
+            found = self._sessions.get(EngineSid(sid))
+            targets = [found] if found is not None else []
+        for session in targets:
+            session.close(reason)
+
+    # -- in-process clients ---------------------------------------------------
+
+    def connect_local(
+        self,
+        environ: dict[str, Any],
+        on_packets: Callable[[Sequence[Packet]], None],
+        on_close: Callable[[], None],
+    ) -> EngineSid | None:
+        """Open a session for a client in this process (a test client).
+
+        It runs the connect handler like any other; what the server sends
+        goes to ``on_packets``, the session's end to ``on_close``. Returns the
+        session id, or None when the connect handler refused.
+        """
+        request = Request(environ)
+        opened = self.open_session(request, LocalChannel.name)
+        if isinstance(opened, Response):
+            return None
+        opened.session.start(push=LocalChannel(on_packets, on_close), heartbeat=False)
+        return opened.session.sid
+
+    def receive_local(self, sid: str, data: str | bytes) -> None:
+        """A message from the in-process client of session ``sid``."""
+        session = self._sessions.get(EngineSid(sid))
+        if session is not None:
+            session.receive(Packet(PacketType.MESSAGE, data))
+
+    def close_local(self, sid: str) -> None:
+        """The in-process client of session ``sid`` disconnects."""
+        session = self._sessions.get(EngineSid(sid))
+        if session is not None:
+            session.close(DisconnectReason.CLIENT_DISCONNECT)
+
+    def shutdown(self) -> None:
+        """Close every session and stop the server's background task."""
+        self.disconnect()
+        self.scheduler.stop()
+
+    def transport(self, sid: str) -> str:
+        """The name of the transport session ``sid`` is on.
+
+        Raises:
+            KeyError: no such session.
+        """
+        return self._sessions[EngineSid(sid)].transport
+
+    def is_connected(self, sid: str) -> bool:
+        """True while session ``sid`` is open."""
+        session = self._sessions.get(EngineSid(sid))
+        return session is not None and not session.closed
+
+    def get_session(self, sid: str) -> dict[str, Any]:
+        """The user session dict of ``sid`` (python-engineio's per-client storage).
+
+        It lives from the connect handler until the disconnect handler returns.
+
+        Raises:
+            KeyError: no such session.
+        """
+        return self._user_sessions[EngineSid(sid)]
+
+    def save_session(self, sid: str, session: Mapping[str, Any]) -> None:
+        """Replace the user session dict of ``sid``.
+
+        Raises:
+            KeyError: no such session.
+        """
+        if EngineSid(sid) not in self._user_sessions:
+            raise KeyError(sid)
+        self._user_sessions[EngineSid(sid)] = dict(session)
+
+    @contextlib.contextmanager
+    def session(self, sid: str) -> Iterator[dict[str, Any]]:
+        """``with server.session(sid) as s:`` edits and saves the user session.
+
+        Raises:
+            KeyError: no such session.
+        """
+        data = self.get_session(sid)
+        yield data
+        self.save_session(sid, data)
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``target`` as a task of the server's async mode."""
+        return self.mode.spawn(target, *args, **kwargs)
+
+    def sleep(self, seconds: float = 0) -> None:
+        """Sleep without blocking other tasks of the async mode."""
+        self.mode.sleep(seconds)
+
+    def create_event(self) -> Any:
+        """An event object of the server's async mode."""
+        return self.mode.event()
+
+
+def _configure_logger(option: bool | logging.Logger) -> logging.Logger:
+    if isinstance(option, logging.Logger):
+        return option
+    if option and logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    return logger
+
+
+def _accepts_positional(fn: Callable[..., Any], count: int) -> bool:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True

@@ -1,0 +1,100 @@
+"""Client-to-server packets over POST, shared by every HTTP transport.
+
+Long polling, SSE and HTTP streaming all carry upstream packets the same way:
+a POST whose body is a polling payload, answered ``ok``.
+
+Spec: engine.io-protocol v4, "HTTP long-polling / Sending data".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from realtime.engine.http import NO_CACHE, TEXT_PLAIN, Request, Response, error_response
+from realtime.engine.session import DisconnectReason, DuplicateRequestError, Session
+from realtime.engine.transports.base import TransportHost
+from realtime.exceptions import PacketDecodeError
+from realtime.protocol.engineio import ErrorCode, Packet, decode_payload
+
+__all__ = ["receive_post"]
+
+
+def receive_post(
+    host: TransportHost,
+    request: Request,
+    session: Session,
+    deliver: Callable[[Packet], None] | None = None,
+) -> Response:
+    """Read a POSTed payload and hand its packets, in order, to ``deliver``.
+
+    ``deliver`` defaults to the session itself, and the POST then takes the
+    session's one POST slot: a second POST while one is in progress would
+    let packets overtake each other. An upgrade being probed over POST passes
+    its own ``deliver``; its ``2probe`` and ``5`` belong to the probe, not to
+    the session's packet stream, so they may overlap a POST of the transport
+    the session is still on (the client is not told to wait for it, exactly
+    as with a WebSocket probe). Bad input closes the session and is answered
+    with the error the protocol names.
+    """
+    if deliver is not None:
+        return _receive(host, request, session, deliver)
+    try:
+        session.begin_post()
+    except DuplicateRequestError:
+        return host.reject(
+            request,
+            session,
+            DisconnectReason.TRANSPORT_ERROR,
+            "a second POST arrived while one was in progress",
+            error_response(ErrorCode.BAD_REQUEST),
+        )
+    try:
+        return _receive(host, request, session, session.receive)
+    finally:
+        session.end_post()
+
+
+def _receive(
+    host: TransportHost, request: Request, session: Session, deliver: Callable[[Packet], None]
+) -> Response:
+    packets = _read_packets(host, request, session)
+    if isinstance(packets, Response):
+        return packets
+    for packet in packets:
+        deliver(packet)
+    return Response("200 OK", b"ok", [TEXT_PLAIN, NO_CACHE, *host.response_headers(request)])
+
+
+def _read_packets(
+    host: TransportHost, request: Request, session: Session
+) -> list[Packet] | Response:
+    limit = host.options.max_http_buffer_size
+    try:
+        with host.mode.deadline(host.options.ping_timeout + host.options.ping_interval):
+            body = request.read_body(limit)
+    except (OSError, TimeoutError, ValueError):
+        return host.reject(
+            request,
+            session,
+            DisconnectReason.TRANSPORT_ERROR,
+            "the request body did not arrive in time or was cut short",
+            error_response(ErrorCode.BAD_REQUEST),
+        )
+    if body is None:
+        return host.reject(
+            request,
+            session,
+            DisconnectReason.TRANSPORT_ERROR,
+            f"the request body is larger than max_http_buffer_size ({limit} bytes)",
+            Response("413 Payload Too Large", b"", [NO_CACHE]),
+        )
+    try:
+        return decode_payload(body.decode("utf-8"))
+    except (UnicodeDecodeError, PacketDecodeError) as exc:
+        return host.reject(
+            request,
+            session,
+            DisconnectReason.TRANSPORT_ERROR,
+            f"invalid payload ({exc})",
+            error_response(ErrorCode.BAD_REQUEST),
+        )

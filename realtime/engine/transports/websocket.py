@@ -1,0 +1,604 @@
+"""WebSocket: one Engine.IO packet per frame, in both directions.
+
+RFC 6455 framing, the opening handshake and permessage-deflate come from the
+``websockets`` package's sans-I/O protocol; this module only moves its bytes
+between a socket handed over by the WSGI server and a session.
+
+Writes never block the caller. In a cooperative async mode (eventlet,
+gevent) what is written to a connection during one turn of the event loop
+is buffered and goes to the kernel in one ``send()`` once the writing tasks
+have yielded: a broadcast then costs one system call per socket for all the
+frames of that turn, not one per frame (TCP_NODELAY is on, so the kernel
+does not coalesce them). With threads, and for a turn that buffers more than
+:data:`FLUSH_AT` bytes, the bytes go out at once. Only when the kernel does
+not take them all is a task started to drain the rest, and a client that
+stops reading until :data:`WRITE_BUFFER_LIMIT` bytes pile up is disconnected.
+
+Spec: engine.io-protocol v4, "Transports / WebSocket" and "Protocol / Upgrade".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Request as WSRequest
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from realtime.async_modes.base import no_delay
+from realtime.engine.cluster import RelayBuffer
+from realtime.engine.http import Request, Response, error_response
+from realtime.engine.outgoing import Outgoing
+from realtime.engine.session import DisconnectReason, Session
+from realtime.engine.transports.base import StartResponse, Transport, WSGIResult
+from realtime.exceptions import PacketDecodeError
+from realtime.protocol.engineio import PROBE, ErrorCode, Packet, PacketType
+
+if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
+    from realtime.async_modes.base import HandedOverSocket
+    from realtime.engine.cluster import Forwarder
+    from realtime.engine.scheduler import Scheduler
+
+__all__ = ["WebSocketConnection", "WebSocketTransport", "frame_for"]
+
+
+#: Bytes a client may leave unread before it is disconnected as too slow.
+WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
+#: Bytes buffered in one turn past which they are written without waiting
+#: for the end of the turn.
+FLUSH_AT = 64 * 1024
+#: Seconds a peer has to answer our close frame before the socket is cut.
+CLOSE_TIMEOUT = 5.0
+_RECV_SIZE = 65536
+
+
+def frame_for(packet: Packet) -> bytes:
+    """The complete, unmasked server frame for ``packet`` (no compression)."""
+    data = packet.encode()
+    if isinstance(data, str):
+        return Frame(Opcode.TEXT, data.encode("utf-8")).serialize(mask=False)
+    return Frame(Opcode.BINARY, data).serialize(mask=False)
+
+
+def _frames(packets: Sequence[Packet]) -> bytes:
+    return b"".join([frame_for(p) for p in packets])
+
+
+class _Closing(Exception):
+    """The connection is finished; stop reading."""
+
+
+class Flusher:
+    """Writes what connections buffered during a turn, once the turn ends.
+
+    A connection registers here with its first buffered write of a turn;
+    the flush runs as a task of the async mode, which in a cooperative mode
+    starts only after the running tasks have yielded.
+
+    Args:
+        mode: a cooperative async mode.
+    """
+
+    __slots__ = ("_dirty", "_mode")
+
+    def __init__(self, mode: AsyncMode) -> None:
+        self._mode = mode
+        self._dirty: list[WebSocketConnection] = []
+
+    def add(self, connection: WebSocketConnection) -> None:
+        """Flush ``connection`` at the end of this turn."""
+        if not self._dirty:
+            self._mode.submit(self._flush)
+        self._dirty.append(connection)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for connection in dirty:
+            connection.flush()
+
+
+class WebSocketConnection:
+    """An open WebSocket carrying one session's packets.
+
+    Args:
+        mode: the async mode (for locks and the drain task).
+        scheduler: where the close timeout is scheduled.
+        handed: the socket the WSGI server handed over.
+        protocol: the ``websockets`` protocol, already past the handshake.
+        compressed: permessage-deflate was negotiated, so frames must be
+            built by ``protocol`` rather than shared.
+        log: where to report a misbehaving client.
+        label: who the client is, for those reports.
+        flusher: buffers writes until the end of the turn (cooperative modes);
+            None writes each at once.
+
+    Attributes:
+        error: why the client broke the WebSocket protocol, if it did.
+    """
+
+    name = "websocket"
+
+    def __init__(
+        self,
+        mode: AsyncMode,
+        scheduler: Scheduler,
+        handed: HandedOverSocket,
+        protocol: ServerProtocol,
+        *,
+        compressed: bool,
+        log: logging.Logger,
+        label: str,
+        flusher: Flusher | None = None,
+    ) -> None:
+        self._mode = mode
+        self._scheduler = scheduler
+        self._handed = handed
+        self._sock = handed.sock
+        self._raw = handed.raw
+        self._proto = protocol
+        self._compressed = compressed
+        self._lock = mode.lock()
+        self._flusher = flusher
+        # Bytes not yet given to the kernel, in order: buffered for the end
+        # of the turn, or waiting for the drain task once the kernel refused.
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._flush_planned = False
+        self._draining = False
+        self._closed = False
+        self._shut = False
+        self._eof = False
+        self._log = log
+        self.label = label
+        self.error: str | None = None
+
+    # -- writing ------------------------------------------------------------
+
+    def write_packets(self, packets: Sequence[Packet]) -> None:
+        """Write packets as frames, in order, without blocking."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._compressed:
+                for packet in packets:
+                    data = packet.encode()
+                    if isinstance(data, str):
+                        self._proto.send_text(data.encode("utf-8"))
+                    else:
+                        self._proto.send_binary(data)
+                self._write_locked(b"".join(self._proto.data_to_send()))
+            elif len(packets) == 1:
+                self._write_locked(frame_for(packets[0]))
+            else:
+                self._write_locked(b"".join([frame_for(p) for p in packets]))
+
+    def write_outgoing(self, outgoing: Outgoing) -> None:
+        """Write a prepared message, building its frames only if no one has yet."""
+        if self._compressed:
+            self.write_packets(outgoing.packets)
+            return
+        frames = outgoing.wire("websocket", _frames)
+        with self._lock:
+            if not self._closed:
+                self._write_locked(frames)
+
+    def write_raw(self, data: bytes) -> None:
+        """Write bytes already in wire form (the handshake response), in order."""
+        with self._lock:
+            self._write_locked(data)
+
+    def _write_locked(self, data: bytes) -> None:
+        if not data or self._shut:
+            return
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._draining:
+            if self._pending_bytes > WRITE_BUFFER_LIMIT:
+                self._too_slow_locked()
+            return
+        flusher = self._flusher
+        if flusher is None or self._pending_bytes >= FLUSH_AT:
+            self._flush_locked()
+        elif not self._flush_planned:
+            self._flush_planned = True
+            flusher.add(self)
+
+    def flush(self) -> None:
+        """Give the kernel what was buffered (the end of a turn)."""
+        with self._lock:
+            self._flush_planned = False
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        pending = self._pending
+        if not pending or self._draining or self._shut:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        self._pending_bytes = 0
+        try:
+            sent = self._raw.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._shutdown_locked()
+            return
+        if sent < len(data):
+            pending.append(data[sent:])
+            self._pending_bytes = len(data) - sent
+            if self._pending_bytes > WRITE_BUFFER_LIMIT:
+                self._too_slow_locked()
+                return
+            self._draining = True
+            self._mode.spawn(self._drain)
+
+    def _too_slow_locked(self) -> None:
+        self._log.warning(
+            "%s: client is not reading (more than %d bytes waiting); disconnecting it",
+            self.label,
+            WRITE_BUFFER_LIMIT,
+        )
+        self.error = "client stopped reading"
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._shutdown_locked()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending or self._shut:
+                    self._draining = False
+                    self._pending.clear()
+                    self._pending_bytes = 0
+                    return
+                data = b"".join(self._pending)
+                self._pending.clear()
+                self._pending_bytes = 0
+            try:
+                self._sock.sendall(data)
+            except OSError:
+                with self._lock:
+                    self._shutdown_locked()
+
+    # -- closing ------------------------------------------------------------
+
+    def close(self, graceful: bool, code: int = CloseCode.NORMAL_CLOSURE) -> None:
+        """Send a close frame; cut the connection now unless ``graceful``.
+
+        A graceful close lets queued frames drain and waits up to
+        :data:`CLOSE_TIMEOUT` for the client to answer the close frame.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._proto.state is State.OPEN:
+                with contextlib.suppress(InvalidState):
+                    self._proto.send_close(code)
+                self._write_locked(b"".join(self._proto.data_to_send()))
+            if not graceful:
+                self._shutdown_locked()
+                return
+        self._scheduler.call_later(CLOSE_TIMEOUT, self._close_timeout)
+
+    def _close_timeout(self, now: float) -> None:
+        with self._lock:
+            self._shutdown_locked()
+
+    def _shutdown_locked(self) -> None:
+        # Never close the socket here: the reading task still owns it and
+        # closes it when it returns. Shutting it down wakes that task. What
+        # the kernel takes of the buffered bytes still goes out before the FIN.
+        self._closed = True
+        if not self._shut:
+            self._flush_locked()
+            self._shut = True
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    # -- reading ------------------------------------------------------------
+
+    def packets(self) -> Iterator[Packet]:
+        """Packets from the client, until the connection ends.
+
+        Raises:
+            PacketDecodeError: a frame is not an Engine.IO packet (the
+                connection is closed with code 1003 or 1007 first).
+        """
+        message: list[bytes] = []
+        opcode: Opcode | None = None
+        while True:
+            try:
+                frames = self._receive()
+            except _Closing:
+                return
+            for frame in frames:
+                if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+                    opcode, message = frame.opcode, [bytes(frame.data)]
+                elif frame.opcode is Opcode.CONT and opcode is not None:
+                    message.append(bytes(frame.data))
+                else:
+                    continue
+                if frame.fin:
+                    data = b"".join(message)
+                    is_text, opcode, message = opcode is Opcode.TEXT, None, []
+                    yield self._decode(data, is_text)
+
+    def _receive(self) -> list[Frame]:
+        if self._eof:
+            raise _Closing
+        try:
+            data = self._handed.recv(_RECV_SIZE)
+        except OSError:
+            data = b""
+        with self._lock:
+            if data:
+                self._proto.receive_data(data)
+            else:
+                self._proto.receive_eof()
+            ended = not data or self._proto.state is State.CLOSED
+            for chunk in self._proto.data_to_send():
+                if chunk:
+                    self._write_locked(chunk)
+                else:
+                    ended = True
+            events = self._proto.events_received()
+        failure = self._proto.parser_exc
+        if failure is not None and self.error is None and not isinstance(failure, EOFError):
+            # EOFError only means the connection ended without a close frame.
+            self.error = f"WebSocket protocol violation ({type(failure).__name__}: {failure})"
+        frames = [e for e in events if isinstance(e, Frame)]
+        if ended:
+            # Deliver what arrived along with the close, then stop.
+            self._eof = True
+            if not frames:
+                raise _Closing
+        return frames
+
+    def _decode(self, data: bytes, is_text: bool) -> Packet:
+        if not is_text:
+            return Packet(PacketType.MESSAGE, data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.close(graceful=False, code=CloseCode.INVALID_DATA)
+            raise PacketDecodeError("text frame is not valid UTF-8") from exc
+        try:
+            return Packet.decode(text)
+        except PacketDecodeError:
+            self.close(graceful=False, code=CloseCode.UNSUPPORTED_DATA)
+            raise
+
+
+def _ws_request(request: Request) -> WSRequest:
+    headers = Headers()
+    for key, value in request.environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").title()] = str(value)
+    path = request.environ.get("PATH_INFO", "/") or "/"
+    query = request.environ.get("QUERY_STRING", "")
+    return WSRequest(f"{path}?{query}" if query else path, headers)
+
+
+class WebSocketTransport(Transport):
+    """WebSocket, both from the start and as an upgrade from polling."""
+
+    name: ClassVar[str] = "websocket"
+    accepts_upgrades: ClassVar[bool] = True
+    _flusher: Flusher | None = None
+
+    def _accept(self, request: Request) -> tuple[ServerProtocol, Any] | Response:
+        """Check the opening handshake; the frame protocol and the 101 response.
+
+        The handshake is checked by a ``websockets`` protocol that expects to
+        parse the HTTP request itself, which the WSGI server already did, so
+        frames run on a second protocol that starts out open, with the
+        extensions the first one negotiated.
+        """
+        options = self.host.options
+        extensions = [ServerPerMessageDeflateFactory()] if options.websocket_compression else []
+        if request.method != "GET":
+            return error_response(ErrorCode.BAD_REQUEST)
+        handshake = ServerProtocol(extensions=extensions)
+        ws_response = handshake.accept(_ws_request(request))
+        if ws_response.status_code != 101:
+            return self.host.reject(
+                request,
+                None,
+                DisconnectReason.TRANSPORT_ERROR,
+                f"invalid WebSocket handshake ({handshake.handshake_exc})",
+                error_response(ErrorCode.BAD_REQUEST),
+            )
+        with contextlib.suppress(KeyError):
+            del ws_response.headers["Server"]
+        proto = ServerProtocol(
+            state=State.OPEN,
+            max_size=options.max_http_buffer_size,
+            logger=logging.getLogger("realtime.engine.websocket"),
+        )
+        proto.extensions = list(handshake.extensions)
+        return proto, ws_response
+
+    def _take_over(
+        self, request: Request, proto: ServerProtocol, ws_response: Any
+    ) -> tuple[HandedOverSocket, WebSocketConnection] | None:
+        mode = self.host.mode
+        handed = mode.hand_over_socket(request.environ)
+        if handed is None:
+            return None
+        handed.sock.settimeout(None)
+        no_delay(handed.sock)  # whatever server took the request: frames go out at once
+        if mode.cooperative and self._flusher is None:
+            self._flusher = Flusher(mode)
+        connection = WebSocketConnection(
+            mode,
+            self.host.scheduler,
+            handed,
+            proto,
+            compressed=bool(proto.extensions),
+            log=self.host.logger,
+            label=f"websocket from {request.remote_addr}",
+            flusher=self._flusher,
+        )
+        # The 101 goes out with the first frames (the open packet, what the
+        # connect handler sent) in one write.
+        connection.write_raw(ws_response.serialize())
+        return handed, connection
+
+    def _no_socket(self, request: Request, session: Session | None) -> Response:
+        return self.host.reject(
+            request,
+            session,
+            DisconnectReason.TRANSPORT_ERROR,
+            "this WSGI server does not hand its sockets over, so WebSocket is "
+            "unavailable; run the app with realtime.serve() or gunicorn, or "
+            "set transports=['polling']",
+            error_response(ErrorCode.BAD_REQUEST),
+        )
+
+    def handshake(self, request: Request, start_response: StartResponse) -> WSGIResult:
+        accepted = self._accept(request)
+        if isinstance(accepted, Response):
+            return accepted(start_response)
+        proto, ws_response = accepted
+        if not self.host.mode.can_hand_over(request.environ):
+            return self._no_socket(request, None)(start_response)
+        opened = self.host.open_session(request, self.name)
+        if isinstance(opened, Response):
+            return opened(start_response)
+        session = opened.session
+        cookie = self.host.options.cookie
+        if cookie is not None:
+            name, value = cookie.header(session.sid)
+            ws_response.headers[name] = value
+        taken = self._take_over(request, proto, ws_response)
+        if taken is None:
+            return self._no_socket(request, session)(start_response)
+        handed, connection = taken
+        connection.label = f"session {session.sid} ({request.remote_addr})"
+        connection.write_packets([opened.open_packet])
+        session.start(push=connection)
+        self._serve(session, connection, connection.packets())
+        return handed.finish(start_response)
+
+    def upgrade(
+        self, request: Request, session: Session, start_response: StartResponse
+    ) -> WSGIResult:
+        accepted = self._accept(request)
+        if isinstance(accepted, Response):
+            return accepted(start_response)
+        proto, ws_response = accepted
+        taken = self._take_over(request, proto, ws_response)
+        if taken is None:
+            return self._no_socket(request, None)(start_response)
+        handed, connection = taken
+        connection.label = f"session {session.sid} (upgrade from {request.remote_addr})"
+        if not session.begin_probe(connection, self.host.options.upgrade_timeout):
+            self.host.logger.info("session %s: refused a second upgrade attempt", session.sid)
+            connection.close(graceful=False)
+            return handed.finish(start_response)
+        packets = connection.packets()
+        if self._probe(session, connection, packets):
+            self._serve(session, connection, packets)
+        return handed.finish(start_response)
+
+    def relay(
+        self, request: Request, sid: str, forwarder: Forwarder, start_response: StartResponse
+    ) -> WSGIResult:
+        accepted = self._accept(request)
+        if isinstance(accepted, Response):
+            return accepted(start_response)
+        proto, ws_response = accepted
+        if not self.host.mode.can_hand_over(request.environ):
+            return self._no_socket(request, None)(start_response)
+        buffer = RelayBuffer()
+        cid = forwarder.open_relay(sid, self.name, buffer)
+        if cid is None:
+            return self.host.reject(
+                request,
+                None,
+                DisconnectReason.TRANSPORT_ERROR,
+                f"the process owning session {sid} is gone or refused the upgrade",
+                error_response(ErrorCode.BAD_REQUEST),
+            )(start_response)
+        taken = self._take_over(request, proto, ws_response)
+        if taken is None:
+            forwarder.relay_ended(sid, cid)
+            return self._no_socket(request, None)(start_response)
+        handed, connection = taken
+        connection.label = f"session {sid} (relayed from {request.remote_addr})"
+        buffer.attach(connection)
+        try:
+            for packet in connection.packets():
+                if not forwarder.relay_in(sid, cid, [packet]):
+                    break
+        except PacketDecodeError as exc:
+            self.host.logger.warning("closing %s: invalid packet (%s)", connection.label, exc)
+        finally:
+            forwarder.relay_ended(sid, cid)
+            connection.close(graceful=False)
+        return handed.finish(start_response)
+
+    def _probe(
+        self, session: Session, connection: WebSocketConnection, packets: Iterator[Packet]
+    ) -> bool:
+        """Run the probe until the upgrade packet; False if the upgrade failed."""
+        try:
+            for packet in packets:
+                if packet.type is PacketType.PING and packet.data == PROBE:
+                    session.probe_ping(connection)
+                elif packet.type is PacketType.UPGRADE:
+                    return session.complete_upgrade(connection)
+                else:
+                    self.host.logger.info(
+                        "session %s: unexpected %s packet during upgrade, staying on %s",
+                        session.sid,
+                        packet.type.name.lower(),
+                        session.transport,
+                    )
+                    break
+        except PacketDecodeError as exc:
+            self.host.logger.info(
+                "session %s: invalid packet during upgrade (%s)", session.sid, exc
+            )
+        session.abandon_probe(connection)
+        return False
+
+    def _serve(
+        self, session: Session, connection: WebSocketConnection, packets: Iterator[Packet]
+    ) -> None:
+        log = self.host.logger
+        try:
+            for packet in packets:
+                session.receive(packet)
+        except PacketDecodeError as exc:
+            log.warning("closing %s: invalid packet on websocket (%s)", connection.label, exc)
+            session.close(DisconnectReason.TRANSPORT_ERROR)
+        finally:
+            if connection.error is not None and not session.closed:
+                log.warning("closing %s: %s", connection.label, connection.error)
+                session.close(DisconnectReason.TRANSPORT_ERROR)
+            elif not session.closed:
+                session.close(DisconnectReason.TRANSPORT_CLOSE)
+            connection.close(graceful=False)
+
+    def handle(
+        self, request: Request, session: Session, start_response: StartResponse
+    ) -> WSGIResult:
+        # A plain HTTP request naming a session that is already on WebSocket.
+        return self.host.reject(
+            request,
+            None,
+            DisconnectReason.TRANSPORT_ERROR,
+            f"session {session.sid} is on websocket; HTTP requests for it are refused",
+            error_response(ErrorCode.BAD_REQUEST),
+        )(start_response)

@@ -1,0 +1,157 @@
+"""Socket.IO handlers inside Flask's application and request contexts.
+
+Every handler runs in a request context built from the WSGI environ of the
+HTTP request that opened its client's connection, so ``request``,
+``session``, ``g`` and ``current_app`` work as in a view. Three attributes
+say which Socket.IO call it is, as in Flask-SocketIO: ``request.sid``,
+``request.namespace`` and ``request.event`` (``{"message": name, "args":
+args}``).
+
+The Flask session follows Flask-SocketIO's two modes. Managed (the default):
+the first handler of a connection copies the session it finds in the
+connection's cookies, and every handler of that connection then shares the
+copy, which lives as long as the connection and is never written back.
+Unmanaged: each handler gets the session Flask's session interface opens from
+those cookies, and it is saved after the handler returns; with server-side
+sessions that shares it with the HTTP routes, with cookie sessions it is
+frozen as it was when the connection opened.
+
+See Flask-SocketIO's "Session Access" and "Flask Context Globals":
+https://flask-socketio.readthedocs.io/en/latest/getting_started.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app, has_request_context, request
+from flask.ctx import RequestContext
+from flask.sessions import SessionMixin
+
+from realtime.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from realtime.flask_integration.extension import Realtime
+
+__all__ = [
+    "EXTENSION_KEY",
+    "ManagedSession",
+    "SocketContext",
+    "current_extension",
+    "current_socket",
+    "handler_context",
+    "save_session",
+]
+
+#: The key of ``app.extensions`` the extension registers under (Flask-SocketIO's).
+EXTENSION_KEY = "socketio"
+#: Where a connection's managed session lives: in the environ of the request
+#: that opened it, which lives exactly as long as the connection.
+SESSION_KEY = "realtime.flask_session"
+
+
+class ManagedSession(dict[str, Any], SessionMixin):
+    """The per-connection copy of the Flask session (``manage_session=True``)."""
+
+
+@dataclass(frozen=True)
+class SocketContext:
+    """The Socket.IO client a handler runs for.
+
+    Attributes:
+        sid: the client's Socket.IO session id in ``namespace``.
+        namespace: the namespace of the event.
+    """
+
+    sid: str
+    namespace: str
+
+
+def current_socket() -> SocketContext | None:
+    """The client of the Socket.IO handler running, or None outside one.
+
+    A plain view, a background task or a CLI command has none, even inside a
+    request context.
+    """
+    if not has_request_context():
+        return None
+    sid = getattr(request, "sid", None)
+    namespace = getattr(request, "namespace", None)
+    if not isinstance(sid, str) or not isinstance(namespace, str):
+        return None
+    return SocketContext(sid, namespace)
+
+
+def current_extension() -> Realtime:
+    """The extension installed on the current Flask app.
+
+    Raises:
+        RuntimeError: there is no application context (Flask's error).
+        ConfigurationError: the current app has no realtime extension.
+    """
+    try:
+        extension: Realtime = current_app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise ConfigurationError(
+            f"the app {current_app.name!r} has no realtime extension; "
+            "create Realtime(app) or call init_app(app) first"
+        ) from None
+    return extension
+
+
+def handler_context(
+    app: Flask,
+    environ: dict[str, Any],
+    socket: SocketContext,
+    event: dict[str, Any],
+    *,
+    manage_session: bool,
+) -> RequestContext:
+    """A request context for one handler call, ready to push.
+
+    Args:
+        app: the Flask app the connection belongs to.
+        environ: the environ of the request that opened the connection.
+        socket: the client and namespace.
+        event: what ``request.event`` holds.
+        manage_session: give the handler the connection's own copy of the
+            session rather than the one Flask opens from the cookies.
+    """
+    if manage_session:
+        context = RequestContext(app, environ, session=_managed_session(app, environ))
+    else:
+        context = app.request_context(environ)
+    # Flask's Request takes arbitrary attributes; these three are the
+    # Flask-SocketIO names handlers and helpers read.
+    setattr(context.request, "sid", socket.sid)  # noqa: B010
+    setattr(context.request, "namespace", socket.namespace)  # noqa: B010
+    setattr(context.request, "event", event)  # noqa: B010
+    return context
+
+
+def _managed_session(app: Flask, environ: dict[str, Any]) -> ManagedSession:
+    managed = environ.get(SESSION_KEY)
+    if isinstance(managed, ManagedSession):
+        return managed
+    interface = app.session_interface
+    opened = interface.open_session(app, app.request_class(environ))
+    if opened is None:
+        opened = interface.make_null_session(app)
+    # Two handlers of one connection may get here together; the first copy
+    # stored wins, so both end up sharing it.
+    stored: ManagedSession = environ.setdefault(SESSION_KEY, ManagedSession(opened))
+    return stored
+
+
+def save_session(app: Flask, session: SessionMixin) -> None:
+    """Save an unmanaged session a handler changed, through the app's interface.
+
+    The response the interface writes its cookie to is thrown away: a
+    Socket.IO event has no HTTP response to carry it. Server-side session
+    interfaces store the data, which is what makes sharing work.
+    """
+    if getattr(session, "modified", True):
+        app.session_interface.save_session(app, session, app.response_class())

@@ -1,0 +1,182 @@
+"""From the server's calling convention to Flask-SocketIO's, one handler call at a time.
+
+The Socket.IO server calls handlers with the client's sid first (and, for
+handlers of many namespaces, the namespace before it; for the catch-all
+event, the event name before that). Flask-SocketIO's handlers take only the
+event's arguments and find the rest on ``request``. A :class:`Dispatcher`
+turns one into the other: it finds the connection's app and environ, pushes
+the contexts (:mod:`realtime.flask_integration.context`), runs the handler,
+and hands an exception to the extension's error handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flask import current_app
+
+from realtime.arity import fit_arguments
+from realtime.exceptions import ConfigurationError, ConnectionRefused
+from realtime.flask_integration.context import SocketContext, handler_context, save_session
+from realtime.handlers import NamespaceKey
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from realtime.server import Server
+
+__all__ = ["Dispatcher", "Settings"]
+
+logger = logging.getLogger("realtime.flask")
+
+Handler = Callable[..., Any]
+
+
+class Settings(Protocol):
+    """What a :class:`Dispatcher` reads from its extension, at each call."""
+
+    manage_session: bool
+    exception_handlers: dict[str, Callable[[Exception], Any]]
+    default_exception_handler: Callable[[Exception], Any] | None
+
+    def installations(self) -> Iterable[tuple[Flask, Server]]:
+        """Each app the extension is installed on, with its server."""
+        ...
+
+
+class Dispatcher:
+    """Runs an extension's handlers in Flask's contexts.
+
+    Args:
+        settings: the extension (its session mode and error handlers are
+            read at every call, so changing them takes effect at once).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def event_handler(self, message: str, handler: Handler, key: NamespaceKey) -> Handler:
+        """The function to register with a server for ``handler``.
+
+        Args:
+            message: the event it handles (``"*"`` for the catch-all).
+            handler: the user's function, with Flask-SocketIO's signature.
+            key: the namespace it serves: a name, ``"*"`` or a pattern.
+        """
+        dynamic = key == "*" or isinstance(key, re.Pattern)
+        catch_all = message == "*"
+
+        def run(*arguments: Any) -> Any:
+            rest = list(arguments)
+            event = rest.pop(0) if catch_all else message
+            namespace = rest.pop(0) if dynamic else str(key)
+            sid = rest.pop(0)
+            if catch_all:
+                rest.insert(0, event)
+            return self.run(handler, message, SocketContext(sid, namespace), tuple(rest))
+
+        # No __wrapped__: the server reads this function's signature, not the user's.
+        run.__name__ = getattr(handler, "__name__", "handler")
+        run.__qualname__ = getattr(handler, "__qualname__", run.__name__)
+        return run
+
+    def run(
+        self, handler: Handler, message: str, socket: SocketContext, args: tuple[Any, ...]
+    ) -> Any:
+        """Run ``handler`` for ``socket`` with what the server passed after the sid.
+
+        For ``connect`` that is the environ and the auth (the handler gets
+        the auth, if it takes an argument); for ``disconnect`` the reason
+        (likewise); else the event's arguments. Returns the handler's value:
+        the acknowledgement, or the connect handler's verdict.
+        """
+        if message == "connect":
+            call_args = fit_arguments(handler, args[1:2])
+        elif message == "disconnect":
+            call_args = fit_arguments(handler, args)
+        else:
+            call_args = args
+        return self._dispatch(handler, message, socket, args, call_args, fallback=None)
+
+    def callback(self, callback: Callable[..., Any], sender: SocketContext) -> Callable[..., Any]:
+        """``callback`` for an emit made in a handler: it will run in ``sender``'s contexts.
+
+        Must be called inside that handler (the app is remembered, should
+        the sender be gone when the acknowledgement comes).
+        """
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def run(*answer: Any) -> Any:
+            return self._dispatch(callback, None, sender, answer, answer, fallback=app)
+
+        run.__name__ = getattr(callback, "__name__", "callback")
+        return run
+
+    def namespace_event(
+        self, namespace: NamespaceKey, handler: Handler, event: str, args: tuple[Any, ...]
+    ) -> Any:
+        """Run a class-based namespace's method; ``args`` start with the sid.
+
+        Raises:
+            ConfigurationError: no sid, or a namespace that is not a name.
+        """
+        if not args:
+            raise ConfigurationError("trigger_event() needs the sid after the event name")
+        if not isinstance(namespace, str):
+            raise ConfigurationError("a Flask Namespace serves one namespace name")
+        return self.run(handler, event, SocketContext(str(args[0]), namespace), tuple(args[1:]))
+
+    def _dispatch(
+        self,
+        handler: Handler,
+        message: str | None,
+        socket: SocketContext,
+        event_args: tuple[Any, ...],
+        call_args: tuple[Any, ...],
+        *,
+        fallback: Flask | None,
+    ) -> Any:
+        found = self._connection(socket)
+        if found is None:
+            # The client left while this was on its way (a late
+            # acknowledgement, say): there is no request to rebuild.
+            if fallback is None:
+                logger.debug(
+                    "client %s of %s is gone; %r skipped", socket.sid, socket.namespace, handler
+                )
+                return None
+            with fallback.app_context():
+                return handler(*call_args)
+        app, environ = found
+        settings = self._settings
+        manage = settings.manage_session
+        context = handler_context(
+            app, environ, socket, {"message": message, "args": event_args}, manage_session=manage
+        )
+        with context:
+            try:
+                result = handler(*call_args)
+            except (ConnectionRefused, ConnectionRefusedError):
+                raise
+            except Exception as exc:
+                on_error = settings.exception_handlers.get(
+                    socket.namespace, settings.default_exception_handler
+                )
+                if on_error is None:
+                    raise
+                return on_error(exc)
+            if not manage:
+                save_session(app, context.session)
+            return result
+
+    def _connection(self, socket: SocketContext) -> tuple[Flask, dict[str, Any]] | None:
+        """The app and connection environ of ``socket``, from whichever server has it."""
+        for app, server in self._settings.installations():
+            try:
+                return app, server.get_environ(socket.sid, socket.namespace)
+            except KeyError:
+                continue
+        return None

@@ -1,0 +1,138 @@
+"""Class-based namespaces for Flask apps, as Flask-SocketIO's ``Namespace``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import realtime
+from realtime.exceptions import ConfigurationError
+from realtime.flask_integration.context import current_socket
+from realtime.namespace import Namespace as CoreNamespace
+
+if TYPE_CHECKING:
+    from realtime.flask_integration.extension import Realtime
+
+__all__ = ["Namespace"]
+
+_Target = str | list[str] | tuple[str, ...] | None
+
+
+class Namespace(CoreNamespace):
+    """Handlers for one namespace, written as ``on_<event>`` methods.
+
+    Methods take what decorated handlers take: ``on_connect(self)`` or
+    ``on_connect(self, auth)``, ``on_disconnect(self)`` or
+    ``on_disconnect(self, reason)``, ``on_<event>(self, *args)``; the client
+    is ``request.sid``. Each runs in the app and request context of its
+    client's connection, and its return value is the acknowledgement.
+    Register an instance with
+    :meth:`Realtime.on_namespace <realtime.flask_integration.Realtime.on_namespace>`.
+
+    Args:
+        namespace: the namespace served (default ``"/"``).
+
+    Attributes:
+        socketio: the extension it is registered with (None before).
+
+    Example::
+
+        class Chat(Namespace):
+            def on_say(self, text):
+                emit("said", text, to="lobby")
+                return "ok"
+
+        rt.on_namespace(Chat("/chat"))
+    """
+
+    def __init__(self, namespace: str | None = None) -> None:
+        super().__init__(namespace or "/")
+        self.socketio: Realtime | None = None
+
+    def _set_socketio(self, socketio: Realtime) -> None:
+        self.socketio = socketio
+
+    def _extension(self) -> Realtime:
+        if self.socketio is None:
+            raise ConfigurationError("the namespace is not registered: call on_namespace() first")
+        return self.socketio
+
+    @property
+    def server(self) -> realtime.Server:
+        """The Socket.IO server of the current app."""
+        return self._extension().server
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        """Run ``on_<event>`` in its client's contexts; ``args`` start with the sid.
+
+        Override to dispatch differently; call this to run a method as usual.
+        An event with no method returns None.
+        """
+        handler: Callable[..., Any] | None = getattr(self, f"on_{event}", None)
+        if handler is None:
+            return None
+        return self._extension()._dispatcher.namespace_event(self.namespace, handler, event, args)
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: _Target = None,
+        room: _Target = None,
+        skip_sid: _Target = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+        ignore_queue: bool = False,
+        *,
+        include_self: bool = True,
+    ) -> None:
+        """Emit to this namespace's clients (all of them unless ``to`` says).
+
+        As :meth:`Realtime.emit <realtime.flask_integration.Realtime.emit>`;
+        ``include_self=False`` leaves out the client whose handler runs.
+        """
+        self._extension().emit(
+            event,
+            data,
+            namespace=namespace or self._namespace(None),
+            to=to,
+            room=room,
+            include_self=include_self,
+            skip_sid=skip_sid,
+            callback=callback,
+            ignore_queue=ignore_queue,
+        )
+
+    def send(
+        self,
+        data: Any,
+        to: _Target = None,
+        room: _Target = None,
+        skip_sid: _Target = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+        ignore_queue: bool = False,
+        *,
+        include_self: bool = True,
+    ) -> None:
+        """Emit ``data`` as a ``message`` event (see :meth:`emit`)."""
+        self.emit(
+            "message",
+            data,
+            to,
+            room,
+            skip_sid,
+            namespace,
+            callback,
+            ignore_queue,
+            include_self=include_self,
+        )
+
+    def disconnect(self, sid: str | None = None, namespace: str | None = None) -> None:
+        """Disconnect client ``sid`` (default: the one whose handler runs)."""
+        if sid is None:
+            socket = current_socket()
+            if socket is None:
+                raise ConfigurationError("disconnect() outside a handler needs a sid")
+            sid = socket.sid
+        super().disconnect(sid, namespace)

@@ -1,0 +1,11 @@
+"""Managers: where rooms live and how messages fan out.
+
+:class:`MemoryManager` keeps rooms in this process (the default);
+:class:`PubSubManager` shares them with every process on the same broker.
+"""
+
+from realtime.managers.base import Manager
+from realtime.managers.memory import MemoryManager
+from realtime.managers.pubsub import KombuManager, PubSubManager, RedisManager
+
+__all__ = ["KombuManager", "Manager", "MemoryManager", "PubSubManager", "RedisManager"]

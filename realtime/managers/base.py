@@ -1,0 +1,179 @@
+"""The manager contract: where rooms live and how a message reaches its recipients.
+
+A manager knows which Socket.IO connections (sids) are in which rooms of which
+namespace, and delivers prepared messages to them. The in-memory manager keeps
+all of it in this process; a broker-backed manager
+(:class:`~realtime.managers.PubSubManager`) adds the other processes of a
+deployment behind the same contract: its rooms hold this process's clients,
+and what it cannot do here it publishes for the others.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
+    from realtime.engine.cluster import ClusterLink
+    from realtime.engine.outgoing import Outgoing
+    from realtime.gather import AnswerCallback, Gathering
+    from realtime.protocol.engineio import EngineSid
+    from realtime.protocol.socketio import Parser, SioPacket, SocketSid
+
+__all__ = ["Deliver", "Manager", "ManagerHost", "Members"]
+
+#: How a manager hands a prepared message for a namespace to one Engine.IO session.
+Deliver = Callable[[str, "EngineSid", "Outgoing"], bool]
+#: Connections as (Socket.IO sid, Engine.IO sid) pairs.
+Members = Sequence[tuple["SocketSid", "EngineSid"]]
+
+
+class ManagerHost(Protocol):
+    """What the server offers its manager, for messages from other processes."""
+
+    node_id: str
+    parser: Parser
+    mode: AsyncMode
+    logger: logging.Logger
+
+    def ask(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        members: Members,
+        pending: Callable[[SocketSid], Callable[[list[Any]], None]],
+    ) -> None:
+        """Send ``packet`` to ``members`` with a fresh ack id; each one's answer
+        goes to ``pending(sid)``, whose ``abandon()`` is called if it leaves."""
+
+    def disconnect(self, sid: str, namespace: str) -> None:
+        """Disconnect a client of this process from ``namespace``."""
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run application code (an emit callback) on a worker task."""
+
+
+class Manager(abc.ABC):
+    """Rooms and fan-out for one server.
+
+    Every connection is in the room named after its own sid. Room names are
+    strings; a connection may be in any number of rooms per namespace.
+    """
+
+    def __init__(self) -> None:
+        self._deliver: Deliver | None = None
+        self._host: ManagerHost | None = None
+
+    def attach(self, deliver: Deliver) -> None:
+        """Called once by the server: how to hand a message to a local session."""
+        self._deliver = deliver
+
+    def bind(self, host: ManagerHost) -> None:
+        """Called once by the server, after :meth:`attach`: the rest it offers."""
+        self._host = host
+
+    def cluster_link(self, mode: AsyncMode) -> ClusterLink | None:
+        """The link the engine shares with the other processes (None: there are none).
+
+        Called by the server before it builds its engine.
+        """
+        return None
+
+    @property
+    def clustered(self) -> bool:
+        """True when other processes may serve clients of the same deployment."""
+        return False
+
+    # -- membership ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def add(self, namespace: str, sid: SocketSid, eio_sid: EngineSid) -> None:
+        """A connection joined ``namespace``; it enters its own room."""
+
+    @abc.abstractmethod
+    def remove(self, namespace: str, sid: SocketSid) -> None:
+        """A connection left ``namespace``; it leaves every room there."""
+
+    @abc.abstractmethod
+    def enter_room(self, namespace: str, sid: SocketSid, room: str) -> None:
+        """Put ``sid`` in ``room`` (no-op for an unknown sid)."""
+
+    @abc.abstractmethod
+    def leave_room(self, namespace: str, sid: SocketSid, room: str) -> None:
+        """Take ``sid`` out of ``room``."""
+
+    @abc.abstractmethod
+    def close_room(self, namespace: str, room: str) -> None:
+        """Take every connection out of ``room``."""
+
+    @abc.abstractmethod
+    def rooms(self, namespace: str, sid: SocketSid) -> list[str]:
+        """The rooms ``sid`` is in, its own room first."""
+
+    @abc.abstractmethod
+    def members(
+        self, namespace: str, rooms: Sequence[str] | None = None
+    ) -> list[tuple[SocketSid, EngineSid]]:
+        """Connections in any of ``rooms`` (all of the namespace for None), once each."""
+
+    # -- delivery ------------------------------------------------------------
+
+    def broadcast(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[SocketSid]:
+        """Deliver ``outgoing`` to the members of ``rooms`` except ``exclude``.
+
+        Returns the sids of this process it was handed to. The message was
+        encoded once by the caller; each recipient costs one write.
+        """
+        skip = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
+        members = self.members(namespace, rooms)
+        if skip:
+            members = [member for member in members if member[0] not in skip]
+        return self.deliver(namespace, outgoing, members)
+
+    def deliver(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        members: Sequence[tuple[SocketSid, EngineSid]],
+    ) -> list[SocketSid]:
+        """Hand ``outgoing`` to each of ``members``; the sids it reached."""
+        deliver = self._deliver
+        if deliver is None:
+            raise RuntimeError("manager used before attach()")
+        return [sid for sid, eio_sid in members if deliver(namespace, eio_sid, outgoing)]
+
+    # -- across processes ----------------------------------------------------
+
+    def request(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+        *,
+        sid: str | None = None,
+        on_answer: AnswerCallback | None = None,
+    ) -> Gathering | None:
+        """Ask the clients other processes serve to acknowledge a message.
+
+        ``outgoing`` is an EVENT without an ack id; each process gives it one
+        of its own. The members of ``rooms`` (or the one client ``sid``) on
+        other processes get it. None when there are no other processes.
+        """
+        return None
+
+    def forget(self, gathering: Gathering) -> None:  # noqa: B027 - nothing to forget here
+        """The caller stopped waiting for ``gathering``."""
+
+    def disconnect_elsewhere(self, sid: str, namespace: str) -> bool:
+        """Disconnect a client another process serves; False if there is none."""
+        return False

@@ -1,0 +1,41 @@
+"""Message brokers, picked by the scheme of their URL."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING
+
+from realtime.exceptions import ConfigurationError
+from realtime.managers.brokers.base import Broker, MessageHandler
+
+if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
+
+__all__ = ["BROKERS", "Broker", "MessageHandler", "open_broker"]
+
+#: URL scheme -> "module:class" of the broker that serves it.
+BROKERS = {
+    "redis": "realtime.managers.brokers.redis_broker:RedisBroker",
+    "rediss": "realtime.managers.brokers.redis_broker:RedisBroker",
+    "unix": "realtime.managers.brokers.redis_broker:RedisBroker",
+    "amqp": "realtime.managers.brokers.kombu_broker:KombuBroker",
+    "amqps": "realtime.managers.brokers.kombu_broker:KombuBroker",
+    "pyamqp": "realtime.managers.brokers.kombu_broker:KombuBroker",
+}
+
+
+def open_broker(url: str, mode: AsyncMode, logger: logging.Logger) -> Broker:
+    """The broker for ``url``, by its scheme.
+
+    Raises:
+        ConfigurationError: no broker serves that scheme.
+    """
+    scheme = url.partition("://")[0].lower()
+    target = BROKERS.get(scheme)
+    if target is None:
+        known = ", ".join(f"{s}://" for s in sorted(BROKERS))
+        raise ConfigurationError(f"no message queue serves {scheme}:// URLs; use one of {known}")
+    module_name, class_name = target.split(":")
+    broker_class: type[Broker] = getattr(importlib.import_module(module_name), class_name)
+    return broker_class(url, mode, logger)

@@ -1,0 +1,68 @@
+"""Brokers: how the server processes of one deployment talk to each other.
+
+A broker publishes opaque bytes to named channels and delivers what others
+publish on the channels a process subscribed to, in the order each publisher
+sent them. Losing the broker never crashes a server: publishing raises
+:class:`~realtime.exceptions.BrokerUnavailable`, and the subscription
+reconnects with backoff until it is back, saying so in the log.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
+
+__all__ = ["Broker", "MessageHandler"]
+
+#: Receives (channel, data) for each message, on the broker's listening task.
+MessageHandler = Callable[[str, bytes], None]
+
+
+class Broker(abc.ABC):
+    """A publish/subscribe connection to a message broker.
+
+    Args:
+        url: where the broker is (``redis://host:port/db``...).
+        mode: the async mode, whose tasks and cooperative sockets to use.
+        logger: where to report losing and finding the broker.
+    """
+
+    def __init__(self, url: str, mode: AsyncMode, logger: logging.Logger) -> None:
+        self.url = url
+        self.mode = mode
+        self.logger = logger
+
+    @abc.abstractmethod
+    def publish(self, channel: str, data: bytes) -> int | None:
+        """Publish ``data``; how many subscribers got it, when the broker says.
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached.
+        """
+
+    @abc.abstractmethod
+    def subscribe(
+        self,
+        channels: Sequence[str],
+        handler: MessageHandler,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        """Deliver messages published on ``channels`` to ``handler``, from now on.
+
+        Runs on a background task that survives losing the broker;
+        ``on_ready`` is called each time the subscription is (re)established.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop listening and release connections."""
+
+    def describe(self) -> str:
+        """The broker's address without credentials, for log lines."""
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"

@@ -1,0 +1,142 @@
+"""Redis publish/subscribe as the broker."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from realtime.exceptions import BrokerUnavailable, ConfigurationError
+from realtime.managers.brokers.base import Broker, MessageHandler
+
+if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
+
+__all__ = ["RedisBroker"]
+
+_FIRST_BACKOFF = 0.5
+_MAX_BACKOFF = 30.0
+
+
+class RedisBroker(Broker):
+    """Redis pub/sub, through redis-py made cooperative for the async mode.
+
+    ``PUBLISH`` reports how many subscribers received a message, which lets
+    a process learn at once that no process holds a session any more.
+
+    Args:
+        url: ``redis://``, ``rediss://`` or ``unix://`` URL (as redis-py takes it).
+        mode: the async mode.
+        logger: where to report losing and finding the broker.
+        options: extra keyword arguments for ``redis.Redis.from_url``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        mode: AsyncMode,
+        logger: logging.Logger,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(url, mode, logger)
+        try:
+            self._redis = mode.import_blocking("redis")
+        except ImportError as exc:
+            raise ConfigurationError(
+                "message_queue needs the redis package: pip install 'realtime[redis]'"
+            ) from exc
+        # Publishing never waits long on a broker that vanished from the
+        # network: the emit that publishes is the application's call.
+        settings = {
+            "health_check_interval": 30,
+            "socket_keepalive": True,
+            "socket_connect_timeout": 3,
+            "socket_timeout": 5,
+            **(options or {}),
+        }
+        self._client = self._redis.Redis.from_url(url, **settings)
+        self._closed = False
+        self._pubsubs: list[Any] = []
+
+    def publish(self, channel: str, data: bytes) -> int | None:
+        try:
+            receivers: int = self._client.publish(channel, data)
+        except self._redis.RedisError as exc:
+            raise BrokerUnavailable(f"cannot publish to {self.describe()}: {exc}") from exc
+        return receivers
+
+    def subscribe(
+        self,
+        channels: Sequence[str],
+        handler: MessageHandler,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        self.mode.spawn(self._listen, list(channels), handler, on_ready)
+
+    def _listen(
+        self, channels: list[str], handler: MessageHandler, on_ready: Callable[[], None] | None
+    ) -> None:
+        backoff = _FIRST_BACKOFF
+        lost = False
+        while not self._stopping():
+            pubsub = self._client.pubsub()
+            self._pubsubs.append(pubsub)
+            try:
+                pubsub.subscribe(*channels)
+                confirmed = 0
+                while not self._stopping():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message.get("type") == "message":
+                        self._deliver(handler, message)
+                    elif message.get("type") == "subscribe":
+                        # Redis confirms each channel; once all are confirmed,
+                        # publishers count this process.
+                        confirmed += 1
+                        if confirmed == len(channels):
+                            if lost:
+                                self.logger.warning(
+                                    "reconnected to the broker at %s", self.describe()
+                                )
+                            lost, backoff = False, _FIRST_BACKOFF
+                            if on_ready is not None:
+                                on_ready()
+            except Exception as exc:
+                # redis-py raises more than RedisError when a connection dies
+                # or is closed under it; every failure here means: reconnect.
+                if self._stopping():
+                    return
+                if not lost:
+                    self.logger.warning(
+                        "lost the broker at %s (%s); serving local clients only, reconnecting",
+                        self.describe(),
+                        exc,
+                    )
+                lost = True
+                self.mode.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+            finally:
+                self._pubsubs.remove(pubsub)
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+
+    def _stopping(self) -> bool:
+        # A method, not the attribute: close() flips it from another task.
+        return self._closed
+
+    def _deliver(self, handler: MessageHandler, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        try:
+            handler(channel.decode() if isinstance(channel, bytes) else channel, message["data"])
+        except Exception:
+            self.logger.exception("error handling a broker message")
+
+    def close(self) -> None:
+        self._closed = True
+        for pubsub in list(self._pubsubs):
+            with contextlib.suppress(Exception):
+                pubsub.close()
+        with contextlib.suppress(Exception):
+            self._client.close()

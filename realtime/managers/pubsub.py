@@ -1,0 +1,539 @@
+"""Rooms and fan-out across the server processes of a deployment, over a broker.
+
+Each process keeps the rooms of its own clients (a :class:`MemoryManager`)
+and publishes what concerns the others on the broker: broadcasts and
+``close_room`` to every process, operations on one client (``enter_room``,
+``leave_room``, ``disconnect``, ``call(sid=...)``) to the process that serves
+it, which a sid names in its first characters. What a process sends reaches
+every other one in the order it was sent.
+
+Messages (msgpack maps, see :mod:`realtime.managers.link`; ``from`` is the
+sender's node id, ``ns`` a namespace, ``parts`` an encoded EVENT packet with
+``fmt`` the name of its packet format):
+
+========================  ============  ============================================
+op                        to            fields
+========================  ============  ============================================
+``m.emit``                every process from, ns, rooms (None: all), exclude, fmt, parts
+``m.request``             every process from, rid, ns, rooms, exclude, fmt, parts
+                          or the owner  (or sid instead of rooms and exclude)
+``m.members``             the asker     rid, sids: who got the request there
+``m.answer``              the asker     rid, sid, args: one client's acknowledgement
+``m.gone``                the asker     rid, sid: that client left before answering
+``m.enter`` / ``m.leave`` the owner     ns, sid, room
+``m.close_room``          every process from, ns, room
+``m.disconnect``          the owner     ns, sid
+========================  ============  ============================================
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from realtime.async_modes import get_async_mode, patched_mode
+from realtime.emitting import Target, as_exclude, as_rooms, event_packet
+from realtime.engine.cluster import NODE_ID_LENGTH, owner_of
+from realtime.engine.outgoing import Outgoing
+from realtime.exceptions import BrokerUnavailable, ConfigurationError
+from realtime.gather import Gathering
+from realtime.managers.brokers import open_broker
+from realtime.managers.link import BrokerLink, pack
+from realtime.managers.memory import MemoryManager
+from realtime.protocol.socketio import (
+    Parser,
+    Serializer,
+    SioPacket,
+    SioPacketType,
+    SocketSid,
+    get_parser,
+)
+
+if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
+    from realtime.gather import AnswerCallback
+    from realtime.managers.base import Members
+
+__all__ = ["KombuManager", "PubSubManager", "RedisManager"]
+
+logger = logging.getLogger("realtime.socketio")
+
+#: Seconds after which a gathering for emit() callbacks stops expecting
+#: reports from processes, when the broker cannot count them.
+REPORT_WINDOW = 10.0
+#: Seconds between two warnings that publishing failed.
+WARNING_INTERVAL = 10.0
+
+_FANOUT_OPS = frozenset({"m.emit", "m.request", "m.close_room"})
+
+
+class PubSubManager(MemoryManager):
+    """Rooms and broadcasts shared by every server process that uses the same broker.
+
+    Give it to :class:`realtime.Server` as ``client_manager=``, or pass
+    ``message_queue=url`` to the server, which makes one.
+
+    Args:
+        url: the broker: ``redis://host:port/db``, ``rediss://...``,
+            ``unix://...``, or an AMQP URL (``amqp://...``).
+        channel: the name every broker channel of the deployment starts
+            with; processes with the same channel act as one server.
+        write_only: only publish: for a process that serves no clients and
+            emits to those of the others (see :class:`realtime.Emitter`).
+        logger: where broker trouble is reported (``realtime.socketio``).
+        serializer: the packet format of a write-only manager's
+            :meth:`emit` (the servers re-encode other formats).
+        json: the JSON module of that format.
+        async_mode: the async mode of a write-only manager (default: the
+            one the process is patched for, else threading).
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        channel: str = "socketio",
+        write_only: bool = False,
+        logger: logging.Logger | None = None,
+        *,
+        serializer: str | Parser = "default",
+        json: Serializer | None = None,
+        async_mode: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not channel:
+            raise ConfigurationError("channel must be a non-empty string")
+        self.url = url
+        self.channel = channel
+        self.write_only = write_only
+        self.logger = logger or globals()["logger"]
+        self._link: BrokerLink | None = None
+        self._parser = get_parser(serializer, serializer=json) if json else get_parser(serializer)
+        self._other_parsers: dict[str, Parser | None] = {}
+        self._rids = itertools.count(1)
+        self._gatherings: dict[str, _Entry] = {}
+        self._last_warning = 0.0
+        if write_only:
+            mode = get_async_mode(async_mode or patched_mode() or "threading")
+            self.cluster_link(mode)
+
+    # -- set-up -----------------------------------------------------------------
+
+    def cluster_link(self, mode: AsyncMode) -> BrokerLink:
+        if self._link is None:
+            broker = open_broker(self.url, mode, self.logger)
+            self._link = BrokerLink(broker, self.channel, fanout=True, listen=not self.write_only)
+            self._link.on_manager_message(self._on_message)
+        return self._link
+
+    @property
+    def clustered(self) -> bool:
+        return True
+
+    @property
+    def node_id(self) -> str:
+        return self._require_link().node_id
+
+    def _require_link(self) -> BrokerLink:
+        if self._link is None:
+            raise ConfigurationError("the manager is not attached to a server")
+        return self._link
+
+    def close(self) -> None:
+        """Disconnect from the broker."""
+        if self._link is not None:
+            self._link.close()
+
+    # -- what this process asks of the others -------------------------------------
+
+    def broadcast(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[SocketSid]:
+        excluded = list(exclude)
+        reached = super().broadcast(namespace, outgoing, rooms, excluded) if self._host else []
+        self._publish_all(
+            {
+                "op": "m.emit",
+                "ns": namespace,
+                "rooms": None if rooms is None else list(rooms),
+                "exclude": excluded,
+                **self._encoded(outgoing),
+            }
+        )
+        return reached
+
+    def request(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+        *,
+        sid: str | None = None,
+        on_answer: AnswerCallback | None = None,
+    ) -> Gathering:
+        link = self._require_link()
+        rid = f"{link.node_id}:{next(self._rids)}"
+        gathering = Gathering(link.broker.mode, on_answer, key=rid)
+        self._gatherings[rid] = _Entry(gathering, auto_forget=on_answer is not None)
+        message: dict[str, Any] = {"op": "m.request", "rid": rid, "ns": namespace}
+        message.update(self._encoded(outgoing))
+        if sid is not None:
+            message["sid"] = sid
+            # The owner reports, or nobody: then the client is gone already.
+            gathering.expect(1 if self._send(owner_of(sid), message) else 0)
+        else:
+            message["rooms"] = None if rooms is None else list(rooms)
+            message["exclude"] = list(exclude)
+            receivers = self._publish_all(message)
+            # This process gets its own request too and reports it as empty,
+            # so the receivers the broker counts are exactly the reports due.
+            gathering.expect(receivers)
+            if receivers is None and on_answer is not None:
+                link.broker.mode.spawn(self._settle_later, rid)
+        if on_answer is not None and gathering.complete:
+            self._gatherings.pop(rid, None)
+        return gathering
+
+    def _settle_later(self, rid: str) -> None:
+        assert self._link is not None
+        self._link.broker.mode.sleep(REPORT_WINDOW)
+        entry = self._gatherings.get(rid)
+        if entry is not None:
+            self._settle(rid, entry)
+
+    def forget(self, gathering: Gathering) -> None:
+        if gathering.key is not None:
+            self._gatherings.pop(gathering.key, None)
+
+    def enter_room(self, namespace: str, sid: SocketSid, room: str) -> None:
+        if self._elsewhere(namespace, sid):
+            self._send(owner_of(sid), {"op": "m.enter", "ns": namespace, "sid": sid, "room": room})
+        else:
+            super().enter_room(namespace, sid, room)
+
+    def leave_room(self, namespace: str, sid: SocketSid, room: str) -> None:
+        if self._elsewhere(namespace, sid):
+            self._send(owner_of(sid), {"op": "m.leave", "ns": namespace, "sid": sid, "room": room})
+        else:
+            super().leave_room(namespace, sid, room)
+
+    def close_room(self, namespace: str, room: str) -> None:
+        super().close_room(namespace, room)
+        self._publish_all({"op": "m.close_room", "ns": namespace, "room": room})
+
+    def disconnect_elsewhere(self, sid: str, namespace: str) -> bool:
+        if not self._elsewhere(namespace, SocketSid(sid)):
+            return False
+        return self._send(owner_of(sid), {"op": "m.disconnect", "ns": namespace, "sid": sid})
+
+    def _elsewhere(self, namespace: str, sid: str) -> bool:
+        """``sid`` is not a client of this process, and names another one."""
+        if sid in self._eio.get(namespace, {}) or len(sid) <= NODE_ID_LENGTH:
+            return False
+        return self._link is None or owner_of(sid) != self._link.node_id
+
+    # -- a write-only manager: an emitter ---------------------------------------
+
+    @property
+    def parser(self) -> Parser:
+        """The packet format this manager encodes in."""
+        return self._host.parser if self._host is not None else self._parser
+
+    def publish_emit(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> None:
+        """Publish a broadcast to every process (:class:`realtime.Emitter`).
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        self._publish_all(
+            {
+                "op": "m.emit",
+                "ns": namespace,
+                "rooms": None if rooms is None else list(rooms),
+                "exclude": list(exclude),
+                **self._encoded(outgoing),
+            },
+            strict=True,
+        )
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Target = None,
+        room: Target = None,
+        skip_sid: Target = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+        **_ignored: Any,
+    ) -> None:
+        """Emit from a write-only manager, as python-socketio's ``RedisManager`` does.
+
+        Raises:
+            ConfigurationError: the manager serves a server (use the
+                server's ``emit``), or ``callback`` is given (a write-only
+                process receives no answers).
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        if not self.write_only:
+            raise ConfigurationError("this manager serves a server: call the server's emit()")
+        if callback is not None:
+            raise ConfigurationError("a write-only manager receives no acknowledgements")
+        namespace = namespace or "/"
+        packet = event_packet(event, data, namespace)
+        self.publish_emit(
+            namespace,
+            Outgoing(self._parser.encoder.encode(packet)),
+            as_rooms(to if to is not None else room),
+            as_exclude(skip_sid),
+        )
+
+    # -- publishing -------------------------------------------------------------
+
+    def _encoded(self, outgoing: Outgoing) -> dict[str, Any]:
+        return {"fmt": self._format(), "parts": [packet.data for packet in outgoing.packets]}
+
+    def _format(self) -> str:
+        return self.parser.name
+
+    def _publish_all(self, message: dict[str, Any], strict: bool = False) -> int | None:
+        """Publish to every process; the receivers (0 when the broker is away).
+
+        Raises:
+            BrokerUnavailable: the broker is away and ``strict`` or write-only.
+        """
+        link = self._require_link()
+        message["from"] = link.node_id
+        try:
+            return link.send_all(message)
+        except BrokerUnavailable as exc:
+            if strict or self.write_only:
+                raise
+            self._warn("cannot reach the other server processes (%s); local clients only", exc)
+            return 0
+
+    def _send(self, node: str, message: dict[str, Any]) -> bool:
+        """Send to one process; False if it cannot have got it.
+
+        Raises:
+            BrokerUnavailable: the broker is away and this manager is write-only.
+        """
+        link = self._require_link()
+        message["from"] = link.node_id
+        if self.write_only:
+            receivers = link.broker.publish(link.node_channel(node), pack(message))
+            return receivers is None or receivers > 0
+        return link.send(node, message)
+
+    def _warn(self, text: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= WARNING_INTERVAL:
+            self._last_warning = now
+            self.logger.warning(text, *args)
+
+    # -- what the others ask of this process -------------------------------------
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if self._host is None or self._link is None:
+            return
+        if message.get("from") == self._link.node_id and op in _FANOUT_OPS:
+            if op == "m.request":
+                self._on_report(message["rid"], [])
+            return
+        try:
+            handler = _HANDLERS.get(str(op))
+            if handler is None:
+                self.logger.debug("ignored a broker message of kind %r", op)
+                return
+            handler(self, message)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.logger.warning("ignored a malformed broker message %r: %s", op, exc)
+
+    def _on_emit(self, message: dict[str, Any]) -> None:
+        outgoing = self._outgoing(message)
+        if outgoing is None:
+            return
+        namespace = message["ns"]
+        members = self._local_members(namespace, message.get("rooms"), message.get("exclude"))
+        if members:
+            self.deliver(namespace, outgoing, members)
+
+    def _on_request(self, message: dict[str, Any]) -> None:
+        assert self._host is not None and self._link is not None
+        namespace, origin, rid = message["ns"], message["from"], message["rid"]
+        if "sid" in message:
+            eio_sid = self._eio.get(namespace, {}).get(message["sid"])
+            members: Members = [] if eio_sid is None else [(message["sid"], eio_sid)]
+        else:
+            members = self._local_members(namespace, message.get("rooms"), message.get("exclude"))
+        packet = self._packet(message) if members else None
+        if packet is None:
+            members = []
+        self._link.send(origin, {"op": "m.members", "rid": rid, "sids": [s for s, _ in members]})
+        if packet is not None and members:
+            link = self._link
+
+            def pending(sid: SocketSid) -> _RemoteAnswer:
+                return _RemoteAnswer(link, origin, rid, sid)
+
+            self._host.ask(namespace, packet, members, pending)
+
+    def _on_members(self, message: dict[str, Any]) -> None:
+        self._on_report(message["rid"], message["sids"])
+
+    def _on_report(self, rid: str, sids: list[str]) -> None:
+        entry = self._gatherings.get(rid)
+        if entry is not None:
+            entry.gathering.report(sids)
+            self._settle(rid, entry)
+
+    def _on_answer(self, message: dict[str, Any]) -> None:
+        entry = self._gatherings.get(message["rid"])
+        if entry is not None:
+            entry.gathering.answer(message["sid"], list(message["args"]))
+            self._settle(message["rid"], entry)
+
+    def _on_gone(self, message: dict[str, Any]) -> None:
+        entry = self._gatherings.get(message["rid"])
+        if entry is not None:
+            entry.gathering.gone(message["sid"])
+            self._settle(message["rid"], entry)
+
+    def _settle(self, rid: str, entry: _Entry) -> None:
+        """Drop an emit() callback's gathering once nothing more can come."""
+        if not entry.auto_forget:
+            return
+        gathering = entry.gathering
+        window_over = time.monotonic() - entry.started >= REPORT_WINDOW
+        if gathering.complete or (window_over and not gathering.waiting_for_clients):
+            self._gatherings.pop(rid, None)
+
+    def _on_enter(self, message: dict[str, Any]) -> None:
+        super().enter_room(message["ns"], SocketSid(message["sid"]), str(message["room"]))
+
+    def _on_leave(self, message: dict[str, Any]) -> None:
+        super().leave_room(message["ns"], SocketSid(message["sid"]), str(message["room"]))
+
+    def _on_close_room(self, message: dict[str, Any]) -> None:
+        super().close_room(message["ns"], str(message["room"]))
+
+    def _on_disconnect(self, message: dict[str, Any]) -> None:
+        assert self._host is not None
+        self._host.disconnect(message["sid"], message["ns"])
+
+    def _local_members(
+        self, namespace: str, rooms: Sequence[str] | None, exclude: Iterable[str] | None
+    ) -> Members:
+        members = self.members(namespace, rooms)
+        skip = set(exclude or ())
+        return [m for m in members if m[0] not in skip] if skip else members
+
+    def _outgoing(self, message: dict[str, Any]) -> Outgoing | None:
+        """The message's packet, in this server's packet format."""
+        assert self._host is not None
+        if message.get("fmt") == self._host.parser.name:
+            return Outgoing(message["parts"])
+        packet = self._packet(message)
+        return None if packet is None else Outgoing(self._host.parser.encoder.encode(packet))
+
+    def _packet(self, message: dict[str, Any]) -> SioPacket | None:
+        """The message's packet, decoded."""
+        fmt = str(message.get("fmt"))
+        parser = self._parser_of(fmt)
+        if parser is None:
+            self._warn("ignored broker messages in the unknown packet format %r", fmt)
+            return None
+        decoder = parser.make_decoder()
+        packet = None
+        for part in message["parts"]:
+            packet = decoder.feed(part)
+        if packet is None or packet.type not in (SioPacketType.EVENT, SioPacketType.BINARY_EVENT):
+            self._warn("ignored a broker message that holds no event")
+            return None
+        return packet
+
+    def _parser_of(self, fmt: str) -> Parser | None:
+        assert self._host is not None
+        if fmt == self._host.parser.name:
+            return self._host.parser
+        if fmt not in self._other_parsers:
+            try:
+                self._other_parsers[fmt] = get_parser(fmt)
+            except ConfigurationError:
+                self._other_parsers[fmt] = None
+        return self._other_parsers[fmt]
+
+
+class _Entry:
+    __slots__ = ("auto_forget", "gathering", "started")
+
+    def __init__(self, gathering: Gathering, auto_forget: bool) -> None:
+        self.gathering = gathering
+        self.auto_forget = auto_forget
+        self.started = time.monotonic()
+
+
+class _RemoteAnswer:
+    """Where a client's acknowledgement goes when another process asked for it."""
+
+    __slots__ = ("_link", "_origin", "_rid", "_sid")
+
+    def __init__(self, link: BrokerLink, origin: str, rid: str, sid: str) -> None:
+        self._link = link
+        self._origin = origin
+        self._rid = rid
+        self._sid = sid
+
+    def __call__(self, args: list[Any]) -> None:
+        message = {"op": "m.answer", "rid": self._rid, "sid": self._sid, "args": args}
+        if not self._link.send(self._origin, {"from": self._link.node_id, **message}):
+            logger.debug("the process that asked %s is gone", self._sid)
+
+    def abandon(self) -> None:
+        message = {"op": "m.gone", "rid": self._rid, "sid": self._sid}
+        self._link.send(self._origin, {"from": self._link.node_id, **message})
+
+
+_HANDLERS: dict[str, Callable[[PubSubManager, dict[str, Any]], None]] = {
+    "m.emit": PubSubManager._on_emit,
+    "m.request": PubSubManager._on_request,
+    "m.members": PubSubManager._on_members,
+    "m.answer": PubSubManager._on_answer,
+    "m.gone": PubSubManager._on_gone,
+    "m.enter": PubSubManager._on_enter,
+    "m.leave": PubSubManager._on_leave,
+    "m.close_room": PubSubManager._on_close_room,
+    "m.disconnect": PubSubManager._on_disconnect,
+}
+
+
+class RedisManager(PubSubManager):
+    """python-socketio's name: a :class:`PubSubManager` on Redis."""
+
+
+class KombuManager(PubSubManager):
+    """python-socketio's name: a :class:`PubSubManager` on RabbitMQ (``amqp://``)."""
+
+    def __init__(
+        self,
+        url: str = "amqp://guest:guest@localhost:5672//",
+        channel: str = "socketio",
+        write_only: bool = False,
+        logger: logging.Logger | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(url, channel, write_only, logger, **options)

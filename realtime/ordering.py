@@ -1,0 +1,122 @@
+"""Each client's handlers run in the order its packets arrived.
+
+A stock Socket.IO server handles one client's events in order; python-socketio
+starts a task per event, which in threading mode lets them overtake each
+other. An :class:`OrderedRunner` per connection runs its handlers one at a
+time, in arrival order, on the async mode's workers (different clients still
+run in parallel).
+
+One long handler must not hold the client's later events forever (a handler
+that loops, streaming until told to stop, is a common pattern): a call that
+has waited behind a handler running longer than ``patience`` seconds starts
+anyway. The check is one scheduler entry per connection at a time, never one
+per event.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
+    from realtime.engine.scheduler import Scheduler, TimerHandle
+
+__all__ = ["PATIENCE", "OrderedRunner"]
+
+logger = logging.getLogger("realtime.socketio")
+
+#: Seconds a client's next handler waits behind a running one before it
+#: starts alongside it.
+PATIENCE = 0.5
+
+Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+class OrderedRunner:
+    """Runs one client's calls in order, one at a time, but never stuck behind one.
+
+    Args:
+        mode: the async mode (workers, lock, clock).
+        scheduler: where the patience check is scheduled.
+        patience: seconds before queued calls stop waiting for a running one.
+    """
+
+    __slots__ = (
+        "_calls",
+        "_check",
+        "_lock",
+        "_mode",
+        "_patience",
+        "_running",
+        "_scheduler",
+        "_workers",
+    )
+
+    def __init__(self, mode: AsyncMode, scheduler: Scheduler, patience: float = PATIENCE) -> None:
+        self._mode = mode
+        self._scheduler = scheduler
+        self._patience = patience
+        self._lock = mode.lock()
+        self._calls: collections.deque[Call] = collections.deque()
+        # Start time of the call each worker is running (None: between calls).
+        self._running: dict[int, float | None] = {}
+        self._check: TimerHandle | None = None
+        self._workers = itertools.count()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` after everything submitted before it, or alongside
+        a call that has run longer than the patience."""
+        with self._lock:
+            self._calls.append((fn, args))
+            start = not self._running or self._all_stuck(self._mode.monotonic())
+            if start:
+                self._start_worker_locked()
+            else:
+                self._plan_check_locked()
+
+    def _all_stuck(self, now: float) -> bool:
+        return all(
+            started is not None and now - started >= self._patience
+            for started in self._running.values()
+        )
+
+    def _start_worker_locked(self) -> None:
+        worker = next(self._workers)
+        self._running[worker] = None
+        self._mode.submit(self._work, worker)
+
+    def _plan_check_locked(self) -> None:
+        if self._check is not None:
+            return
+        youngest = max((s for s in self._running.values() if s is not None), default=None)
+        when = (youngest if youngest is not None else self._mode.monotonic()) + self._patience
+        self._check = self._scheduler.call_at(when, self._on_check)
+
+    def _on_check(self, now: float) -> None:
+        with self._lock:
+            self._check = None
+            if not self._calls:
+                return
+            if self._all_stuck(now):
+                self._start_worker_locked()
+            else:
+                self._plan_check_locked()
+
+    def _work(self, worker: int) -> None:
+        while True:
+            with self._lock:
+                if not self._calls:
+                    del self._running[worker]
+                    return
+                fn, args = self._calls.popleft()
+                self._running[worker] = self._mode.monotonic()
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("unhandled error in a handler")
+            with self._lock:
+                self._running[worker] = None

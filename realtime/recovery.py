@@ -1,0 +1,346 @@
+"""Connection state recovery: a dropped client comes back as if nothing happened.
+
+The Socket.IO v5 rules (socket.io 4.6+): the CONNECT reply carries a private
+``pid`` beside the ``sid``; every EVENT the server emits without asking for an
+acknowledgement carries its *offset* as one more, last argument; a client that
+reconnects sends ``{"pid": ..., "offset": ...}`` in its CONNECT payload, and
+the server restores its sid, rooms and session and sends what it missed.
+
+A :class:`RecoveryLog` gives events their offsets, in the order they are
+delivered, and keeps them (bounded by count, bytes and age), together with a
+:class:`Snapshot` of each socket that dropped for a reason worth recovering
+from. :class:`MemoryRecoveryLog` serves one process; with a message queue,
+the log lives in Redis (:mod:`realtime.managers.stream`).
+
+Beyond socket.io: a ``pid`` without an offset (a client that received no
+event before the drop) recovers everything buffered since the socket
+connected; and ``received`` counts the events the server got from the socket,
+so realtime's client can send again, once, what was lost on the way.
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from realtime.engine.session import DisconnectReason
+from realtime.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
+    from realtime.engine.outgoing import Outgoing
+    from realtime.managers.base import Manager
+    from realtime.protocol.socketio import SioPacket
+
+__all__ = [
+    "RECOVERABLE_REASONS",
+    "MemoryRecoveryLog",
+    "RecoveryLog",
+    "RecoveryOptions",
+    "Snapshot",
+]
+
+#: Why a connection may end and still be recovered: it was lost, not closed
+#: on purpose by either side. These are reasons of the *engine* session: a
+#: client that leaves on purpose sends a Socket.IO DISCONNECT first, so an
+#: engine closed by the client ("client disconnect") with namespaces still
+#: joined is a transport that gave up (socket.io-client closes a polling
+#: session that way after a missed heartbeat; socket.io's server calls it
+#: "transport close").
+RECOVERABLE_REASONS = frozenset(
+    {
+        DisconnectReason.CLIENT_DISCONNECT,
+        DisconnectReason.TRANSPORT_CLOSE,
+        DisconnectReason.TRANSPORT_ERROR,
+        DisconnectReason.PING_TIMEOUT,
+    }
+)
+
+
+#: Seconds before a drop during which events handed to the client may still
+#: have been on their way (the heartbeat's interval and timeout, with room).
+_IN_FLIGHT = 120.0
+
+
+@dataclass(frozen=True)
+class RecoveryOptions:
+    """The ``connection_state_recovery`` option.
+
+    Attributes:
+        max_disconnection_duration: seconds a dropped client has to come back.
+        skip_middlewares: on recovery the connect handler still runs, but
+            cannot refuse the client (Socket.IO skips its middlewares); False
+            lets it refuse, and the client then gets a CONNECT_ERROR.
+        max_packets: events kept for replay, at most.
+        max_bytes: bytes of events kept for replay, at most.
+    """
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
+    max_packets: int = 10_000
+    max_bytes: int = 16 * 1024 * 1024
+
+    @classmethod
+    def from_option(cls, value: Any) -> RecoveryOptions | None:
+        """``True``, a mapping of these fields, an instance, or False/None for off.
+
+        Raises:
+            ConfigurationError: anything else, or a bound that is not positive.
+        """
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, cls):
+            options = value
+        elif isinstance(value, Mapping):
+            known = {"max_disconnection_duration", "skip_middlewares", "max_packets", "max_bytes"}
+            unknown = set(value) - known
+            if unknown:
+                raise ConfigurationError(
+                    f"connection_state_recovery: unknown option(s) {', '.join(sorted(unknown))}"
+                )
+            options = cls(**value)
+        else:
+            raise ConfigurationError(
+                "connection_state_recovery must be True, False or a dict of options"
+            )
+        if (
+            options.max_disconnection_duration <= 0
+            or options.max_packets <= 0
+            or options.max_bytes <= 0
+        ):
+            raise ConfigurationError("connection_state_recovery: every bound must be positive")
+        return options
+
+
+@dataclass
+class Snapshot:
+    """What a dropped socket comes back to.
+
+    Attributes:
+        pid: its private id (the key to recover it).
+        sid: its Socket.IO sid, which it keeps.
+        namespace: its namespace.
+        rooms: the rooms it was in (its own sid included).
+        session: the application's per-connection data.
+        first_offset: the log's position when it connected: a client that
+            received no event missed everything after it.
+        received: how many events the server received from it.
+        disconnected_at: when it dropped (``time.time()``).
+    """
+
+    pid: str
+    sid: str
+    namespace: str
+    rooms: list[str]
+    session: dict[str, Any]
+    first_offset: str | None
+    received: int
+    disconnected_at: float = field(default_factory=time.time)
+
+
+def matches(
+    namespace: str, rooms: Sequence[str] | None, exclude: Iterable[str], snap: Snapshot
+) -> bool:
+    """Whether an event to ``rooms`` but ``exclude`` in ``namespace`` was meant for ``snap``."""
+    if namespace != snap.namespace:
+        return False
+    own = set(snap.rooms)
+    if rooms is not None and own.isdisjoint(rooms):
+        return False
+    return own.isdisjoint(exclude)
+
+
+class RecoveryLog(abc.ABC):
+    """Offsets, the events kept for replay, and the snapshots of dropped sockets.
+
+    Args:
+        options: the bounds.
+    """
+
+    def __init__(self, options: RecoveryOptions) -> None:
+        self.options = options
+
+    @abc.abstractmethod
+    def emit(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        rooms: Sequence[str] | None,
+        exclude: Iterable[str],
+    ) -> None:
+        """Give ``packet`` (an EVENT with no ack id) its offset, keep it, deliver it."""
+
+    @abc.abstractmethod
+    def join(self, add: Callable[[], None]) -> str | None:
+        """Run ``add`` (a socket joining) in order with emits; the log's position then."""
+
+    @abc.abstractmethod
+    def save(self, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` for ``max_disconnection_duration`` seconds."""
+
+    @abc.abstractmethod
+    def take(self, pid: str) -> Snapshot | None:
+        """Remove and return the snapshot of ``pid``; None if there is none (or it expired)."""
+
+    @abc.abstractmethod
+    def resume(
+        self, snapshot: Snapshot, offset: str | None, add: Callable[[], None]
+    ) -> list[Outgoing] | None:
+        """What ``snapshot``'s client missed after ``offset`` (None: it received nothing).
+
+        ``add`` (the socket joining again) runs in order with emits, so every
+        event is either in the list or delivered live afterwards, never both.
+        None when part of what it missed is no longer kept.
+        """
+
+    def close(self) -> None:  # noqa: B027 - most logs hold nothing to release
+        """Release what the log holds."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    offset: int
+    namespace: str
+    rooms: tuple[str, ...] | None
+    exclude: frozenset[str]
+    outgoing: Outgoing
+    size: int
+    at: float
+
+
+class MemoryRecoveryLog(RecoveryLog):
+    """The log of one process, in its memory.
+
+    Offsets are decimal counters. Emits, and sockets joining, take one lock,
+    so every socket receives events in offset order.
+
+    Args:
+        options: the bounds.
+        mode: the async mode (its lock).
+        prepare: encodes a packet once for every recipient.
+        manager: delivers to this process's clients.
+    """
+
+    def __init__(
+        self,
+        options: RecoveryOptions,
+        mode: AsyncMode,
+        prepare: Callable[[SioPacket], Outgoing],
+        manager: Manager,
+    ) -> None:
+        super().__init__(options)
+        self._lock = mode.lock()
+        self._prepare = prepare
+        self._manager = manager
+        self._entries: collections.deque[_Entry] = collections.deque()
+        self._bytes = 0
+        self._next = 1
+        self._snapshots: dict[str, Snapshot] = {}
+        # The newest offset trimmed, by (namespace, room) it was emitted to
+        # (room None: the whole namespace): a snapshot whose client missed a
+        # trimmed event cannot be recovered.
+        self._trimmed: dict[tuple[str, str | None], tuple[int, float]] = {}
+
+    def emit(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        rooms: Sequence[str] | None,
+        exclude: Iterable[str],
+    ) -> None:
+        excluded = frozenset(exclude)
+        with self._lock:
+            offset = self._next
+            outgoing = self._prepare(packet.with_data([*packet.data, str(offset)]))
+            self._next += 1
+            size = sum(len(p.data) for p in outgoing.packets)
+            now = time.monotonic()
+            self._entries.append(
+                _Entry(
+                    offset,
+                    namespace,
+                    None if rooms is None else tuple(rooms),
+                    excluded,
+                    outgoing,
+                    size,
+                    now,
+                )
+            )
+            self._bytes += size
+            self._trim(now)
+            self._manager.broadcast(namespace, outgoing, rooms, excluded)
+
+    def _trim(self, now: float) -> None:
+        options = self.options
+        oldest_kept = now - options.max_disconnection_duration
+        entries = self._entries
+        trimmed = self._trimmed
+        while entries and (
+            len(entries) > options.max_packets
+            or self._bytes > options.max_bytes
+            or entries[0].at < oldest_kept
+        ):
+            entry = entries.popleft()
+            self._bytes -= entry.size
+            for room in entry.rooms or (None,):
+                trimmed[(entry.namespace, room)] = (entry.offset, entry.at)
+        if len(trimmed) > 2 * options.max_packets:
+            # Events trimmed before any snapshot that is still kept could
+            # have dropped were received while the client was connected.
+            forget = now - options.max_disconnection_duration - _IN_FLIGHT
+            for key in [k for k, (_, at) in trimmed.items() if at < forget]:
+                del trimmed[key]
+
+    def join(self, add: Callable[[], None]) -> str | None:
+        with self._lock:
+            add()
+            return str(self._next - 1)
+
+    def save(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            self._expire(time.time())
+            self._snapshots[snapshot.pid] = snapshot
+
+    def take(self, pid: str) -> Snapshot | None:
+        with self._lock:
+            self._expire(time.time())
+            return self._snapshots.pop(pid, None)
+
+    def _expire(self, now: float) -> None:
+        limit = now - self.options.max_disconnection_duration
+        for pid in [p for p, s in self._snapshots.items() if s.disconnected_at < limit]:
+            del self._snapshots[pid]
+
+    def resume(
+        self, snapshot: Snapshot, offset: str | None, add: Callable[[], None]
+    ) -> list[Outgoing] | None:
+        start_text = offset if offset is not None else snapshot.first_offset
+        try:
+            start = int(start_text) if start_text is not None else 0
+        except ValueError:
+            return None
+        with self._lock:
+            self._trim(time.monotonic())
+            if start >= self._next or self._lost(snapshot, start):
+                # The offset is not ours, or part of what it missed is gone.
+                return None
+            missed = [
+                entry.outgoing
+                for entry in self._entries
+                if entry.offset > start
+                and matches(entry.namespace, entry.rooms, entry.exclude, snapshot)
+            ]
+            add()
+            return missed
+
+    def _lost(self, snapshot: Snapshot, start: int) -> bool:
+        """Whether an event after ``start``, maybe meant for ``snapshot``, was trimmed."""
+        trimmed = self._trimmed
+        keys = [(snapshot.namespace, None)] + [(snapshot.namespace, r) for r in snapshot.rooms]
+        return any(trimmed.get(key, (0, 0.0))[0] > start for key in keys)

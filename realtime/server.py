@@ -1,0 +1,616 @@
+"""The Socket.IO v5 server: namespaces, events, acknowledgements and rooms.
+
+It sits on an Engine.IO :class:`realtime.engine.Server`, from which it gets
+each client's messages in order, and hands prepared messages back to it; it
+never sees a transport. Its API follows python-socketio's ``Server`` where
+the meaning is the same.
+
+Spec: https://github.com/socketio/socket.io-protocol (v5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar, overload
+
+from realtime.acks import AckRegistry, Waiter
+from realtime.async_modes import AsyncMode, get_async_mode
+from realtime.connection import Clients
+from realtime.delivery import Delivery
+from realtime.dispatch import Dispatcher, NamespacesOption, in_inline_handler
+from realtime.emitting import Target, as_exclude, as_rooms, event_packet
+from realtime.engine import DisconnectReason
+from realtime.engine import Server as EngineServer
+from realtime.exceptions import AckTimeout, ConfigurationError
+from realtime.gather import GONE, Gathering
+from realtime.handlers import HandlerRegistry, NamespaceKey
+from realtime.hosting import ServerHost
+from realtime.managers import Manager, MemoryManager
+from realtime.managers.pubsub import PubSubManager
+from realtime.namespace import Namespace
+from realtime.protocol.socketio import Parser, Serializer, SioPacket, SocketSid, get_parser
+from realtime.recovery import MemoryRecoveryLog, RecoveryLog, RecoveryOptions
+from realtime.resume import Resumer
+from realtime.static_files import StaticFiles
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("realtime.socketio")
+
+Handler = Callable[..., Any]
+H = TypeVar("H", bound=Handler)
+
+
+class Server:
+    """A Socket.IO v5 server, usable as a WSGI application.
+
+    Args:
+        manager: where rooms live and how messages fan out (default: in this
+            process's memory). ``client_manager`` is accepted as an alias.
+        message_queue: a broker URL (``redis://...``, ``amqp://...``): this
+            process and every other with the same URL and ``channel`` act as
+            one server, and a request may land on any of them (see
+            :class:`~realtime.managers.PubSubManager`).
+        channel: the prefix of the deployment's broker channels.
+        connection_state_recovery: True (or a dict of
+            :class:`~realtime.recovery.RecoveryOptions` fields:
+            ``max_disconnection_duration``, ``skip_middlewares``,
+            ``max_packets``, ``max_bytes``) to let clients that dropped come
+            back with their sid, rooms and session, and get the events they
+            missed. Every event emitted without a callback then carries its
+            offset as a last argument, as in Socket.IO.
+        serializer: the packet format: ``"default"`` (JSON text with binary
+            attachments), ``"msgpack"`` (socket.io-msgpack-parser's), or a
+            :class:`~realtime.protocol.socketio.Parser`.
+        json: an object with ``dumps`` and ``loads`` (the stdlib ``json``
+            module, say) used instead of orjson by the default format.
+        async_handlers: run handlers on worker tasks, each client's in the
+            order its packets arrived (a handler running longer than half a
+            second lets the client's next ones start; see
+            :mod:`realtime.ordering`). False runs them on the task that read
+            the packet, which then reads nothing more until they return.
+        always_connect: accept the namespace connection before the connect
+            handler runs, and disconnect afterwards if it refuses.
+        namespaces: namespaces clients may connect to besides those with
+            handlers: ``"*"`` for any, a name, a list of names, or a callable
+            ``(namespace, auth) -> bool``. ``"/"`` is always allowed.
+        connect_timeout: seconds a client has to join a namespace before its
+            connection is closed.
+        ack_timeout: default seconds :meth:`call` waits for an answer.
+        path: the URL path (``/socket.io/`` by default).
+        logger: True to log at INFO, or a logger to use.
+        engineio_logger: the engine's ``logger`` option.
+        **engine_options: options of :class:`realtime.engine.Server`
+            (``async_mode``, ``ping_interval``, ``cors_allowed_origins``...).
+    """
+
+    def __init__(
+        self,
+        *,
+        manager: Manager | None = None,
+        client_manager: Manager | None = None,
+        message_queue: str | None = None,
+        channel: str = "socketio",
+        connection_state_recovery: bool | Mapping[str, Any] | RecoveryOptions | None = None,
+        serializer: str | Parser = "default",
+        json: Serializer | None = None,
+        async_handlers: bool = True,
+        always_connect: bool = False,
+        namespaces: NamespacesOption = None,
+        connect_timeout: float = 45,
+        ack_timeout: float = 60,
+        path: str = "socket.io",
+        logger: bool | logging.Logger = False,
+        engineio_logger: bool | logging.Logger = False,
+        **engine_options: Any,
+    ) -> None:
+        self.manager = manager or client_manager or _manager_for(message_queue, channel)
+        mode = get_async_mode(engine_options.pop("async_mode", None))
+        self.engine = EngineServer(
+            path=path,
+            async_mode=mode.name,
+            async_handlers=False,
+            logger=engineio_logger,
+            cluster=self.manager.cluster_link(mode),
+            **engine_options,
+        )
+        self.static_files = StaticFiles(path)
+        self.mode: AsyncMode = self.engine.mode
+        self.logger = _own_logger(logger)
+        self.parser = get_parser(serializer, serializer=json) if json else get_parser(serializer)
+        self.handlers = HandlerRegistry()
+        self.ack_timeout = float(ack_timeout)
+        self._acks = AckRegistry(self.mode)
+        self._clients = Clients()
+        self._delivery = Delivery(self.engine.send_prepared, self.parser.encoder, self.mode)
+        self.manager.attach(self._delivery.deliver)
+        self._dispatcher = Dispatcher(
+            self.engine,
+            self.parser,
+            self.handlers,
+            self.manager,
+            self._acks,
+            self._delivery,
+            self._clients,
+            self.logger,
+        )
+        self.manager.bind(
+            ServerHost(self.engine, self.parser, self._acks, self._delivery, self, self._dispatcher)
+        )
+        recovery = RecoveryOptions.from_option(connection_state_recovery)
+        self._recovery: RecoveryLog | None = None
+        if recovery is not None:
+            if self.manager.clustered:
+                raise ConfigurationError(
+                    "connection_state_recovery with a message queue is not available yet"
+                )
+            self._recovery = MemoryRecoveryLog(
+                recovery, self.mode, self._delivery.prepare, self.manager
+            )
+            self._dispatcher.resumer = Resumer(self._dispatcher, self._recovery)
+        self.async_handlers = async_handlers
+        self.always_connect = always_connect
+        self.namespaces = namespaces
+        self.connect_timeout = float(connect_timeout)
+        self.engine.on("connect", self._dispatcher.on_engine_connect)
+        self.engine.on("message", self._dispatcher.on_engine_message)
+        self.engine.on("disconnect", self._dispatcher.on_engine_disconnect)
+
+    @property
+    def async_mode(self) -> str:
+        """The name of the async mode the server runs on."""
+        return self.mode.name
+
+    @property
+    def async_handlers(self) -> bool:
+        """See the option; may be changed at any time."""
+        return self._dispatcher.async_handlers
+
+    @async_handlers.setter
+    def async_handlers(self, value: bool) -> None:
+        self._dispatcher.async_handlers = bool(value)
+
+    @property
+    def always_connect(self) -> bool:
+        """See the option; may be changed at any time."""
+        return self._dispatcher.always_connect
+
+    @always_connect.setter
+    def always_connect(self, value: bool) -> None:
+        self._dispatcher.always_connect = bool(value)
+
+    @property
+    def namespaces(self) -> NamespacesOption:
+        """See the option; may be changed at any time."""
+        return self._dispatcher.namespaces
+
+    @namespaces.setter
+    def namespaces(self, value: NamespacesOption) -> None:
+        self._dispatcher.namespaces = value
+
+    @property
+    def connect_timeout(self) -> float:
+        """See the option; applies to connections opened after a change."""
+        return self._dispatcher.connect_timeout
+
+    @connect_timeout.setter
+    def connect_timeout(self, value: float) -> None:
+        self._dispatcher.connect_timeout = float(value)
+
+    # -- registering handlers -------------------------------------------------
+
+    @overload
+    def on(
+        self, event: str, handler: None = None, namespace: NamespaceKey | None = None
+    ) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H, namespace: NamespaceKey | None = None) -> H: ...
+
+    def on(
+        self, event: str, handler: H | None = None, namespace: NamespaceKey | None = None
+    ) -> H | Callable[[H], H]:
+        """Register a handler for ``event`` in ``namespace`` (default ``"/"``).
+
+        Handlers receive the client's ``sid`` first, then the event's
+        arguments; the return value is sent back as the acknowledgement
+        when the client asked for one. ``connect(sid, environ, auth)`` may
+        return False or raise :class:`~realtime.exceptions.ConnectionRefused`
+        to refuse; ``disconnect(sid, reason)`` gets a
+        :class:`~realtime.engine.DisconnectReason`. The event ``"*"`` catches
+        events that have no handler; the namespace ``"*"`` or a compiled
+        pattern serves many namespaces (its handlers get the namespace first).
+
+        Usable as ``@sio.on("chat")`` or ``sio.on("chat", fn)``.
+        """
+
+        def register(fn: H) -> H:
+            self.handlers.add(namespace or "/", event, fn)
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    @overload
+    def event(self, handler: H) -> H: ...
+    @overload
+    def event(self, *, namespace: NamespaceKey | None = None) -> Callable[[H], H]: ...
+
+    def event(
+        self, handler: H | None = None, *, namespace: NamespaceKey | None = None
+    ) -> H | Callable[[H], H]:
+        """Register a handler named after the event: ``@sio.event def chat(sid, msg)``."""
+        if handler is not None:
+            return self.on(handler.__name__, handler, namespace)
+
+        def register(fn: H) -> H:
+            return self.on(fn.__name__, fn, namespace)
+
+        return register
+
+    def register_namespace(self, namespace_handler: Namespace) -> None:
+        """Serve a namespace with a :class:`~realtime.Namespace` subclass instance."""
+        if not isinstance(namespace_handler, Namespace):
+            raise ConfigurationError("register_namespace() needs a realtime.Namespace instance")
+        namespace_handler._bind(self)
+        self.handlers.add_instance(namespace_handler)
+
+    # -- the WSGI application -------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return self.handle_request(environ, start_response)
+
+    def handle_request(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Serve one WSGI request: the bundled client files, or the protocol."""
+        if self.static_files.matches(environ):
+            return self.static_files.response(environ)(start_response)
+        return self.engine.handle_request(environ, start_response)
+
+    @property
+    def wsgi_app(self) -> Callable[..., Any] | None:
+        """The WSGI app serving paths outside ``path`` (middleware mode)."""
+        return self.engine.wsgi_app
+
+    @wsgi_app.setter
+    def wsgi_app(self, app: Callable[..., Any] | None) -> None:
+        self.engine.wsgi_app = app
+
+    # -- emitting -------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Target = None,
+        room: Target = None,
+        skip_sid: Target = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+        ignore_queue: bool = False,
+    ) -> None:
+        """Emit an event to one client, some rooms, or the whole namespace.
+
+        Args:
+            event: the event name.
+            data: one argument, or a tuple of several (None sends none).
+            to: a client's sid, a room, or a list of either; None for every
+                client of the namespace. ``room`` is an alias.
+            skip_sid: a sid (or list of sids) that must not receive it.
+            namespace: default ``"/"``.
+            callback: called with each recipient's acknowledgement
+                arguments, once per recipient that answers.
+            ignore_queue: accepted for python-socketio compatibility; with the
+                in-memory manager there is no queue to ignore.
+
+        Raises:
+            ConfigurationError: ``event`` is a name Socket.IO reserves
+                (``connect``, ``disconnect``...: clients drop the connection
+                on receiving one), or the data holds more binary values than
+                clients accept.
+        """
+        namespace = namespace or "/"
+        rooms = as_rooms(to if to is not None else room)
+        exclude = as_exclude(skip_sid)
+        if callback is None:
+            packet = event_packet(event, data, namespace)
+            if self._recovery is not None:
+                self._recovery.emit(namespace, packet, rooms, exclude)
+            else:
+                self.manager.broadcast(namespace, self._delivery.prepare(packet), rooms, exclude)
+            return
+        packet = event_packet(event, data, namespace)
+        members = [m for m in self.manager.members(namespace, rooms) if m[0] not in exclude]
+        ack_id = self._acks.new_id()
+        self._acks.expect([sid for sid, _ in members], ack_id, self._callback_runner(callback))
+        self.manager.deliver(namespace, self._delivery.prepare(packet.with_id(ack_id)), members)
+        if self.manager.clustered:
+            run = self._dispatcher.run_anywhere
+
+            def answered(sid: str, args: list[Any]) -> None:
+                run(self._dispatcher.call, callback, *args)
+
+            self.manager.request(
+                namespace, self._delivery.prepare(packet), rooms, exclude, on_answer=answered
+            )
+
+    def send(
+        self,
+        data: Any,
+        to: Target = None,
+        room: Target = None,
+        skip_sid: Target = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+        ignore_queue: bool = False,
+    ) -> None:
+        """Emit a ``message`` event (see :meth:`emit`)."""
+        self.emit("message", data, to, room, skip_sid, namespace, callback, ignore_queue)
+
+    def call(
+        self,
+        event: str,
+        data: Any = None,
+        to: Target = None,
+        sid: str | None = None,
+        namespace: str | None = None,
+        timeout: float | None = None,
+        ignore_queue: bool = False,
+    ) -> Any:
+        """Emit an event and wait for the acknowledgement.
+
+        To one client (``sid=``, or ``to=`` a connected client's sid): returns
+        what the client passed to its acknowledgement (None for nothing, the
+        value for one argument, a tuple for several).
+
+        To a room or a list (``to=``): returns ``{sid: answer}`` for every
+        client that was in it, where a client that did not answer in time
+        has an :class:`~realtime.exceptions.AckTimeout` as its answer.
+
+        Args:
+            timeout: seconds to wait (default: the server's ``ack_timeout``).
+
+        Raises:
+            AckTimeout: the one client addressed did not answer in time, or
+                disconnected first (also a :class:`TimeoutError`).
+            ConfigurationError: no recipient was given.
+        """
+        namespace = namespace or "/"
+        packet = event_packet(event, data, namespace)
+        if in_inline_handler():
+            raise ConfigurationError(
+                "call() cannot wait inside a handler when async_handlers is False: "
+                "the answer would arrive on the very task running the handler"
+            )
+        wait = self.ack_timeout if timeout is None else float(timeout)
+        if sid is None and to is None:
+            raise ConfigurationError("call() needs a recipient: sid=..., or to= a sid or room")
+        single = self._own_sid(sid if sid is not None else to, namespace)
+        if single is None and sid is not None:
+            return self._call_elsewhere(namespace, packet, sid, wait)
+        rooms = [single] if single is not None else as_rooms(to)
+        members = self.manager.members(namespace, rooms)
+        if single is not None:
+            # A sid is its own room, but only the client itself may answer.
+            members = [m for m in members if m[0] == single]
+        ack_id = self._acks.new_id()
+        waiters = {member: Waiter(self.mode) for member, _ in members}
+        for member, waiter in waiters.items():
+            self._acks.expect([member], ack_id, waiter)
+        self.manager.deliver(namespace, self._delivery.prepare(packet.with_id(ack_id)), members)
+        if single is not None:
+            if not waiters:
+                raise AckTimeout(single, namespace, wait, disconnected=True)
+            target = SocketSid(single)
+            answer = self._acks.wait(waiters[target], target, ack_id, namespace, wait)
+            return _ack_value(answer)
+        gathering = (
+            self.manager.request(namespace, self._delivery.prepare(packet), rooms)
+            if self.manager.clustered
+            else None
+        )
+        deadline = self.mode.monotonic() + wait
+        answers: dict[str, Any] = {}
+        for member, waiter in waiters.items():
+            remaining = max(0.0, deadline - self.mode.monotonic())
+            try:
+                answers[member] = _ack_value(
+                    self._acks.wait(waiter, member, ack_id, namespace, remaining, reported=wait)
+                )
+            except AckTimeout as exc:
+                answers[member] = exc
+        if gathering is None:
+            return answers
+        try:
+            gathering.wait(deadline - self.mode.monotonic())
+        finally:
+            self.manager.forget(gathering)
+        for remote, answer in gathering.results().items():
+            answers[remote] = _answer_of(answer, remote, namespace, wait)
+        if isinstance(to, str) and not members and list(answers) == [to]:
+            # ``to`` named a client that another process serves: one answer.
+            if isinstance(answers[to], AckTimeout):
+                raise answers[to]
+            return answers[to]
+        return answers
+
+    def _call_elsewhere(self, namespace: str, packet: SioPacket, sid: str, wait: float) -> Any:
+        """``call(sid=...)`` for a client this process does not serve."""
+        gathering: Gathering | None = None
+        if self.manager.clustered:
+            gathering = self.manager.request(namespace, self._delivery.prepare(packet), sid=sid)
+        if gathering is None:
+            raise AckTimeout(sid, namespace, wait, disconnected=True)
+        try:
+            gathering.wait(wait)
+        finally:
+            self.manager.forget(gathering)
+        results = gathering.results()
+        if sid not in results and gathering.complete:
+            # Its process reported that it has no such client (or there is none).
+            raise AckTimeout(sid, namespace, wait, disconnected=True)
+        answer = _answer_of(results.get(sid), sid, namespace, wait)
+        if isinstance(answer, AckTimeout):
+            raise answer
+        return answer
+
+    def _own_sid(self, to: Target, namespace: str) -> str | None:
+        if isinstance(to, str):
+            socket = self._clients.sockets.get(SocketSid(to))
+            if socket is not None and socket.namespace == namespace:
+                return to
+        return None
+
+    # -- rooms ----------------------------------------------------------------
+
+    def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        """Put client ``sid`` in ``room``."""
+        self.manager.enter_room(namespace or "/", SocketSid(sid), room)
+
+    def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        """Take client ``sid`` out of ``room`` (its own room it never leaves)."""
+        if room != sid:
+            self.manager.leave_room(namespace or "/", SocketSid(sid), room)
+
+    def close_room(self, room: str, namespace: str | None = None) -> None:
+        """Take every client out of ``room``."""
+        self.manager.close_room(namespace or "/", room)
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
+        """The rooms client ``sid`` is in (its own sid first).
+
+        In its disconnect handler, the rooms it was in when it left.
+        """
+        socket = self._clients.sockets.get(SocketSid(sid))
+        if socket is not None and socket.leaving and socket.namespace == (namespace or "/"):
+            return list(socket.rooms_at_exit)
+        return self.manager.rooms(namespace or "/", SocketSid(sid))
+
+    # -- per-client data ------------------------------------------------------
+
+    def namespace_of(self, sid: str) -> str | None:
+        """The namespace client ``sid`` is in (each sid is in exactly one)."""
+        socket = self._clients.sockets.get(SocketSid(sid))
+        return None if socket is None else socket.namespace
+
+    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        """The per-client dict of ``sid``, kept until its disconnect handler returns.
+
+        Raises:
+            KeyError: no such client in that namespace.
+        """
+        return self._clients.socket(sid, namespace).session
+
+    def save_session(
+        self, sid: str, session: Mapping[str, Any], namespace: str | None = None
+    ) -> None:
+        """Replace the per-client dict of ``sid``.
+
+        Raises:
+            KeyError: no such client in that namespace.
+        """
+        self._clients.socket(sid, namespace).session = dict(session)
+
+    @contextlib.contextmanager
+    def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        """``with sio.session(sid) as s:`` edits the per-client dict and saves it."""
+        data = self.get_session(sid, namespace)
+        yield data
+        self.save_session(sid, data, namespace)
+
+    def get_environ(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        """The WSGI environ of the request that opened ``sid``'s connection.
+
+        Available from the connect handler until the disconnect handler
+        returns, also when the connection closed first.
+
+        Raises:
+            KeyError: no such client in that namespace.
+        """
+        return self._clients.socket(sid, namespace).environ
+
+    def recovered(self, sid: str, namespace: str | None = None) -> bool:
+        """True if client ``sid`` resumed, with connection state recovery, a
+        connection that had dropped (and got back its sid, rooms, session and
+        the events it missed).
+
+        Raises:
+            KeyError: no such client in that namespace.
+        """
+        return self._clients.socket(sid, namespace).recovered
+
+    def transport(self, sid: str, namespace: str | None = None) -> str:
+        """The transport client ``sid`` is on: ``polling``, ``websocket``,
+        ``sse``, ``streaming``, or ``local`` for an in-process test client.
+
+        In the disconnect handler, the one it was on.
+
+        Raises:
+            KeyError: no such client in that namespace.
+        """
+        socket = self._clients.socket(sid, namespace)
+        if socket.leaving:
+            if socket.last_transport is None:
+                raise KeyError(f"client {sid} has left")
+            return socket.last_transport
+        return self.engine.transport(socket.eio_sid)
+
+    # -- disconnecting --------------------------------------------------------
+
+    def disconnect(
+        self, sid: str, namespace: str | None = None, ignore_queue: bool = False
+    ) -> None:
+        """Disconnect client ``sid`` from a namespace; the client is told why."""
+        socket = self._clients.sockets.get(SocketSid(sid))
+        if socket is None:
+            self.manager.disconnect_elsewhere(sid, namespace or "/")
+        elif socket.namespace == (namespace or "/") and not socket.leaving:
+            self._dispatcher.close_socket(
+                socket, DisconnectReason.SERVER_DISCONNECT, tell_client=True
+            )
+
+    def shutdown(self) -> None:
+        """Disconnect every client and stop the server's background tasks."""
+        self.engine.shutdown()
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``target`` as a task of the server's async mode."""
+        return self.mode.spawn(target, *args, **kwargs)
+
+    def sleep(self, seconds: float = 0) -> None:
+        """Sleep without blocking the other tasks of the async mode."""
+        self.mode.sleep(seconds)
+
+    def _callback_runner(self, callback: Callable[..., Any]) -> Callable[[list[Any]], None]:
+        def run(args: list[Any]) -> None:
+            self._dispatcher.call(callback, *args)
+
+        return run
+
+
+def _ack_value(args: list[Any]) -> Any:
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+def _answer_of(answer: Any, sid: str, namespace: str, wait: float) -> Any:
+    """One client's entry in a gathering as :meth:`Server.call` reports it."""
+    if isinstance(answer, list):
+        return _ack_value(answer)
+    return AckTimeout(sid, namespace, wait, disconnected=answer is GONE)
+
+
+def _manager_for(message_queue: str | None, channel: str) -> Manager:
+    if message_queue is None:
+        return MemoryManager()
+    return PubSubManager(message_queue, channel)
+
+
+def _own_logger(option: bool | logging.Logger) -> logging.Logger:
+    if isinstance(option, logging.Logger):
+        return option
+    if option and logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    return logger

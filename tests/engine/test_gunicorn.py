@@ -1,0 +1,150 @@
+"""The engine under gunicorn's gevent, gthread and (gunicorn < 26) eventlet workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import engineio
+import pytest
+import requests
+
+from tests.conftest import require
+from tests.support import eio
+
+ROOT = Path(__file__).resolve().parents[2]
+LEGACY = ROOT / ".cache" / "gunicorn-legacy"
+
+WORKERS = {
+    "gevent": (["-k", "gevent"], "gevent", None),
+    "gthread": (["-k", "gthread", "--threads", "64"], "threading", None),
+    "eventlet": (["-k", "eventlet"], "eventlet", LEGACY),
+    # No async_mode given: realtime must pick threads for gthread even though
+    # eventlet is installed.
+    "gthread-auto": (["-k", "gthread", "--threads", "64"], "auto", None),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Gunicorn:
+    def __init__(self, worker: str) -> None:
+        args, mode, extra_path = WORKERS[worker]
+        if extra_path is not None:
+            require(
+                (extra_path / "gunicorn").is_dir(), f"gunicorn<26 in {extra_path} (make prereqs)"
+            )
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([*([str(extra_path)] if extra_path else []), str(ROOT)]),
+            "REALTIME_TEST_MODE": mode,
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                *args,
+                "-w",
+                "1",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "info",
+                "tests.support.gunicorn_app:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.log: list[str] = []
+        threading.Thread(target=self._read_log, daemon=True).start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url + "/_test/disconnects", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start:\n" + "".join(self.log))
+
+    def _read_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        return "".join(self.log)
+
+
+@pytest.fixture(params=list(WORKERS), scope="module")
+def gunicorn(request: pytest.FixtureRequest) -> Iterator[Gunicorn]:
+    server = Gunicorn(request.param)
+    yield server
+    log = server.stop()
+    for bad in ("Traceback", "Error handling request", "Exception in worker"):
+        assert bad not in log, log
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"], ["polling", "websocket"]])
+def test_python_engineio_client(gunicorn: Gunicorn, transports: list[str]) -> None:
+    client = engineio.Client(request_timeout=10)
+    received: list[str | bytes] = []
+    done = threading.Event()
+
+    def on_message(data: str | bytes) -> None:
+        received.append(data)
+        if len(received) == 3:
+            done.set()
+
+    client.on("message", on_message)
+    client.connect(gunicorn.url, transports=transports)
+    if len(transports) == 2:
+        for _ in range(100):
+            if client.transport() == "websocket":
+                break
+            time.sleep(0.05)
+    assert client.transport() == transports[-1]
+    client.send("one")
+    client.send(b"\x00two")
+    client.send("three")
+    assert done.wait(10)
+    assert received == ["one", b"\x00two", "three"]
+    client.disconnect()
+
+
+def test_raw_upgrade_and_refusals(gunicorn: Gunicorn) -> None:
+    sid, _ = eio.handshake(gunicorn.url)
+    ws = eio.ws_connect(gunicorn.url.replace("http", "ws"), sid)
+    ws.send("2probe")
+    assert ws.recv() == "3probe"
+    assert eio.poll(gunicorn.url, sid).text == "6"
+    ws.send("5")
+    ws.send("4after upgrade")
+    assert ws.recv() == "4after upgrade"
+    assert eio.poll(gunicorn.url, sid).status_code == 400
+    ws.send("4disconnect-me")
+    assert ws.recv() == "1"
+    assert eio.ws_closed(ws)

@@ -1,0 +1,55 @@
+// How the file loads: as an ES module (realtime.esm.js, which must match its
+// source), as a classic script defining the global `io`, and through require().
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import vm from "node:vm";
+import { io, Manager, Socket } from "../../realtime/static/realtime.esm.js";
+import esmDefault from "../../realtime/static/realtime.esm.js";
+
+const require = createRequire(import.meta.url);
+const h = require("./helpers.js");
+const { render, SOURCE, TARGET } = require("./build-esm.js");
+
+describe("loading", () => {
+  it("realtime.esm.js is up to date (run: node tests/node/build-esm.js)", () => {
+    const fresh = readFileSync(TARGET, "utf8") === render(readFileSync(SOURCE, "utf8"));
+    assert.ok(fresh, "realtime.esm.js is stale: run node tests/node/build-esm.js");
+  });
+
+  it("works as an ES module", async () => {
+    assert.equal(esmDefault, io);
+    assert.equal(io.Manager, Manager);
+    assert.equal(io.Socket, Socket);
+    const server = await h.startServer();
+    server.io.on("connection", (s) => s.on("echo", (v, ack) => ack(v)));
+    const c = io(server.url, { WebSocket: h.WebSocket, forceNew: true });
+    try {
+      assert.ok(c instanceof Socket);
+      assert.equal(await c.timeout(3000).emitWithAck("echo", "esm"), "esm");
+    } finally {
+      c.disconnect();
+      await server.close();
+    }
+  });
+
+  it("defines the global io as a classic script, and nothing else", () => {
+    const context = vm.createContext({ URL, URLSearchParams, setTimeout, clearTimeout, queueMicrotask });
+    const before = new Set(Object.getOwnPropertyNames(context));
+    vm.runInContext(readFileSync(SOURCE, "utf8"), context, { filename: "realtime.js" });
+    const added = Object.getOwnPropertyNames(context).filter((k) => !before.has(k));
+    assert.deepEqual(added, ["io"]);
+    assert.equal(typeof context.io, "function");
+    assert.equal(context.io.protocol, 5);
+    assert.equal(typeof context.io.Manager, "function");
+  });
+
+  it("exports io through require()", () => {
+    const cjs = require("../../realtime/static/realtime.js");
+    assert.equal(typeof cjs, "function");
+    assert.equal(cjs.io, cjs);
+    assert.equal(cjs.connect, cjs);
+    assert.deepEqual(Object.keys(cjs.transports), ["polling", "websocket", "sse", "streaming"]);
+  });
+});

@@ -1,0 +1,186 @@
+// Connection state recovery with a Socket.IO client under Node, through a TCP
+// proxy that plays the network: an outage (every connection cut, new ones
+// refused for a while) or a silent change (the connections in place stop
+// carrying anything, new ones go through).
+//
+// Run by tests/recovery/test_recovery.py with the environment helpers.js
+// reads (INTEROP_URL is the recovery app, tests/support/recovery_apps.py),
+// and these servers of the same app:
+//   RECOVERY_SHORT_URL   max_disconnection_duration 1 s
+//   RECOVERY_SMALL_URL   max_packets 5
+//   RECOVERY_STRICT_URL  skip_middlewares off
+"use strict";
+const { describe, it, afterEach } = require("node:test");
+const assert = require("node:assert/strict");
+const {
+  env, URL_, CLIENT, SETUP, sleep, once, until, ask, record, got, state, cleanup, open,
+  startProxy,
+} = require("../interop/helpers");
+
+afterEach(cleanup);
+
+const SHORT_URL = env("RECOVERY_SHORT_URL");
+const SMALL_URL = env("RECOVERY_SMALL_URL");
+const STRICT_URL = env("RECOVERY_STRICT_URL");
+// Reconnect soon after an outage, never give up.
+const FAST = { reconnectionDelay: 100, reconnectionDelayMax: 200, randomizationFactor: 0 };
+let rooms = 0;
+const room = () => `room-${process.pid}-${++rooms}`;
+
+// The first argument of each "n" event: the official client also passes the
+// offset, as a last argument; realtime.js strips it.
+const numbers = (log) => got(log, "n").map((args) => args[0]);
+
+async function serverCalls(sid, base = URL_) {
+  return (await state({ sid }, base)).calls;
+}
+
+// "connect", or "refused" once the server answers with a CONNECT_ERROR (the
+// failed attempts during the outage are connect_errors too, of the transport).
+function reconnected(socket) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("neither connected nor refused")), 15000);
+    const done = (outcome) => {
+      clearTimeout(timer);
+      socket.off("connect_error", refused);
+      resolve(outcome);
+    };
+    const refused = (err) => {
+      if (err.message === "Connection rejected by server") done("refused");
+    };
+    socket.once("connect", () => done("connect"));
+    socket.on("connect_error", refused);
+  });
+}
+
+// A socket through a proxy, in a room, with what it receives recorded.
+async function member(base = URL_, opts = {}) {
+  const proxy = await startProxy(base);
+  const socket = await open("/", { ...FAST, ...opts }, proxy.url);
+  const log = record(socket);
+  const name = room();
+  await ask(socket, "join", name);
+  return { proxy, socket, log, name };
+}
+
+describe(`${CLIENT} client, ${SETUP}: connection state recovery`, () => {
+  it("after an outage: same sid, rooms and session, missed events once and in order", async () => {
+    const { proxy, socket, log, name } = await member();
+    const sid = socket.id;
+    assert.equal(socket.recovered, false);
+    await ask(socket, "remember", { kept: [1, 2] });
+    const other = await open("/");
+    for (let n = 0; n < 3; n++) await ask(other, "to", name, "n", n);
+    await until(() => numbers(log).length === 3, "the first events");
+
+    proxy.outage(600);
+    for (let n = 3; n < 8; n++) await ask(other, "to", name, "n", n);
+    await once(socket, "connect", 15000);
+    assert.equal(socket.recovered, true);
+    assert.equal(socket.id, sid);
+    for (let n = 8; n < 10; n++) await ask(other, "to", name, "n", n);
+    await until(() => numbers(log).length >= 10, "every event");
+    await sleep(200);
+    assert.deepEqual(numbers(log), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+    const me = await ask(socket, "whoami");
+    assert.equal(me.sid, sid);
+    assert.equal(me.recovered, true);
+    assert.ok(me.rooms.includes(name));
+    assert.deepEqual(await ask(socket, "recall"), { kept: [1, 2] });
+    const calls = await serverCalls(sid);
+    assert.deepEqual(calls.map((call) => call.slice(0, 2)), [
+      ["connect", false],
+      ["disconnect", calls[1][1]],
+      ["connect", true],
+    ]);
+    assert.ok(["transport close", "ping timeout"].includes(calls[1][1]), calls[1][1]);
+  });
+
+  it("with no event received before the drop (the official server's hole)", async () => {
+    const { proxy, socket, log, name } = await member();
+    const other = await open("/");
+    proxy.outage(600);
+    for (let n = 0; n < 4; n++) await ask(other, "to", name, "n", n);
+    await once(socket, "connect", 15000);
+    assert.equal(socket.recovered, true);
+    await until(() => numbers(log).length >= 4, "the missed events");
+    await sleep(200);
+    assert.deepEqual(numbers(log), [0, 1, 2, 3]);
+  });
+
+  it("a silent network change: the new connection takes over from the old one", async () => {
+    const { proxy, socket, log, name } = await member();
+    const sid = socket.id;
+    const other = await open("/");
+    await ask(other, "to", name, "n", 0);
+    await until(() => numbers(log).length === 1, "the first event");
+    proxy.freeze();
+    // Sent while the old connection still looks alive to the server: lost
+    // on the way, then replayed.
+    for (let n = 1; n < 4; n++) await ask(other, "to", name, "n", n);
+    // The client gives up on its connection (as after a missed heartbeat)
+    // and opens a new one.
+    socket.io.engine.close();
+    await once(socket, "connect", 15000);
+    assert.equal(socket.recovered, true);
+    assert.equal(socket.id, sid);
+    await until(() => numbers(log).length >= 4, "the missed events");
+    await sleep(200);
+    assert.deepEqual(numbers(log), [0, 1, 2, 3]);
+    const calls = await serverCalls(sid);
+    assert.deepEqual(calls.map((call) => call[0]), ["connect", "disconnect", "connect"]);
+  });
+
+  it("after max_disconnection_duration, a fresh session", async () => {
+    const { proxy, socket, log, name } = await member(SHORT_URL);
+    const sid = socket.id;
+    const other = await open("/", {}, SHORT_URL);
+    proxy.outage(2000);
+    await ask(other, "to", name, "n", 0);
+    await once(socket, "connect", 15000);
+    assert.equal(socket.recovered, false);
+    assert.notEqual(socket.id, sid);
+    await sleep(200);
+    assert.deepEqual(numbers(log), []);
+    const me = await ask(socket, "whoami");
+    assert.deepEqual(me.rooms, [socket.id]);
+  });
+
+  it("when the buffer no longer holds what was missed, a fresh session", async () => {
+    const { proxy, socket, log, name } = await member(SMALL_URL);
+    const other = await open("/", {}, SMALL_URL);
+    proxy.outage(600);
+    for (let n = 0; n < 12; n++) await ask(other, "to", name, "n", n);
+    await once(socket, "connect", 15000);
+    assert.equal(socket.recovered, false);
+    await sleep(200);
+    // Never a partial replay.
+    assert.deepEqual(numbers(log), []);
+  });
+
+  it("a client the server disconnected does not come back as recovered", async () => {
+    const { socket } = await member();
+    const sid = socket.id;
+    socket.emit("kick");
+    await once(socket, "disconnect");
+    socket.connect();
+    await once(socket, "connect", 15000);
+    assert.equal(socket.recovered, false);
+    assert.notEqual(socket.id, sid);
+  });
+
+  it("the connect handler cannot refuse a recovered client unless skip_middlewares is off", async () => {
+    for (const [base, expected] of [[URL_, "connect"], [STRICT_URL, "refused"]]) {
+      let calls = 0;
+      // The first CONNECT is accepted; the one that resumes asks to be refused.
+      const auth = (cb) => cb({ refuse: calls++ > 0 });
+      const { proxy, socket } = await member(base, { auth });
+      proxy.outage(600);
+      const outcome = await reconnected(socket);
+      assert.equal(outcome, expected, base);
+      if (expected === "connect") assert.equal(socket.recovered, true);
+      socket.disconnect();
+    }
+  });
+});

@@ -1,0 +1,71 @@
+"""Apps the integration tests serve (see ``tests.support.serve_app``)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from realtime.engine import Server
+from realtime.exceptions import ConnectionRefused
+
+
+def engine_echo(mode: str, **options: Any) -> Server:
+    """An Engine.IO server that echoes messages, with a few commands.
+
+    Messages: ``disconnect-me`` (server closes the session), ``burst:N`` (N
+    numbered messages back), ``binary:N`` (N bytes back); anything else is
+    echoed. The connect handler refuses ``?refuse=1`` and raises
+    ConnectionRefused for ``?refuse_msg=...``; ``?greet=1`` sends ``welcome``.
+    ``GET /_test/disconnects?sid=...`` reports the disconnect reason seen.
+    ``cluster_url`` (and ``cluster_channel``) join a deployment over a broker.
+    """
+    cluster_url = options.pop("cluster_url", None)
+    if cluster_url is not None:
+        import logging
+
+        from realtime.async_modes import get_async_mode
+        from realtime.managers.brokers import open_broker
+        from realtime.managers.link import BrokerLink
+
+        broker = open_broker(str(cluster_url), get_async_mode(mode), logging.getLogger("test"))
+        options["cluster"] = BrokerLink(broker, str(options.pop("cluster_channel", "test")))
+    server = Server(async_mode=mode, **options)
+    reasons: dict[str, str] = {}
+
+    @server.on("connect")
+    def connect(sid: str, environ: dict[str, Any]) -> bool:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        if "refuse" in query:
+            return False
+        if "refuse_msg" in query:
+            raise ConnectionRefused(query["refuse_msg"][0])
+        if "greet" in query:
+            server.send(sid, "welcome")
+        return True
+
+    @server.on("message")
+    def message(sid: str, data: str | bytes) -> None:
+        if data == "disconnect-me":
+            server.disconnect(sid)
+        elif isinstance(data, str) and data.startswith("burst:"):
+            for i in range(int(data[6:])):
+                server.send(sid, f"b{i}")
+        elif isinstance(data, str) and data.startswith("binary:"):
+            server.send(sid, bytes(range(256)) * (int(data[7:]) // 256) + b"\x00")
+        else:
+            server.send(sid, data)
+
+    @server.on("disconnect")
+    def disconnect(sid: str, reason: str) -> None:
+        reasons[sid] = str(reason)
+
+    def info(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        sid = parse_qs(environ.get("QUERY_STRING", "")).get("sid", [""])[0]
+        body = orjson.dumps({"reason": reasons.get(sid), "connected": server.is_connected(sid)})
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    server.wsgi_app = info
+    return server

@@ -1,0 +1,85 @@
+"""A python-socketio client that records what it receives, for tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import socketio
+
+TRANSPORTS = {
+    "polling": ["polling"],
+    "websocket": ["websocket"],
+    "upgrade": ["polling", "websocket"],
+}
+
+
+class Peer:
+    """A python-socketio client and what it received, by event."""
+
+    def __init__(self, **options: Any) -> None:
+        self.client = socketio.Client(reconnection=False, **options)
+        self.events: dict[str, list[tuple[Any, ...]]] = {}
+        self.disconnect_reasons: list[str] = []
+        self.connect_errors: list[Any] = []
+        self._changed = threading.Condition()
+        self.client.on("*", self._record)
+        self.client.on("*", self._record_any_namespace, namespace="*")
+        self.client.on("disconnect", self._disconnected)
+        self.client.on("connect_error", self._refused)
+
+    def _record(self, event: str, *args: Any) -> None:
+        with self._changed:
+            self.events.setdefault(event, []).append(args)
+            self._changed.notify_all()
+
+    def _record_any_namespace(self, event: str, namespace: str, *args: Any) -> None:
+        self._record(event, *args)
+
+    def _disconnected(self, reason: str = "") -> None:
+        with self._changed:
+            self.disconnect_reasons.append(str(reason))
+            self._changed.notify_all()
+
+    def _refused(self, data: Any = None) -> None:
+        with self._changed:
+            self.connect_errors.append(data)
+            self._changed.notify_all()
+
+    def wait(self, event: str, count: int = 1, timeout: float = 10) -> list[tuple[Any, ...]]:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.events.get(event, [])) >= count, timeout)
+            return list(self.events.get(event, []))
+
+    def wait_disconnect(self, timeout: float = 10) -> list[str]:
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self.disconnect_reasons), timeout)
+            return list(self.disconnect_reasons)
+
+
+def connect_peer(
+    url: str,
+    transports: list[str],
+    *,
+    auth: Any = None,
+    namespaces: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+    **options: Any,
+) -> Peer:
+    """A connected Peer; with two transports, waits until it is on WebSocket."""
+    peer = Peer(**options)
+    peer.client.connect(
+        url,
+        transports=transports,
+        auth=auth,
+        namespaces=namespaces,
+        headers=headers or {},
+        wait_timeout=10,
+    )
+    if len(transports) == 2:
+        for _ in range(100):
+            if peer.client.transport() == "websocket":
+                break
+            time.sleep(0.05)
+    return peer
