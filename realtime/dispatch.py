@@ -218,6 +218,7 @@ class Dispatcher:
             socket.pid = welcome["pid"] = resumer.new_pid()
             socket.finished = self.mode.event()
             self.clients.pids[socket.pid] = socket
+            resumer.log.connected(socket.pid)
             socket.first_offset = resumer.log.join(
                 lambda: self.manager.add(namespace, sid, eio_sid)
             )

@@ -199,6 +199,22 @@ class RecoveryLog(abc.ABC):
         None when part of what it missed is no longer kept.
         """
 
+    # The hooks below matter when clients may come back to another process;
+    # a log that serves one process has nothing to do in them.
+
+    def connected(self, pid: str) -> None:  # noqa: B027
+        """A socket with ``pid`` is now served by this process."""
+
+    def left(self, pid: str) -> None:  # noqa: B027
+        """The socket with ``pid`` is no longer served by this process."""
+
+    def take_elsewhere(self, pid: str) -> Snapshot | None:
+        """Have another process let go of ``pid``, and take its snapshot."""
+        return None
+
+    def attach(self, take_over: Callable[[str], None]) -> None:  # noqa: B027
+        """``take_over(pid)`` closes this process's connection of ``pid``, as dropped."""
+
     def close(self) -> None:  # noqa: B027 - most logs hold nothing to release
         """Release what the log holds."""
 

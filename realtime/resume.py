@@ -51,6 +51,7 @@ class Resumer:
     def __init__(self, dispatcher: Dispatcher, log: RecoveryLog) -> None:
         self.dispatcher = dispatcher
         self.log = log
+        log.attach(self.let_go)
 
     @staticmethod
     def new_pid() -> str:
@@ -68,8 +69,8 @@ class Resumer:
             return False
         if not isinstance(offset, str):
             offset = None
-        self._take_over(pid)
-        snapshot = self.log.take(pid)
+        self.let_go(pid)
+        snapshot = self.log.take(pid) or self.log.take_elsewhere(pid)
         namespace, eio_sid = packet.namespace, connection.eio_sid
         if snapshot is None or snapshot.namespace != namespace:
             return False
@@ -106,6 +107,7 @@ class Resumer:
         connection.sockets[namespace] = socket
         d.clients.sockets[sid] = socket
         d.clients.pids[pid] = socket
+        self.log.connected(pid)
         self._finish(connection, socket, resolved, app_auth, missed)
         return True
 
@@ -143,8 +145,8 @@ class Resumer:
         finally:
             d.delivery.release(eio_sid, namespace, reply, keep=accepted, then=missed)
 
-    def _take_over(self, pid: str) -> None:
-        """Close the connection still holding ``pid``, and wait until it has left."""
+    def let_go(self, pid: str) -> None:
+        """Close this process's connection still holding ``pid``, and wait until it has left."""
         d = self.dispatcher
         old = d.clients.pids.get(pid)
         if old is None:
@@ -163,7 +165,10 @@ class Resumer:
 
     def on_exit(self, socket: Socket) -> None:
         """A socket is gone: keep its snapshot if it dropped rather than left."""
-        if socket.pid is None or not socket.dropped:
+        if socket.pid is None:
+            return
+        self.log.left(socket.pid)
+        if not socket.dropped:
             return
         self.log.save(
             Snapshot(

@@ -23,12 +23,14 @@ from realtime.dispatch import Dispatcher, NamespacesOption, in_inline_handler
 from realtime.emitting import Target, as_exclude, as_rooms, event_packet
 from realtime.engine import DisconnectReason
 from realtime.engine import Server as EngineServer
+from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import AckTimeout, ConfigurationError
 from realtime.gather import GONE, Gathering
 from realtime.handlers import HandlerRegistry, NamespaceKey
 from realtime.hosting import ServerHost
 from realtime.managers import Manager, MemoryManager
 from realtime.managers.pubsub import PubSubManager
+from realtime.managers.stream import RedisRecoveryLog
 from realtime.namespace import Namespace
 from realtime.protocol.socketio import Parser, Serializer, SioPacket, SocketSid, get_parser
 from realtime.recovery import MemoryRecoveryLog, RecoveryLog, RecoveryOptions
@@ -142,11 +144,7 @@ class Server:
         recovery = RecoveryOptions.from_option(connection_state_recovery)
         self._recovery: RecoveryLog | None = None
         if recovery is not None:
-            if self.manager.clustered:
-                raise ConfigurationError(
-                    "connection_state_recovery with a message queue is not available yet"
-                )
-            self._recovery = MemoryRecoveryLog(
+            self._recovery = _recovery_log(
                 recovery, self.mode, self._delivery.prepare, self.manager
             )
             self._dispatcher.resumer = Resumer(self._dispatcher, self._recovery)
@@ -571,6 +569,8 @@ class Server:
     def shutdown(self) -> None:
         """Disconnect every client and stop the server's background tasks."""
         self.engine.shutdown()
+        if self._recovery is not None:
+            self._recovery.close()
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``target`` as a task of the server's async mode."""
@@ -600,6 +600,22 @@ def _answer_of(answer: Any, sid: str, namespace: str, wait: float) -> Any:
     if isinstance(answer, list):
         return _ack_value(answer)
     return AckTimeout(sid, namespace, wait, disconnected=answer is GONE)
+
+
+def _recovery_log(
+    options: RecoveryOptions,
+    mode: AsyncMode,
+    prepare: Callable[[SioPacket], Outgoing],
+    manager: Manager,
+) -> RecoveryLog:
+    """The log for ``manager``: in memory for one process, in Redis for several."""
+    if not manager.clustered:
+        return MemoryRecoveryLog(options, mode, prepare, manager)
+    if not isinstance(manager, PubSubManager):
+        raise ConfigurationError(
+            "connection_state_recovery works with the in-memory manager or a message_queue"
+        )
+    return RedisRecoveryLog(options, mode, prepare, manager)
 
 
 def _manager_for(message_queue: str | None, channel: str) -> Manager:

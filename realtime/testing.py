@@ -54,6 +54,8 @@ class LocalClient:
         self._acks: dict[int, list[Any]] = {}
         self._next_id = 0
         self.namespaces: dict[str, str] = {}
+        # Namespaces whose events carry a recovery offset as a last argument.
+        self._offsets: set[str] = set()
         self.connect_errors: dict[str, Any] = {}
         self.eio_sid = server.engine.connect_local(
             environ if environ is not None else _default_environ(),
@@ -74,7 +76,10 @@ class LocalClient:
     def _on_packet(self, packet: SioPacket) -> None:
         kind, namespace = packet.type, packet.namespace
         if kind is SioPacketType.CONNECT:
-            self.namespaces[namespace] = (packet.data or {}).get("sid", "")
+            data = packet.data or {}
+            self.namespaces[namespace] = data.get("sid", "")
+            if "pid" in data:
+                self._offsets.add(namespace)
             self.connect_errors.pop(namespace, None)
         elif kind is SioPacketType.CONNECT_ERROR:
             self.namespaces.pop(namespace, None)
@@ -82,7 +87,10 @@ class LocalClient:
         elif kind is SioPacketType.DISCONNECT:
             self.namespaces.pop(namespace, None)
         elif kind is SioPacketType.EVENT or kind is SioPacketType.BINARY_EVENT:
-            event = {"name": packet.event_name, "args": packet.args, "namespace": namespace}
+            args = packet.args
+            if namespace in self._offsets and packet.id is None and args:
+                args = args[:-1]  # as realtime.js does: the offset is not the app's
+            event = {"name": packet.event_name, "args": args, "namespace": namespace}
             with self._received_lock:
                 self._received.append(event)
         elif packet.id is not None:

@@ -23,7 +23,13 @@ op                        to            fields
 ``m.enter`` / ``m.leave`` the owner     ns, sid, room
 ``m.close_room``          every process from, ns, room
 ``m.disconnect``          the owner     ns, sid
+``m.moved``               every process sid, node: the client came back on another
+                                        process (connection state recovery)
+``m.takeover``            the holder    pid: close that dropped client's connection
 ========================  ============  ============================================
+
+A sid names the process that made it, and requests for a client go there,
+unless an ``m.moved`` said the client now lives elsewhere.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ REPORT_WINDOW = 10.0
 #: Seconds between two warnings that publishing failed.
 WARNING_INTERVAL = 10.0
 
-_FANOUT_OPS = frozenset({"m.emit", "m.request", "m.close_room"})
+_FANOUT_OPS = frozenset({"m.emit", "m.request", "m.close_room", "m.moved"})
+#: Clients remembered as moved to another process, at most (the oldest go first).
+MAX_MOVED = 100_000
 
 
 class PubSubManager(MemoryManager):
@@ -115,6 +123,8 @@ class PubSubManager(MemoryManager):
         self._rids = itertools.count(1)
         self._gatherings: dict[str, _Entry] = {}
         self._last_warning = 0.0
+        self._moved: dict[str, str] = {}
+        self._takeover: Callable[[str], None] | None = None
         if write_only:
             mode = get_async_mode(async_mode or patched_mode() or "threading")
             self.cluster_link(mode)
@@ -187,7 +197,7 @@ class PubSubManager(MemoryManager):
         if sid is not None:
             message["sid"] = sid
             # The owner reports, or nobody: then the client is gone already.
-            gathering.expect(1 if self._send(owner_of(sid), message) else 0)
+            gathering.expect(1 if self._send(self.owner(sid), message) else 0)
         else:
             message["rooms"] = None if rooms is None else list(rooms)
             message["exclude"] = list(exclude)
@@ -214,13 +224,17 @@ class PubSubManager(MemoryManager):
 
     def enter_room(self, namespace: str, sid: SocketSid, room: str) -> None:
         if self._elsewhere(namespace, sid):
-            self._send(owner_of(sid), {"op": "m.enter", "ns": namespace, "sid": sid, "room": room})
+            self._send(
+                self.owner(sid), {"op": "m.enter", "ns": namespace, "sid": sid, "room": room}
+            )
         else:
             super().enter_room(namespace, sid, room)
 
     def leave_room(self, namespace: str, sid: SocketSid, room: str) -> None:
         if self._elsewhere(namespace, sid):
-            self._send(owner_of(sid), {"op": "m.leave", "ns": namespace, "sid": sid, "room": room})
+            self._send(
+                self.owner(sid), {"op": "m.leave", "ns": namespace, "sid": sid, "room": room}
+            )
         else:
             super().leave_room(namespace, sid, room)
 
@@ -231,13 +245,53 @@ class PubSubManager(MemoryManager):
     def disconnect_elsewhere(self, sid: str, namespace: str) -> bool:
         if not self._elsewhere(namespace, SocketSid(sid)):
             return False
-        return self._send(owner_of(sid), {"op": "m.disconnect", "ns": namespace, "sid": sid})
+        return self._send(self.owner(sid), {"op": "m.disconnect", "ns": namespace, "sid": sid})
 
     def _elsewhere(self, namespace: str, sid: str) -> bool:
         """``sid`` is not a client of this process, and names another one."""
         if sid in self._eio.get(namespace, {}) or len(sid) <= NODE_ID_LENGTH:
             return False
-        return self._link is None or owner_of(sid) != self._link.node_id
+        return self._link is None or self.owner(sid) != self._link.node_id
+
+    def owner(self, sid: str) -> str:
+        """The node id of the process that serves client ``sid``."""
+        return self._moved.get(sid) or owner_of(sid)
+
+    # -- connection state recovery across processes ------------------------------
+
+    def broadcast_here(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[SocketSid]:
+        """Deliver to this process's clients only (the others read the same log)."""
+        return super().broadcast(namespace, outgoing, rooms, exclude)
+
+    def moved_here(self, sid: str) -> None:
+        """Client ``sid`` came back on this process: requests for it now come here."""
+        link = self._require_link()
+        if self.owner(sid) == link.node_id:
+            return
+        self._remember_move(sid, link.node_id)
+        self._publish_all({"op": "m.moved", "sid": sid, "node": link.node_id})
+
+    def _remember_move(self, sid: str, node: str) -> None:
+        moved = self._moved
+        moved.pop(sid, None)
+        if owner_of(sid) != node:
+            moved[sid] = node
+            if len(moved) > MAX_MOVED:
+                del moved[next(iter(moved))]
+
+    def on_takeover(self, handler: Callable[[str], None]) -> None:
+        """Call ``handler(pid)`` when another process asks this one to let go of ``pid``."""
+        self._takeover = handler
+
+    def ask_takeover(self, node: str, pid: str) -> bool:
+        """Ask process ``node`` to close the connection of the client ``pid``."""
+        return self._send(node, {"op": "m.takeover", "pid": pid})
 
     # -- a write-only manager: an emitter ---------------------------------------
 
@@ -322,7 +376,7 @@ class PubSubManager(MemoryManager):
         except BrokerUnavailable as exc:
             if strict or self.write_only:
                 raise
-            self._warn("cannot reach the other server processes (%s); local clients only", exc)
+            self.warn("cannot reach the other server processes (%s); local clients only", exc)
             return 0
 
     def _send(self, node: str, message: dict[str, Any]) -> bool:
@@ -338,7 +392,8 @@ class PubSubManager(MemoryManager):
             return receivers is None or receivers > 0
         return link.send(node, message)
 
-    def _warn(self, text: str, *args: Any) -> None:
+    def warn(self, text: str, *args: Any) -> None:
+        """Log a warning about the broker, at most once every ``WARNING_INTERVAL`` s."""
         now = time.monotonic()
         if now - self._last_warning >= WARNING_INTERVAL:
             self._last_warning = now
@@ -380,7 +435,7 @@ class PubSubManager(MemoryManager):
             members: Members = [] if eio_sid is None else [(message["sid"], eio_sid)]
         else:
             members = self._local_members(namespace, message.get("rooms"), message.get("exclude"))
-        packet = self._packet(message) if members else None
+        packet = self.decode_packet(message) if members else None
         if packet is None:
             members = []
         self._link.send(origin, {"op": "m.members", "rid": rid, "sids": [s for s, _ in members]})
@@ -435,6 +490,13 @@ class PubSubManager(MemoryManager):
         assert self._host is not None
         self._host.disconnect(message["sid"], message["ns"])
 
+    def _on_moved(self, message: dict[str, Any]) -> None:
+        self._remember_move(str(message["sid"]), str(message["node"]))
+
+    def _on_takeover(self, message: dict[str, Any]) -> None:
+        if self._takeover is not None:
+            self._takeover(str(message["pid"]))
+
     def _local_members(
         self, namespace: str, rooms: Sequence[str] | None, exclude: Iterable[str] | None
     ) -> Members:
@@ -447,22 +509,22 @@ class PubSubManager(MemoryManager):
         assert self._host is not None
         if message.get("fmt") == self._host.parser.name:
             return Outgoing(message["parts"])
-        packet = self._packet(message)
+        packet = self.decode_packet(message)
         return None if packet is None else Outgoing(self._host.parser.encoder.encode(packet))
 
-    def _packet(self, message: dict[str, Any]) -> SioPacket | None:
-        """The message's packet, decoded."""
+    def decode_packet(self, message: dict[str, Any]) -> SioPacket | None:
+        """The packet of a message's ``fmt`` and ``parts``, decoded; None if it is no event."""
         fmt = str(message.get("fmt"))
         parser = self._parser_of(fmt)
         if parser is None:
-            self._warn("ignored broker messages in the unknown packet format %r", fmt)
+            self.warn("ignored broker messages in the unknown packet format %r", fmt)
             return None
         decoder = parser.make_decoder()
         packet = None
         for part in message["parts"]:
             packet = decoder.feed(part)
         if packet is None or packet.type not in (SioPacketType.EVENT, SioPacketType.BINARY_EVENT):
-            self._warn("ignored a broker message that holds no event")
+            self.warn("ignored a broker message that holds no event")
             return None
         return packet
 
@@ -518,6 +580,8 @@ _HANDLERS: dict[str, Callable[[PubSubManager, dict[str, Any]], None]] = {
     "m.leave": PubSubManager._on_leave,
     "m.close_room": PubSubManager._on_close_room,
     "m.disconnect": PubSubManager._on_disconnect,
+    "m.moved": PubSubManager._on_moved,
+    "m.takeover": PubSubManager._on_takeover,
 }
 
 

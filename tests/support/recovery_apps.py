@@ -18,8 +18,10 @@ def sio_recovery(mode: str, **options: Any) -> realtime.Server:
     added), ``burst`` (target, count: ``n`` events numbered 0..count-1),
     ``remember`` / ``recall`` (the session), ``whoami`` (sid, recovered,
     rooms, pid of the process), ``count`` (n: True if the n-th event this
-    client sent, from 0), ``kick``. ``GET /_test/state?sid=`` lists the
-    connect and disconnect handler calls of that sid.
+    client sent, from 0), ``counted`` (every n ``count`` got, in order),
+    ``kick``, ``put`` (sid, room: that client, maybe
+    served by another process, enters the room). ``GET /_test/state?sid=``
+    lists the connect and disconnect handler calls of that sid.
     """
     recovery = options.pop("recovery", True)
     sio = realtime.Server(async_mode=mode, connection_state_recovery=recovery, **options)
@@ -49,6 +51,10 @@ def sio_recovery(mode: str, **options: Any) -> realtime.Server:
             sio.emit("n", n, to=target)
 
     @sio.event
+    def put(sid: str, other: str, room: str) -> None:
+        sio.enter_room(other, room)
+
+    @sio.event
     def remember(sid: str, value: Any) -> None:
         sio.get_session(sid)["value"] = value
 
@@ -70,7 +76,12 @@ def sio_recovery(mode: str, **options: Any) -> realtime.Server:
         session = sio.get_session(sid)
         expected = session.get("next", 0)
         session["next"] = n + 1
+        session.setdefault("counted", []).append(n)
         return n == expected
+
+    @sio.event
+    def counted(sid: str) -> list[int]:
+        return list(sio.get_session(sid).get("counted", []))
 
     @sio.event
     def kick(sid: str) -> None:

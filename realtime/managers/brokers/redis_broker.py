@@ -59,6 +59,17 @@ class RedisBroker(Broker):
         self._closed = False
         self._pubsubs: list[Any] = []
 
+    @property
+    def client(self) -> Any:
+        """The ``redis.Redis`` client (cooperative in the async mode)."""
+        return self._client
+
+    @property
+    def errors(self) -> type[Exception]:
+        """The base class of redis-py's errors."""
+        error: type[Exception] = self._redis.RedisError
+        return error
+
     def publish(self, channel: str, data: bytes) -> int | None:
         try:
             receivers: int = self._client.publish(channel, data)
