@@ -36,6 +36,8 @@ HISTORY = 50
 MAX_TEXT = 500
 ROOM_NAME = re.compile(r"[\w-]{1,24}")
 NICK = re.compile(r"[\w .-]{1,20}")
+#: What a page may say it is on: the rungs of the bundled client's ladder.
+TRANSPORTS = ("polling", "websocket", "sse", "streaming", "short polling")
 
 
 @dataclass
@@ -246,7 +248,7 @@ def add_socket_handlers(socketio: SocketIO, chat: Chat) -> None:
     @socketio.event
     def transport(name: Any) -> None:
         member = chat.members.get(request.sid)
-        if member is not None and name in ("polling", "websocket"):
+        if member is not None and name in TRANSPORTS:
             member.transport = name
             refresh(socketio, chat, *member.rooms)
 

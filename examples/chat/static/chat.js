@@ -32,15 +32,27 @@
     node.textContent = text;
   }
 
-  function showTransport() {
+  // The rung of the transport ladder the page is on: polling, websocket, sse,
+  // streaming, or "short polling" (polling that never holds a request, where
+  // the network cuts held ones).
+  function transportName() {
     const engine = socket.io.engine;
-    const name = engine && engine.transport ? engine.transport.name : "";
+    const transport = engine && engine.transport;
+    if (!transport) return "";
+    return transport.name === "polling" && transport.short ? "short polling" : transport.name;
+  }
+
+  function showTransport() {
+    const name = transportName();
     const node = $("#transport");
     node.dataset.transport = name;
     node.textContent = name || "…";
     if (name) socket.emit("transport", name);
   }
 
+  // Each connection is a new Engine.IO session: it opens on polling (or on
+  // short polling, once held requests were seen cut) and may move up the
+  // ladder later ("upgrade").
   socket.io.on("open", () => {
     socket.io.engine.on("upgrade", showTransport);
     showTransport();
