@@ -30,6 +30,12 @@ op                        to            fields
 
 A sid names the process that made it, and requests for a client go there,
 unless an ``m.moved`` said the client now lives elsewhere.
+
+With connection state recovery on (Redis only), events emitted without a
+callback, and ``m.enter``, ``m.leave``, ``m.close_room`` and
+``m.disconnect``, go through the deployment's recovery log instead, a Redis
+Stream every process reads in the same order (:attr:`PubSubManager.ordered`,
+:mod:`realtime.managers.stream`).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from realtime.async_modes import get_async_mode, patched_mode
 from realtime.emitting import Target, as_exclude, as_rooms, event_packet
@@ -49,6 +55,7 @@ from realtime.gather import Gathering
 from realtime.managers.brokers import open_broker
 from realtime.managers.link import BrokerLink, pack
 from realtime.managers.memory import MemoryManager
+from realtime.managers.stream import StreamWriter
 from realtime.protocol.socketio import (
     Parser,
     Serializer,
@@ -63,7 +70,7 @@ if TYPE_CHECKING:
     from realtime.gather import AnswerCallback
     from realtime.managers.base import Members
 
-__all__ = ["KombuManager", "PubSubManager", "RedisManager"]
+__all__ = ["KombuManager", "OrderedLog", "PubSubManager", "RedisManager"]
 
 logger = logging.getLogger("realtime.socketio")
 
@@ -125,6 +132,11 @@ class PubSubManager(MemoryManager):
         self._last_warning = 0.0
         self._moved: dict[str, str] = {}
         self._takeover: Callable[[str], None] | None = None
+        #: The deployment's ordered log, with connection state recovery on
+        #: (:class:`~realtime.managers.stream.RedisRecoveryLog`): room
+        #: changes then go through it too, in order with the events.
+        self.ordered: OrderedLog | None = None
+        self._writer: StreamWriter | None = None
         if write_only:
             mode = get_async_mode(async_mode or patched_mode() or "threading")
             self.cluster_link(mode)
@@ -223,29 +235,72 @@ class PubSubManager(MemoryManager):
             self._gatherings.pop(gathering.key, None)
 
     def enter_room(self, namespace: str, sid: SocketSid, room: str) -> None:
-        if self._elsewhere(namespace, sid):
-            self._send(
-                self.owner(sid), {"op": "m.enter", "ns": namespace, "sid": sid, "room": room}
-            )
-        else:
-            super().enter_room(namespace, sid, room)
+        self._membership("m.enter", namespace, sid, room)
 
     def leave_room(self, namespace: str, sid: SocketSid, room: str) -> None:
+        self._membership("m.leave", namespace, sid, room)
+
+    def _membership(self, op: str, namespace: str, sid: SocketSid, room: str) -> None:
+        ordered = self.ordered
         if self._elsewhere(namespace, sid):
-            self._send(
-                self.owner(sid), {"op": "m.leave", "ns": namespace, "sid": sid, "room": room}
-            )
+            message = {"op": op, "ns": namespace, "sid": sid, "room": room}
+            if not self._append_ordered(message):
+                self._send(self.owner(sid), message)
+            return
+        if ordered is not None:
+            # Events this process emitted before reach the client first.
+            ordered.catch_up()
+        if op == "m.enter":
+            super().enter_room(namespace, sid, room)
         else:
             super().leave_room(namespace, sid, room)
 
     def close_room(self, namespace: str, room: str) -> None:
+        message = {"op": "m.close_room", "ns": namespace, "room": room}
+        if self._append_ordered(message):
+            if self.ordered is not None:
+                self.ordered.catch_up()
+            return
         super().close_room(namespace, room)
-        self._publish_all({"op": "m.close_room", "ns": namespace, "room": room})
+        self._publish_all(message)
+
+    def _append_ordered(self, message: dict[str, Any]) -> bool:
+        """Append a room change to the deployment's ordered log, if it has one.
+
+        Raises:
+            BrokerUnavailable: a write-only manager cannot reach Redis.
+        """
+        if self.ordered is not None:
+            return self.ordered.append(message)
+        if self.write_only:
+            writer = self._stream_writer()
+            if writer is not None:
+                return self._write(writer, message)
+        return False
+
+    def remove(self, namespace: str, sid: SocketSid) -> None:
+        if self.ordered is not None:
+            self.ordered.catch_up()
+        super().remove(namespace, sid)
+
+    def apply_ordered(self, message: dict[str, Any]) -> None:
+        """A change read from the ordered log, applied to this process's clients."""
+        op, namespace = message["op"], message["ns"]
+        if op == "m.close_room":
+            super().close_room(namespace, str(message["room"]))
+        elif op == "m.enter":
+            super().enter_room(namespace, SocketSid(message["sid"]), str(message["room"]))
+        elif op == "m.leave":
+            super().leave_room(namespace, SocketSid(message["sid"]), str(message["room"]))
+        elif op == "m.disconnect" and message["sid"] in self._eio.get(namespace, {}):
+            assert self._host is not None
+            self._host.disconnect(message["sid"], namespace)
 
     def disconnect_elsewhere(self, sid: str, namespace: str) -> bool:
         if not self._elsewhere(namespace, SocketSid(sid)):
             return False
-        return self._send(self.owner(sid), {"op": "m.disconnect", "ns": namespace, "sid": sid})
+        message = {"op": "m.disconnect", "ns": namespace, "sid": sid}
+        return self._append_ordered(message) or self._send(self.owner(sid), message)
 
     def _elsewhere(self, namespace: str, sid: str) -> bool:
         """``sid`` is not a client of this process, and names another one."""
@@ -309,19 +364,46 @@ class PubSubManager(MemoryManager):
     ) -> None:
         """Publish a broadcast to every process (:class:`realtime.Emitter`).
 
+        When the deployment has connection state recovery on, the event
+        goes to its log instead, which the servers deliver from.
+
         Raises:
             BrokerUnavailable: the broker cannot be reached.
         """
-        self._publish_all(
-            {
-                "op": "m.emit",
-                "ns": namespace,
-                "rooms": None if rooms is None else list(rooms),
-                "exclude": list(exclude),
-                **self._encoded(outgoing),
-            },
-            strict=True,
-        )
+        message = {
+            "ns": namespace,
+            "rooms": None if rooms is None else list(rooms),
+            "exclude": list(exclude),
+            **self._encoded(outgoing),
+        }
+        writer = self._stream_writer()
+        if writer is not None and self._write(writer, message):  # an event of the log: no op
+            return
+        self._publish_all({"op": "m.emit", **message}, strict=True)
+
+    def _write(self, writer: StreamWriter, message: dict[str, Any]) -> bool:
+        """Append to the recovery log if the deployment reads one; False if not.
+
+        Raises:
+            BrokerUnavailable: Redis cannot be reached.
+        """
+        broker = self._require_link().broker
+        try:
+            if not writer.active():
+                return False
+            writer.append(message)
+        except broker.errors as exc:  # type: ignore[attr-defined]
+            raise BrokerUnavailable(f"cannot append to {broker.describe()}: {exc}") from exc
+        return True
+
+    def _stream_writer(self) -> StreamWriter | None:
+        """The recovery log's writer, on Redis; None on another broker."""
+        if self._writer is None:
+            client = getattr(self._require_link().broker, "client", None)
+            if client is None:
+                return None
+            self._writer = StreamWriter(client, self.channel)
+        return self._writer
 
     def emit(
         self,
@@ -538,6 +620,16 @@ class PubSubManager(MemoryManager):
             except ConfigurationError:
                 self._other_parsers[fmt] = None
         return self._other_parsers[fmt]
+
+
+class OrderedLog(Protocol):
+    """A log every process reads in the same order (see :attr:`PubSubManager.ordered`)."""
+
+    def append(self, message: dict[str, Any]) -> bool:
+        """Append a room change; False if it could not be."""
+
+    def catch_up(self) -> None:
+        """Deliver to this process's clients what it appended and has not read yet."""
 
 
 class _Entry:

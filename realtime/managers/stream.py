@@ -10,12 +10,22 @@ sockets live in Redis, where every process finds them:
   stream (``XREAD``) and delivers the entries to its own clients, so every
   client of every process receives events in offset order; the stream is
   trimmed to ``max_packets`` entries and ``max_disconnection_duration``
-  seconds.
+  seconds. Changes that concern other processes (``enter_room``,
+  ``leave_room`` and ``disconnect`` of their clients, ``close_room``) go
+  through the stream too, so they stay in order with the events around them; before a process
+  changes the rooms of its own clients it delivers what it appended and has
+  not read back yet (:meth:`RedisRecoveryLog.catch_up`), so an event emitted
+  before ``leave_room`` still reaches the client that leaves.
 - ``<channel>:recovery:snap:<pid>``: the snapshot of a dropped socket,
   expiring after ``max_disconnection_duration``.
 - ``<channel>:recovery:live:<pid>``: the process serving a connected socket,
   so that a client that comes back elsewhere before its old connection was
   noticed dead can have that process close it (``m.takeover``).
+
+While recovery is on, the servers keep ``<channel>:recovery:on`` alive, so
+that a write-only :class:`realtime.Emitter` appends its events to the stream
+too (:class:`StreamWriter`): in a deployment with recovery every event a
+client receives carries an offset.
 
 A socket that resumes on another process keeps its sid, which names the
 process that made it; an ``m.moved`` message tells every process where it
@@ -24,6 +34,7 @@ now lives (see :mod:`realtime.managers.pubsub`).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -38,7 +49,7 @@ if TYPE_CHECKING:
     from realtime.managers.pubsub import PubSubManager
     from realtime.protocol.socketio import SioPacket
 
-__all__ = ["RedisRecoveryLog"]
+__all__ = ["RedisRecoveryLog", "StreamWriter"]
 
 #: Milliseconds an XREAD waits for entries before it looks again.
 _BLOCK_MS = 1000
@@ -48,6 +59,10 @@ _BATCH = 512
 _TRIM_INTERVAL = 5.0
 #: Seconds a resuming client waits for another process to let go of it.
 TAKEOVER_TIMEOUT = 5.0
+#: Seconds the ``on`` mark lives unless a server refreshes it.
+_MARK_TTL = 30
+#: Seconds an emitter trusts what it last learnt of the mark.
+_MARK_CHECK = 5.0
 #: Seconds a connected client's ``live`` key is kept (refreshed on recovery).
 _LIVE_TTL = 24 * 3600
 _FIRST_BACKOFF = 0.5
@@ -64,6 +79,81 @@ def _stream_id(text: str) -> tuple[int, int] | None:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _current_task() -> object:
+    """What tells the running task (thread or greenlet) from the others."""
+    try:
+        import greenlet  # noqa: PLC0415 - only with eventlet or gevent installed
+    except ImportError:
+        return threading.get_ident()
+    return greenlet.getcurrent()
+
+
+class _ReentrantLock:
+    """The async mode's lock, which the task holding it may take again.
+
+    Delivering an event may end a connection, whose socket then leaves its
+    rooms, which catches up with the log: under the same lock.
+    """
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self._owner: object = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        me = _current_task()
+        if self._owner is not me:
+            self._lock.acquire()
+            self._owner = me
+        self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()
+
+
+def _keys(channel: str) -> tuple[str, str]:
+    """The stream and the ``on`` mark of a deployment's channel."""
+    return f"{channel}:recovery:log", f"{channel}:recovery:on"
+
+
+class StreamWriter:
+    """How a write-only emitter reaches a deployment that has recovery on.
+
+    Args:
+        client: a ``redis.Redis`` client.
+        channel: the deployment's channel.
+    """
+
+    def __init__(self, client: Any, channel: str) -> None:
+        self._redis = client
+        self._stream, self._mark = _keys(channel)
+        self._checked = -_MARK_CHECK
+        self._active = False
+
+    def active(self) -> bool:
+        """Whether the deployment's servers read the stream (checked every few seconds).
+
+        Raises:
+            redis.RedisError: Redis cannot be reached.
+        """
+        now = time.monotonic()
+        if now - self._checked >= _MARK_CHECK:
+            self._active = bool(self._redis.exists(self._mark))
+            self._checked = now
+        return self._active
+
+    def append(self, message: dict[str, Any]) -> None:
+        """Append an event (``ns``, ``rooms``, ``exclude``, ``fmt``, ``parts``).
+
+        Raises:
+            redis.RedisError: Redis cannot be reached.
+        """
+        self._redis.xadd(self._stream, {"m": pack(message)})
 
 
 class RedisRecoveryLog(RecoveryLog):
@@ -100,15 +190,19 @@ class RedisRecoveryLog(RecoveryLog):
         self._node = link.node_id
         self._logger = manager.logger
         prefix = f"{manager.channel}:recovery"
-        self._stream = f"{prefix}:log"
+        self._stream, self._mark = _keys(manager.channel)
         self._snap_prefix = f"{prefix}:snap:"
         self._live_prefix = f"{prefix}:live:"
-        self._lock = mode.lock()
+        self._lock = _ReentrantLock(mode.lock())
         self._closed = False
         self._last_trim = 0.0
         self._position = self._last_id()
+        self._keep_mark()
+        # The newest entry this process appended.
+        self._own_last = (0, 0)
         self._take_over: Callable[[str], None] | None = None
         manager.on_takeover(self._on_takeover)
+        manager.ordered = self
         mode.spawn(self._read)
 
     # -- emitting and delivering ------------------------------------------------
@@ -129,17 +223,46 @@ class RedisRecoveryLog(RecoveryLog):
             "parts": [p.data for p in self._prepare(packet).packets],
         }
         try:
-            self._redis.xadd(
-                self._stream,
-                {"m": pack(entry)},
-                maxlen=self.options.max_packets,
-                approximate=True,
-            )
+            self._xadd(entry)
         except self._errors as exc:
             # Without Redis no process can be reached: the local clients
             # still get the event, without an offset.
             self._manager.warn("cannot append to the recovery log (%s); local clients only", exc)
             self._manager.broadcast_here(namespace, self._prepare(packet), rooms, excluded)
+
+    def append(self, message: dict[str, Any]) -> bool:
+        try:
+            self._xadd(message)
+        except self._errors as exc:
+            self._manager.warn("cannot append to the recovery log (%s)", exc)
+            return False
+        return True
+
+    def _xadd(self, message: dict[str, Any]) -> None:
+        entry_id = self._redis.xadd(
+            self._stream, {"m": pack(message)}, maxlen=self.options.max_packets, approximate=True
+        )
+        self._own_last = max(self._own_last, _stream_id(_text(entry_id)) or (0, 0))
+
+    def catch_up(self) -> None:
+        if self._own_last <= self._position_id():
+            return
+        with self._lock:
+            own_last = self._own_last
+            if own_last <= self._position_id():
+                return
+            try:
+                entries = self._redis.xrange(
+                    self._stream, min=f"({self._position}", max=f"{own_last[0]}-{own_last[1]}"
+                )
+            except self._errors as exc:
+                self._logger.warning("cannot read the recovery log (%s)", exc)
+                return
+            for entry_id, fields in entries:
+                self._deliver(_text(entry_id), fields)
+
+    def _position_id(self) -> tuple[int, int]:
+        return _stream_id(self._position) or (0, 0)
 
     def _read(self) -> None:
         backoff = _FIRST_BACKOFF
@@ -170,10 +293,16 @@ class RedisRecoveryLog(RecoveryLog):
 
     def _deliver(self, entry_id: str, fields: dict[Any, Any]) -> None:
         """Deliver one entry to this process's clients; the caller holds the lock."""
+        number = _stream_id(entry_id)
+        if number is None or number <= self._position_id():
+            return  # delivered already, by a catch-up
         self._position = entry_id
         try:
             entry = self._entry(fields)
             if entry is None:
+                return
+            if "op" in entry:
+                self._manager.apply_ordered(entry)
                 return
             outgoing = self._outgoing(entry, entry_id)
             if outgoing is not None:
@@ -185,11 +314,14 @@ class RedisRecoveryLog(RecoveryLog):
 
     @staticmethod
     def _entry(fields: dict[Any, Any]) -> dict[str, Any] | None:
+        """An entry's message: a room change (``op``) or an event; None if neither."""
         data = fields.get(b"m", fields.get("m"))
         entry = unpack(data) if isinstance(data, bytes) else None
-        if entry is None or not {"ns", "rooms", "exclude", "fmt", "parts"} <= entry.keys():
+        if entry is None:
             return None
-        return entry
+        if "op" in entry:
+            return entry if "ns" in entry else None
+        return entry if {"ns", "rooms", "exclude", "fmt", "parts"} <= entry.keys() else None
 
     def _outgoing(self, entry: dict[str, Any], offset: str) -> Outgoing | None:
         """The entry's packet with its offset as a last argument, encoded once."""
@@ -205,6 +337,13 @@ class RedisRecoveryLog(RecoveryLog):
         self._last_trim = now
         oldest = int((now - self.options.max_disconnection_duration) * 1000)
         self._redis.xtrim(self._stream, minid=f"{oldest}-0", approximate=True)
+        self._keep_mark()
+
+    def _keep_mark(self) -> None:
+        try:
+            self._redis.set(self._mark, self._node, ex=_MARK_TTL)
+        except self._errors as exc:
+            self._logger.warning("cannot reach Redis for recovery (%s)", exc)
 
     def _last_id(self) -> str:
         try:
@@ -242,8 +381,10 @@ class RedisRecoveryLog(RecoveryLog):
             missed = []
             for entry_id, fields in entries:
                 entry = self._entry(fields)
-                if entry is None or not matches(
-                    entry["ns"], entry["rooms"], entry["exclude"], snapshot
+                if (
+                    entry is None
+                    or "op" in entry
+                    or not matches(entry["ns"], entry["rooms"], entry["exclude"], snapshot)
                 ):
                     continue
                 outgoing = self._outgoing(entry, _text(entry_id))
