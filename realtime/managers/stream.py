@@ -226,9 +226,13 @@ class RedisRecoveryLog(RecoveryLog):
             self._xadd(entry)
         except self._errors as exc:
             # Without Redis no process can be reached: the local clients
-            # still get the event, without an offset.
+            # still get the event, which cannot be replayed. Its offset is
+            # the last one read, so a client that recovers from it gets all
+            # that follows (a client takes a last string argument for an
+            # offset: the event must not go without one).
             self._manager.warn("cannot append to the recovery log (%s); local clients only", exc)
-            self._manager.broadcast_here(namespace, self._prepare(packet), rooms, excluded)
+            outgoing = self._prepare(packet.with_data([*packet.data, self._position]))
+            self._manager.broadcast_here(namespace, outgoing, rooms, excluded)
 
     def append(self, message: dict[str, Any]) -> bool:
         try:

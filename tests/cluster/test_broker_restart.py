@@ -4,7 +4,8 @@ Two processes (threads, eventlet) share a private redis-server. While it is
 down each process keeps serving its own clients (events, acks, broadcasts to
 them); broadcasts to the other process's clients are lost, as pub/sub loses
 them. Once it is back, both processes resubscribe by themselves, say so in
-their logs, and broadcasts reach every client again, in order.
+their logs, and broadcasts reach every client again, in order. The same with
+connection state recovery on, where events go through a Redis Stream.
 """
 
 from __future__ import annotations
@@ -32,9 +33,16 @@ def redis() -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture
-def pair(redis: RedisServer, tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    options = {"message_queue": redis.url, "channel": f"restart-{uuid.uuid4().hex[:6]}"}
+@pytest.fixture(params=["fanout", "recovery"])
+def pair(
+    redis: RedisServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[list[ServerProcess]]:
+    options: dict[str, object] = {
+        "message_queue": redis.url,
+        "channel": f"restart-{uuid.uuid4().hex[:6]}",
+    }
+    if request.param == "recovery":
+        options["connection_state_recovery"] = True
     servers = []
     try:
         for mode in ("threading", "eventlet"):
@@ -54,8 +62,9 @@ def tick(sender: Peer, room: str, n: int) -> None:
 def test_local_service_survives_and_fan_out_resumes(
     redis: RedisServer, pair: list[ServerProcess]
 ) -> None:
+    offsets = "connection_state_recovery" in pair[0].options
     a, b = (
-        connect_peer(server.url, transports)
+        connect_peer(server.url, transports, offsets=offsets)
         for server, transports in zip(pair, (["websocket"], ["polling"]), strict=True)
     )
     room = "everyone"
