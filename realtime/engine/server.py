@@ -342,7 +342,13 @@ class Server:
             detail = f"a session can only be opened with GET, not {request.method}"
             return self._error(request, ErrorCode.BAD_HANDSHAKE_METHOD, detail)(start_response)
         if transport.accepts_upgrades and not request.is_websocket:
-            detail = f"transport={transport.name} without a WebSocket handshake"
+            if transport.name == "websocket":
+                detail = "transport=websocket without a WebSocket handshake"
+            else:
+                detail = (
+                    f"a session cannot open on transport={transport.name}: it opens on "
+                    f"polling and upgrades to {transport.name}"
+                )
             return self._error(request, ErrorCode.BAD_REQUEST, detail)(start_response)
         version = request.query.get("EIO")
         if version != str(PROTOCOL_VERSION):

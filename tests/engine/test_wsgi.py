@@ -103,6 +103,20 @@ def test_handlers_register_by_decorator_and_by_call() -> None:
         server.on("connection", connect)  # type: ignore[call-overload]
 
 
+@pytest.mark.parametrize("stream", ["sse", "streaming"])
+def test_a_handshake_on_a_stream_is_refused_with_the_reason(
+    caplog: pytest.LogCaptureFixture, stream: str
+) -> None:
+    client = Client(Server(async_mode="threading"))
+    with caplog.at_level("WARNING", logger="realtime.engine"):
+        response = client.get(f"/engine.io/?EIO=4&transport={stream}")
+    assert response.status_code == 400 and response.json["code"] == 3
+    assert any(
+        f"a session cannot open on transport={stream}: it opens on polling" in r.getMessage()
+        for r in caplog.records
+    )
+
+
 def test_refusals_are_logged_with_the_reason(caplog: pytest.LogCaptureFixture) -> None:
     client = Client(Server(async_mode="threading", transports=["websocket"]))
     with caplog.at_level("WARNING", logger="realtime.engine"):
