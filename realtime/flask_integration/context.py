@@ -109,6 +109,7 @@ def handler_context(
     event: dict[str, Any],
     *,
     manage_session: bool,
+    carried: dict[str, Any] | None = None,
 ) -> RequestContext:
     """A request context for one handler call, ready to push.
 
@@ -119,9 +120,12 @@ def handler_context(
         event: what ``request.event`` holds.
         manage_session: give the handler the connection's own copy of the
             session rather than the one Flask opens from the cookies.
+        carried: the socket's server-side session, where the managed copy is
+            kept too, so that it comes back with a recovered connection.
     """
     if manage_session:
-        context = RequestContext(app, environ, session=_managed_session(app, environ))
+        managed = _managed_session(app, environ, carried)
+        context = RequestContext(app, environ, session=managed)
     else:
         context = app.request_context(environ)
     # Flask's Request takes arbitrary attributes; these three are the
@@ -132,18 +136,26 @@ def handler_context(
     return context
 
 
-def _managed_session(app: Flask, environ: dict[str, Any]) -> ManagedSession:
+def _managed_session(
+    app: Flask, environ: dict[str, Any], carried: dict[str, Any] | None
+) -> ManagedSession:
     managed = environ.get(SESSION_KEY)
-    if isinstance(managed, ManagedSession):
-        return managed
-    interface = app.session_interface
-    opened = interface.open_session(app, app.request_class(environ))
-    if opened is None:
-        opened = interface.make_null_session(app)
-    # Two handlers of one connection may get here together; the first copy
-    # stored wins, so both end up sharing it.
-    stored: ManagedSession = environ.setdefault(SESSION_KEY, ManagedSession(opened))
-    return stored
+    if not isinstance(managed, ManagedSession):
+        kept = carried.get(SESSION_KEY) if carried is not None else None
+        if isinstance(kept, dict):
+            # A connection that recovered: its copy came back with it.
+            opened: Any = kept
+        else:
+            interface = app.session_interface
+            opened = interface.open_session(app, app.request_class(environ))
+            if opened is None:
+                opened = interface.make_null_session(app)
+        # Two handlers of one connection may get here together; the first
+        # copy stored wins, so both end up sharing it.
+        managed = environ.setdefault(SESSION_KEY, ManagedSession(opened))
+    if carried is not None and carried.get(SESSION_KEY) is not managed:
+        carried[SESSION_KEY] = managed
+    return managed
 
 
 def save_session(app: Flask, session: SessionMixin) -> None:

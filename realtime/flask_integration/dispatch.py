@@ -150,11 +150,17 @@ class Dispatcher:
                 return None
             with fallback.app_context():
                 return handler(*call_args)
-        app, environ = found
+        app, server, environ = found
         settings = self._settings
         manage = settings.manage_session
+        carried = server.get_session(socket.sid, socket.namespace) if manage else None
         context = handler_context(
-            app, environ, socket, {"message": message, "args": event_args}, manage_session=manage
+            app,
+            environ,
+            socket,
+            {"message": message, "args": event_args},
+            manage_session=manage,
+            carried=carried,
         )
         with context:
             try:
@@ -172,11 +178,11 @@ class Dispatcher:
                 save_session(app, context.session)
             return result
 
-    def _connection(self, socket: SocketContext) -> tuple[Flask, dict[str, Any]] | None:
-        """The app and connection environ of ``socket``, from whichever server has it."""
+    def _connection(self, socket: SocketContext) -> tuple[Flask, Server, dict[str, Any]] | None:
+        """The app, server and connection environ of ``socket``, from whichever server has it."""
         for app, server in self._settings.installations():
             try:
-                return app, server.get_environ(socket.sid, socket.namespace)
+                return app, server, server.get_environ(socket.sid, socket.namespace)
             except KeyError:
                 continue
         return None
