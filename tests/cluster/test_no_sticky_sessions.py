@@ -2,11 +2,14 @@
 
 In both, each request of a session may land on any process: gunicorn's
 workers take connections as they come, and nginx, with no keep-alive to its
-upstreams, sends each request to the next server. Clients on polling only and
+upstreams, sends each request to the next server. Clients on polling only,
 clients that upgrade to WebSocket (python-socketio's, the official Node
-client, realtime.js under Node) join one room, get a burst of numbered
-broadcasts, and send numbered events: every message arrives once and in
-order, both ways, and the processes report that they did forward requests.
+client, realtime.js under Node) and realtime.js clients that move to SSE or
+HTTP streaming join one room, get a burst of numbered broadcasts, and send
+numbered events: every message arrives once and in order, both ways, each
+client ends on the transport it should, as the process that holds its
+session agrees, and the processes report that they did forward requests.
+``test_no_sticky_in_chromium.py`` does the same with realtime.js in Chromium.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,17 @@ LEGACY = ROOT / ".cache" / "gunicorn-legacy"
 COUNT = 100
 
 pytestmark = pytest.mark.xdist_group("no-sticky")
+
+#: The Node clients of each deployment (``spread.js``): which client, and the
+#: transports it may use, the last one being where it must end up. ``sse``
+#: and ``streaming`` are realtime.js's own (under Node it reads both streams
+#: with ``fetch``); their stream GET and the POSTs of the same session land
+#: on different processes.
+NODE_SETUPS = [
+    (client, transports)
+    for client in ("official", "realtime")
+    for transports in ("polling", "polling,websocket")
+] + [("realtime", "polling,sse"), ("realtime", "polling,streaming")]
 
 
 class Deployment:
@@ -145,14 +160,23 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(params=["gunicorn-gevent", "gunicorn-eventlet", "nginx-round-robin"])
-def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+@contextmanager
+def deployed(kind: str) -> Iterator[Deployment]:
+    """A deployment on its own channel: ``gunicorn-gevent``, ``gunicorn-eventlet``
+    or ``nginx-round-robin``."""
     require(redis_answers(), "a Redis server on 127.0.0.1:6379 (make prereqs starts one)")
     channel = f"spread-{uuid.uuid4().hex[:8]}"
-    kind = str(request.param)
     made = behind_nginx(channel) if kind == "nginx-round-robin" else gunicorn(kind[9:], channel)
-    yield made
-    made.close()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture(params=["gunicorn-gevent", "gunicorn-eventlet", "nginx-round-robin"])
+def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    with deployed(str(request.param)) as made:
+        yield made
 
 
 class NodeClients:
@@ -171,6 +195,7 @@ class NodeClients:
             "SPREAD_COUNT": str(COUNT),
         }
         self.what = f"{client} over {transports}"
+        self.transports = transports.split(",")
         self.process = subprocess.Popen(
             [node_binary, "spread.js"],
             cwd=HERE,
@@ -226,8 +251,7 @@ def test_every_message_arrives_once_and_in_order(deployment: Deployment, node: s
     room = f"room-{uuid.uuid4().hex[:6]}"
     node_clients = [
         NodeClients(node, deployment.url, client, transports, room, 2)
-        for client in ("official", "realtime")
-        for transports in ("polling", "polling,websocket")
+        for client, transports in NODE_SETUPS
     ]
     for clients in node_clients:
         clients.ready()
@@ -248,8 +272,9 @@ def test_every_message_arrives_once_and_in_order(deployment: Deployment, node: s
             assert seen["errors"] == [] and seen["disconnects"] == [], (clients.what, seen)
             assert seen["ticks"] == list(range(COUNT)), clients.what
             assert seen["inOrder"] == [True] * COUNT, clients.what
-            expected = "websocket" if "websocket" in clients.what else "polling"
-            assert seen["transport"] == expected, clients.what
+            assert seen["rungs"] == clients.transports, (clients.what, seen["rungs"])
+            assert seen["transport"] == clients.transports[-1], clients.what
+            assert seen["serverTransport"] == clients.transports[-1], clients.what
     sender.client.disconnect()
     stats = deployment.stats()
     # Requests did land on processes that did not hold their session.

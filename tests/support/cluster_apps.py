@@ -14,12 +14,14 @@ import orjson
 
 import realtime
 from realtime import AckTimeout
+from tests.support.browser_apps import HARNESS
 
 
 def sio_cluster(mode: str, **options: Any) -> realtime.Server:
     """Events (each acks what it did):
 
-    ``whoami`` (the pid and sid), ``join``/``leave`` (room: the sender),
+    ``whoami`` (the pid and sid), ``transport`` (the sender's, as the process
+    that holds it sees it), ``join``/``leave`` (room: the sender),
     ``put``/``take`` (sid, room: any client), ``to`` (target, event, *args),
     ``to_except`` (target, skip, event, *args), ``close`` (room), ``kick``
     (sid), ``ask_sid`` (sid, timeout: ``call(sid=)``), ``ask_to`` (target,
@@ -27,7 +29,9 @@ def sio_cluster(mode: str, **options: Any) -> realtime.Server:
     whose answers ``GET /_test/state?key=`` reports; ``?stats`` reports the
     process's pid and cluster counters), ``count`` (n: True if
     n is the next number this client sends, counting from 0). Clients answer
-    ``question`` events themselves.
+    ``question`` events themselves. ``GET /harness`` is the browser tests'
+    page (:data:`tests.support.browser_apps.HARNESS`), which loads the
+    bundled client from the deployment itself.
     """
     sio = realtime.Server(async_mode=mode, **options)
     answers: dict[str, list[Any]] = {}
@@ -42,6 +46,10 @@ def sio_cluster(mode: str, **options: Any) -> realtime.Server:
             expected = session.get("next", 0)
             session["next"] = n + 1
         return n == expected
+
+    @sio.event
+    def transport(sid: str) -> str:
+        return sio.transport(sid)
 
     @sio.event
     def join(sid: str, room: str) -> None:
@@ -105,6 +113,9 @@ def sio_cluster(mode: str, **options: Any) -> realtime.Server:
         sio.emit("question", "callback", to=target, callback=answered)
 
     def state(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ.get("PATH_INFO") == "/harness":
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [HARNESS]
         query = parse_qs(environ.get("QUERY_STRING", ""))
         start_response("200 OK", [("Content-Type", "application/json")])
         if "stats" in query:
