@@ -1125,6 +1125,7 @@ class Socket extends Emitter {
     this.acks = {};
     this.flags = {};
     this._ids = 0;
+    this._endRecovery();
     this._subs = null;
     this._any = [];
     this._anyOut = [];
@@ -1158,6 +1159,10 @@ class Socket extends Emitter {
     if (this.connected) this._packet({ type: DISCONNECT });
     this._destroy();
     if (this.connected) this._onClose("io client disconnect");
+    else {
+      this._endRecovery();
+      this._dropAcks();
+    }
     return this;
   }
   close() { return this.disconnect(); }
@@ -1169,7 +1174,7 @@ class Socket extends Emitter {
     this.flags = {};
     if (RESERVED.includes(ev)) throw new Error('"' + ev + '" is a reserved event name');
     args.unshift(ev);
-    const p = { type: EVENT, data: args };
+    const p = { type: EVENT, data: args, volatile: flags.volatile };
     if (typeof args[args.length - 1] === "function") {
       p.id = this._ids++;
       const timeout = flags.timeout !== undefined ? flags.timeout : this._opts.ackTimeout;
@@ -1203,23 +1208,74 @@ class Socket extends Emitter {
   offAnyOutgoing(fn) { this._anyOut = fn ? this._anyOut.filter((l) => l !== fn) : []; return this; }
   listenersAnyOutgoing() { return this._anyOut.slice(); }
 
-  // Hooks for connection state recovery, so it slots in later without a
-  // rewrite; none changes the wire today. The server supports recovery iff
-  // its CONNECT reply carries a `pid`.
-  //   _connectData(auth)  the CONNECT payload: will add {pid, offset}
-  //   _onConnected(data)  the CONNECT reply: will keep pid and set `recovered`
-  //   _incoming(args)     a server event's arguments: will note the offset
-  //   _outgoing(packet)   a client event: will number it for replay
-  _connectData(auth) { return auth; }
-  _onConnected(data) { this._pid = data.pid; }
-  _incoming(args) { return args; }
-  _outgoing(packet) { return packet; }
+  // Connection state recovery (socket.io-protocol v5; docs/client.md). The
+  // server has it on iff its CONNECT reply carries a `pid`; until then
+  // nothing here changes a byte on the wire. State: _pid and _sid (the
+  // session to ask back), _offset (of the last server event), _seq (client
+  // events sent since the session began, counted as the server counts them),
+  // _sent (the last of them, kept for replay), _lost (how many were pushed
+  // out of _sent: a server that got fewer cannot have them replayed).
+  _connectData(auth) {
+    if (!this._pid) return auth;
+    const data = Object.assign({}, auth, { pid: this._pid });
+    if (this._offset !== undefined) data.offset = this._offset;
+    return data;
+  }
+
+  // The CONNECT reply. Returns the packets to send again: on a recovery, the
+  // kept ones the server says it did not get (`received` is realtime's
+  // extension; a stock server does not send it, and nothing is replayed).
+  _onConnected(data) {
+    const recovered = this.recovered = !!this._pid && data.sid === this._sid;
+    const got = data.received;
+    let replay = [];
+    if (!recovered) this._endRecovery();
+    else if (Number.isInteger(got)) {
+      // Counted the same way, the server's events are a prefix of ours.
+      if (got >= this._lost) replay = this._sent.filter((p) => p.seq >= got);
+      this._seq = got;
+    }
+    this._sent = [];
+    this._lost = this._seq;
+    this._pid = data.pid;
+    this._sid = data.sid;
+    this._dropAcks(replay);
+    return replay;
+  }
+
+  _endRecovery() {
+    this._pid = this._offset = undefined;
+    this._sent = [];
+    this._seq = this._lost = 0;
+  }
+
+  // A server event's arguments, its offset taken off (events that ask for an
+  // ack have none).
+  _incoming(p) {
+    const args = p.data, last = args[args.length - 1];
+    if (this._pid && p.id == null && args.length > 1 && typeof last === "string") {
+      this._offset = args.pop();
+    }
+    return args;
+  }
+
+  // A client event going out: counted, and kept unless volatile.
+  _outgoing(p) {
+    if (!this._pid || p.type !== EVENT) return p;
+    p.seq = this._seq++;
+    if (p.volatile) return p;
+    const sent = this._sent, max = this._opts.replayBuffer;
+    sent.push(p);
+    if (sent.length > (max >= 0 ? max : 1000)) this._lost = sent.shift().seq + 1;
+    return p;
+  }
 
   _registerAck(id, fn, timeout) {
     if (timeout === undefined) { this.acks[id] = fn; return; }
     const timer = setTimeout(() => {
       delete this.acks[id];
       this.sendBuffer = this.sendBuffer.filter((p) => p.id !== id);
+      this._sent = this._sent.filter((p) => p.id !== id);
       call(fn, this, [new Error("operation has timed out")]);
     }, timeout);
     const wrap = (...args) => { clearTimeout(timer); fn.apply(this, args); };
@@ -1261,6 +1317,8 @@ class Socket extends Emitter {
         return this._onClose("io server disconnect");
       case CONNECT_ERROR: {
         this._destroy();
+        this._endRecovery();
+        this._dropAcks();
         const d = p.data, err = new Error(typeof d === "string" ? d : d.message);
         err.data = d.data;
         return this._fire("connect_error", err);
@@ -1269,16 +1327,17 @@ class Socket extends Emitter {
   }
 
   _onConnect(data) {
+    const replay = this._onConnected(data);
     this.id = data.sid;
-    this._onConnected(data);
     this.connected = true;
     for (const args of this.receiveBuffer.splice(0)) this._dispatch(args);
+    for (const p of replay) this._packet(this._outgoing(p));
     for (const p of this.sendBuffer.splice(0)) this._send(p);
     this._fire("connect");
   }
 
   _onEvent(p) {
-    const args = this._incoming(p.data);
+    const args = this._incoming(p);
     if (p.id != null) args.push(this._ack(p.id));
     if (this.connected) this._dispatch(args);
     else this.receiveBuffer.push(args);
@@ -1301,6 +1360,9 @@ class Socket extends Emitter {
   _onAck(p) {
     const fn = this.acks[p.id];
     if (typeof fn !== "function") return;
+    // The server got this event, so every one before it: no replay for them.
+    const i = this._sent.findIndex((s) => s.id === p.id);
+    if (i >= 0) this._sent.splice(0, i + 1);
     delete this.acks[p.id];
     call(fn, this, fn.withError ? [null, ...p.data] : p.data);
   }
@@ -1308,11 +1370,18 @@ class Socket extends Emitter {
   _onClose(reason, err) {
     this.connected = false;
     this.id = undefined;
+    // Only a connection lost, not closed on purpose by either side, recovers.
+    if (reason === "io client disconnect" || reason === "io server disconnect") this._endRecovery();
     this._fire("disconnect", reason, err);
-    // No ack can come for what was sent; what is still buffered may be sent
-    // after a reconnection and keeps its callback.
+    this._dropAcks(this._sent);
+  }
+
+  // No ack can come for what was sent; what is still buffered, or kept for
+  // replay (`also`), may be sent after a reconnection and keeps its callback.
+  _dropAcks(also) {
+    const kept = (also || []).concat(this.sendBuffer);
     for (const id of Object.keys(this.acks)) {
-      if (this.sendBuffer.some((p) => String(p.id) === id)) continue;
+      if (kept.some((p) => String(p.id) === id)) continue;
       const fn = this.acks[id];
       delete this.acks[id];
       if (fn.withError) call(fn, this, [new Error("socket has been disconnected")]);

@@ -166,6 +166,7 @@ async function startProxy(target, { holdUpgradesMs = 0 } = {}) {
   const { hostname, port } = new URL(target);
   const pairs = new Set();
   const frozen = new Set();
+  const clientEnds = new Set();
   let downUntil = 0;
   const server = net.createServer((downstream) => {
     if (Date.now() < downUntil) return downstream.destroy();
@@ -220,8 +221,20 @@ async function startProxy(target, { holdUpgradesMs = 0 } = {}) {
           s.removeAllListeners("data");
           frozen.add(s);
         }
+        // Each end of a frozen pair now dies alone (see resetClients).
+        for (const s of pair) s.removeAllListeners("close").removeAllListeners("error").on("error", () => {});
+        clientEnds.add(pair[0]);
       }
       pairs.clear();
+    },
+    // After freeze(): the client's ends of the frozen connections are reset,
+    // the server's stay open and silent, as when the client's host moved to
+    // another network and knows its old connections are gone, and the
+    // server does not. (A client that pools HTTP connections, as Node's
+    // fetch does, would otherwise send a new session's requests on one.)
+    resetClients() {
+      for (const s of clientEnds) s.destroy();
+      clientEnds.clear();
     },
     close() {
       proxy.destroyAll();

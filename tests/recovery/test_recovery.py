@@ -1,9 +1,11 @@
-"""Connection state recovery with the official Socket.IO client under Node.
+"""Connection state recovery with Socket.IO clients under Node.
 
 ``recovery.test.js`` holds the scenarios (an outage, the zero-event case, a
 silent network change, expiry, a buffer too small, a kicked client, the
-connect handler's say); here it runs once per async mode and transport
-against servers of ``tests.support.recovery_apps``.
+connect handler's say), for the official client and for realtime.js, which
+runs four more: the events it sent and the server did not get are sent again
+after a recovery, once. Here they run once per client, async mode and
+transport against servers of ``tests.support.recovery_apps``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from tests.support.servers import ServerPool
 HERE = Path(__file__).resolve().parent
 SCRIPT = "recovery.test.js"
 APP = "tests.support.recovery_apps:sio_recovery"
-SCENARIOS = 7
+#: Scenarios per client: realtime.js runs four more (the events it replays).
+SCENARIOS = {"official": 7, "realtime": 11}
 
 pytestmark = pytest.mark.node
 
@@ -58,4 +61,12 @@ def test_official_client(
 ) -> None:
     proc = run_scenarios(node, server_pool, async_mode, "official", transport)
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
-    assert _passed(proc.stdout) == SCENARIOS, proc.stdout
+    assert _passed(proc.stdout) == SCENARIOS["official"], proc.stdout
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+def test_our_client(node: str, server_pool: ServerPool, async_mode: str, transport: str) -> None:
+    proc = run_scenarios(node, server_pool, async_mode, "realtime", transport)
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+    assert _passed(proc.stdout) == SCENARIOS["realtime"], proc.stdout

@@ -1,10 +1,11 @@
-"""Apps for browser tests: the Socket.IO echo server plus a harness page."""
+"""Apps for browser tests: Socket.IO test servers plus a harness page."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import realtime
+from tests.support.recovery_apps import sio_recovery
 from tests.support.sio_apps import sio_echo
 
 #: The page every browser test drives. It loads the bundled client from the
@@ -32,7 +33,16 @@ HARNESS = b"""<!doctype html>
 
 def browser_echo(mode: str, **options: Any) -> realtime.Server:
     """``sio_echo`` with ``GET /harness`` serving :data:`HARNESS`."""
-    sio = sio_echo(mode, **options)
+    return with_harness(sio_echo(mode, **options))
+
+
+def browser_recovery(mode: str, **options: Any) -> realtime.Server:
+    """``sio_recovery`` (connection state recovery on) with the harness page."""
+    return with_harness(sio_recovery(mode, **options))
+
+
+def with_harness(sio: realtime.Server) -> realtime.Server:
+    """``sio`` with ``GET /harness`` serving :data:`HARNESS` beside its own app."""
     state_app = sio.wsgi_app
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
