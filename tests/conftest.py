@@ -11,6 +11,10 @@ from tests.support.servers import ServerPool
 
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 
+# Headless Chromium (``browser``, ``context``): registered once for every
+# test directory, since a process can drive only one Playwright at a time.
+pytest_plugins = ["tests.support.browser"]
+
 
 def require(condition: bool, what: str) -> None:
     """Skip when a prerequisite is missing; under CI, fail instead.

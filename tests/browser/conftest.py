@@ -1,7 +1,2 @@
-"""Headless Chromium (Debian's package) driven by Playwright, one per test worker."""
-
-from __future__ import annotations
-
-from tests.support.browser import browser, context
-
-__all__ = ["browser", "context"]
+"""The browser tests use ``browser`` and ``context`` (tests/support/browser.py,
+registered for every directory by tests/conftest.py)."""

@@ -1,8 +1,8 @@
-"""Fixtures of the cluster tests: Node, and headless Chromium."""
+"""Fixtures of the cluster tests: Node (headless Chromium comes from
+tests/support/browser.py, registered by tests/conftest.py)."""
 
 from __future__ import annotations
 
-from tests.support.browser import browser, context
 from tests.support.node import node
 
-__all__ = ["browser", "context", "node"]
+__all__ = ["node"]

@@ -1,8 +1,8 @@
 """Headless Chromium (Debian's package) driven by Playwright, as fixtures.
 
 One browser per test worker (``browser``) and a fresh context per test
-(``context``). Test directories that drive pages import both in their
-``conftest.py``.
+(``context``). tests/conftest.py registers this module as a plugin, so
+every test directory has both, from one Playwright per process.
 """
 
 from __future__ import annotations
