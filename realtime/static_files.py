@@ -1,9 +1,11 @@
 """The bundled JavaScript client, served by the server itself.
 
-``<path>/realtime.js`` (a classic script defining ``io``) and
-``<path>/realtime.esm.js`` (an ES module) come from ``realtime/static``. Each
-is read and gzipped once; browsers revalidate with its ETag and get 304 while
-it is unchanged, as Node's server does for its client.
+``<path>/realtime.js`` (a classic script defining ``io``),
+``<path>/realtime.esm.js`` (an ES module) and ``<path>/realtime.min.js`` (the
+classic script minified, with its source map ``realtime.min.js.map``) come
+from ``realtime/static``. Each is read and gzipped once; browsers revalidate
+with its ETag and get 304 while it is unchanged, as Node's server does for its
+client.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from realtime.engine.http import Request, Response
 __all__ = ["CLIENT_FILES", "StaticFiles"]
 
 #: URL file names under the server's path, and the files they serve.
-CLIENT_FILES = {"realtime.js": "realtime.js", "realtime.esm.js": "realtime.esm.js"}
+CLIENT_FILES = {
+    name: name
+    for name in ("realtime.js", "realtime.esm.js", "realtime.min.js", "realtime.min.js.map")
+}
+
+_JAVASCRIPT = "text/javascript; charset=utf-8"
+#: Content types by file name ending; JavaScript for the others.
+_CONTENT_TYPES = {".map": "application/json; charset=utf-8"}
 
 
 @dataclass(frozen=True)
@@ -46,9 +55,11 @@ class StaticFiles:
         request = Request(environ)
         if request.method not in ("GET", "HEAD"):
             return Response("405 Method Not Allowed", b"", [("Allow", "GET, HEAD")])
-        asset = self._asset(self._routes[environ["PATH_INFO"]])
+        name = self._routes[environ["PATH_INFO"]]
+        asset = self._asset(name)
+        content_type = _CONTENT_TYPES.get(name[name.rfind(".") :], _JAVASCRIPT)
         headers = [
-            ("Content-Type", "text/javascript; charset=utf-8"),
+            ("Content-Type", content_type),
             ("Cache-Control", "public, max-age=0"),
             ("ETag", asset.etag),
             ("Vary", "Accept-Encoding"),

@@ -4,7 +4,8 @@
  *
  * Loads as a classic <script> (defines the global `io`) and through require()
  * (module.exports = io). realtime.esm.js, generated from this file by
- * tests/node/build-esm.js, is the same code as an ES module: `import { io }`.
+ * tests/node/build-esm.js, is the same code as an ES module: `import { io }`;
+ * realtime.min.js, by tests/node/build-min.js, the same script minified.
  *
  * Specs: https://github.com/socketio/socket.io/tree/main/docs/engine.io-protocol
  *        https://github.com/socketio/socket.io/tree/main/docs/socket.io-protocol
@@ -180,10 +181,16 @@ class Transport {
 
 const transportError = (message, description) => Object.assign(new Error(message),
   { type: "TransportError", description });
+// A DOM Event has a `type` too ("error"): only the client's own errors pass as they are.
+const asTransportError = (err, message) => err && err.type === "TransportError" ? err
+  : transportError(message, err);
 
 // What every HTTP transport shares: requests that close() aborts, and the
 // upstream, POSTs of polling payloads, one at a time, answered "ok"
-// (engine.io-protocol v4, "HTTP long-polling / Sending data").
+// (engine.io-protocol v4, "HTTP long-polling / Sending data"). A request the
+// server answers at once (a POST, the handshake, a short poll) is given up
+// after engine.requestTimeout: a pooled keep-alive connection that a network
+// change left dead would otherwise hold it with nothing ever closing it.
 class HttpTransport extends Transport {
   constructor(engine, name) {
     super(engine, name);
@@ -225,6 +232,25 @@ class HttpTransport extends Transport {
     if (!silent && this.engine.id) this._request("POST", String(CLOSE)).then(abort, abort);
     else abort();
   }
+  // -> fetch() of this transport's URL, aborted by `ctl`, and by a timer of
+  // engine.requestTimeout unless `held` (a long poll, which the heartbeat
+  // bounds); a timeout rejects with a TransportError "... error" whose
+  // description is an Error "request timeout".
+  _fetch(method, body, query, ctl, held) {
+    const ms = held ? 0 : this.engine.requestTimeout;
+    let timedOut = false, timer = null;
+    if (ms) timer = setTimeout(() => { timedOut = true; ctl.abort(); }, Math.min(ms, 0x7fffffff));
+    return fetch(this.engine.url(this.name, false, query), this._init(method, body, ctl.signal))
+      .then((res) => res.text().then((text) => {
+        if (res.status !== 200) throw transportError(this._errorName, res.status);
+        return text;
+      }))
+      .catch((err) => {
+        throw timedOut ? transportError(this._errorName, new Error("request timeout"))
+          : asTransportError(err, this._errorName);
+      })
+      .finally(() => clearTimeout(timer));
+  }
   _init(method, body, signal) {
     const opts = this.engine.opts;
     const init = { method, body, signal, credentials: opts.withCredentials ? "include" : "same-origin" };
@@ -232,17 +258,11 @@ class HttpTransport extends Transport {
     return init;
   }
   // -> the response text of a 200; anything else rejects with a TransportError
-  // whose description is the status or the network error.
-  _request(method, body, query) {
-    const ctl = new AbortController(), what = this._errorName;
+  // whose description is the status, the network error or the timeout.
+  _request(method, body, query, held) {
+    const ctl = new AbortController();
     this._requests.add(ctl);
-    return fetch(this.engine.url(this.name, false, query), this._init(method, body, ctl.signal))
-      .then((res) => res.text().then((text) => {
-        if (res.status !== 200) throw transportError(what, res.status);
-        return text;
-      }))
-      .catch((err) => { throw err.type ? err : transportError(what, err); })
-      .finally(() => this._requests.delete(ctl));
+    return this._fetch(method, body, query, ctl, held).finally(() => this._requests.delete(ctl));
   }
   get _errorName() { return this.name + " error"; }
 }
@@ -283,8 +303,9 @@ class Polling extends HttpTransport {
   _poll() {
     this.polling = true;
     const started = Date.now();
+    const held = !this.short && !!this.engine.id;
     const query = this.short && this.engine.id ? { wait: "0" } : undefined;
-    this._request("GET", undefined, query).then((text) => {
+    this._request("GET", undefined, query, held).then((text) => {
       this.polling = false;
       if (this.closed) return;
       let packets;
@@ -393,7 +414,7 @@ class StreamTransport extends HttpTransport {
   // the stream's abort alone may never do through a proxy that holds it.
   abandon() {
     if (this.closed) return;
-    fetch(this.engine.url(this.name), this._init("POST", String(NOOP))).catch(noop);
+    this._fetch("POST", String(NOOP), undefined, new AbortController()).catch(noop);
   }
   // The response headers are in: the stream is up.
   _opened() {
@@ -413,7 +434,7 @@ class StreamTransport extends HttpTransport {
   // close packet ends a session cleanly, so this is always a failure.
   _ended(cause) {
     if (this.closed) return;
-    const err = cause && cause.type ? cause : transportError(this._errorName, cause);
+    const err = asTransportError(cause, this._errorName);
     if (!this._up) return this._die("transport error", err);
     err.held = Date.now() - this._startedAt;
     this._die("transport close", err);
@@ -626,7 +647,21 @@ class Engine extends Emitter {
     return this.readyState === "open";
   }
 
-  // Sends what is buffered, then closes the session.
+  // The longest wait, in ms (0: none), for an HTTP request the server
+  // answers at once: opts.requestTimeout, or by default, in a session, the
+  // heartbeat (pingInterval + pingTimeout). A POST held that long holds back
+  // a pong the server has given up waiting for: the session is over anyway.
+  // The handshake is bounded by the Manager's `timeout` unless the option is set.
+  get requestTimeout() {
+    const ms = this.opts.requestTimeout;
+    if (ms === false) return 0;
+    if (ms !== undefined) return ms;
+    return this.id ? this.pingInterval + this.pingTimeout : 0;
+  }
+
+  // Sends what is buffered, then closes the session. A write in flight is
+  // waited for, at most requestTimeout: one stuck on a dead connection then
+  // fails, and the session closes with "transport error".
   close() {
     if (this.readyState === "opening") return this._close("forced close");
     if (this.readyState === "open") {
@@ -937,6 +972,7 @@ const DEFAULTS = {
   reconnectionDelayMax: 5000,
   randomizationFactor: 0.5,
   timeout: 20000,
+  requestTimeout: undefined, // by default the heartbeat, once the server has given it
   autoConnect: true,
 };
 
@@ -1416,6 +1452,10 @@ function checkOptions(o) {
   }
   for (const k of ["probeTimeout", "shortPollingInterval"]) {
     if (!(o[k] > 0)) throw new TypeError("the " + k + " option must be a positive number of ms");
+  }
+  const rt = o.requestTimeout;
+  if (rt !== undefined && rt !== false && !(typeof rt === "number" && rt > 0)) {
+    throw new TypeError("the requestTimeout option must be a positive number of ms, or false");
   }
 }
 

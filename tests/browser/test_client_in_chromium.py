@@ -18,9 +18,9 @@ def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> ServerPro
     return server_pool.get(BROWSER_APP, str(request.param))
 
 
-def open_page(context: Any, server: ServerProcess) -> Any:
+def open_page(context: Any, server: ServerProcess, harness: str = "/harness") -> Any:
     page = context.new_page()
-    page.goto(f"{server.url}/harness")
+    page.goto(f"{server.url}{harness}")
     page.wait_for_function("typeof io === 'function'")
     return page
 
@@ -48,6 +48,31 @@ def test_connects_upgrades_and_talks_with_acks(context: Any, server: ServerProce
     assert {"event": "auth", "args": [{"token": "browser"}]} in events
     assert {"event": "message-back", "args": ["hello from the page"]} in events
     assert page.evaluate("socket.emitWithAck('transport')") == "websocket"
+
+
+def test_the_minified_build_connects_upgrades_and_talks(
+    context: Any, server: ServerProcess
+) -> None:
+    page = open_page(context, server, "/harness-min")
+    scripts = page.evaluate("Array.from(document.scripts, (s) => s.getAttribute('src'))")
+    assert "/socket.io/realtime.min.js" in scripts
+    page.evaluate("window.socket = open_socket('/', {auth: {token: 'min'}})")
+    wait_log(page, "connect")
+    page.wait_for_function("socket.io.engine.transport.name === 'websocket'", timeout=10000)
+    assert page.evaluate("socket.emitWithAck('message-with-ack', 'first', 'second')") == "first"
+    result = page.evaluate(
+        """async () => {
+            const buf = new Uint8Array([1, 2]).buffer;
+            const answer = await socket.emitWithAck('binary_back', {buf});
+            return Array.from(new Uint8Array(answer.got.buf)).join(',');
+        }"""
+    )
+    assert result == "1,2"
+    events = wait_log(page, "event")
+    assert {"event": "auth", "args": [{"token": "min"}]} in events
+    # The source map it names is served, and points at realtime.js, served too.
+    source_map = page.evaluate("fetch('/socket.io/realtime.min.js.map').then((r) => r.json())")
+    assert source_map["sources"] == ["realtime.js"]
 
 
 def test_two_pages_in_one_room_see_each_other(context: Any, server: ServerProcess) -> None:

@@ -223,13 +223,6 @@ def test_falls_to_streaming_when_sse_is_refused_too(context: Any, server: Server
     check_traffic(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="realtime.js: a failed EventSource reaches upgradeError (and close) as its DOM "
-    "Event, with no message: StreamTransport._ended takes any object with a `type` "
-    "for a TransportError",
-)
 def test_a_refused_sse_probe_is_reported_as_an_sse_error(
     context: Any, server_pool: ServerPool
 ) -> None:

@@ -2,6 +2,7 @@
 // log of the HTTP requests it gets, and clients of realtime.js pointed at it.
 "use strict";
 const http = require("node:http");
+const net = require("node:net");
 const { Server } = require("socket.io");
 const WebSocket = require("ws");
 const io = require("../../realtime/static/realtime.js");
@@ -94,4 +95,61 @@ const nextConnection = (server, nsp = "/") => once(server.io.of(nsp), "connectio
 const bytes = (b) => Array.from(ArrayBuffer.isView(b)
   ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b));
 
-module.exports = { io, WebSocket, startServer, connect, once, until, sleep, nextConnection, bytes };
+// A TCP proxy on 127.0.0.1 in front of `target` (a URL) that can play a dead
+// network: freeze() makes the connections in place carry nothing more,
+// without closing them, so neither end notices; and until thaw(), new
+// connections are accepted and carry nothing either. (Node's fetch sends the
+// next requests on idle keep-alive connections, so a freeze that let new
+// connections through would leave a request's fate to the pool.)
+async function startProxy(target) {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set();
+  let live = new Set();
+  let dead = false;
+  const server = net.createServer((downstream) => {
+    sockets.add(downstream);
+    downstream.on("error", () => {});
+    if (dead) return downstream.pause();
+    const upstream = net.connect(Number(port), hostname);
+    const pair = [downstream, upstream];
+    sockets.add(upstream);
+    live.add(pair);
+    upstream.on("error", () => {});
+    for (const s of pair) {
+      s.on("close", () => {
+        live.delete(pair);
+        for (const other of pair) other.destroy();
+      });
+    }
+    downstream.pipe(upstream);
+    upstream.pipe(downstream);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    freeze() {
+      dead = true;
+      for (const pair of live) {
+        for (const s of pair) {
+          s.unpipe();
+          s.pause();
+          s.removeAllListeners("data");
+          s.removeAllListeners("close");
+        }
+      }
+      live = new Set();
+    },
+    // New connections go through again; the frozen ones stay dead.
+    thaw() {
+      dead = false;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+module.exports = {
+  io, WebSocket, startServer, connect, once, until, sleep, nextConnection, bytes, startProxy,
+};

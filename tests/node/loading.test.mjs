@@ -1,5 +1,7 @@
 // How the file loads: as an ES module (realtime.esm.js, which must match its
-// source), as a classic script defining the global `io`, and through require().
+// source), as a classic script defining the global `io`, and through require();
+// and the same for the minified build (realtime.min.js and its source map,
+// which must match their source too).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -11,11 +13,18 @@ import esmDefault from "../../realtime/static/realtime.esm.js";
 const require = createRequire(import.meta.url);
 const h = require("./helpers.js");
 const { render, SOURCE, TARGET } = require("./build-esm.js");
+const min = require("./build-min.js");
 
 describe("loading", () => {
   it("realtime.esm.js is up to date (run: node tests/node/build-esm.js)", () => {
     const fresh = readFileSync(TARGET, "utf8") === render(readFileSync(SOURCE, "utf8"));
     assert.ok(fresh, "realtime.esm.js is stale: run node tests/node/build-esm.js");
+  });
+
+  it("realtime.min.js and its map are up to date (run: node tests/node/build-min.js)", async () => {
+    const { code, map } = await min.render(readFileSync(min.SOURCE, "utf8"));
+    const fresh = readFileSync(min.TARGET, "utf8") === code && readFileSync(min.MAP, "utf8") === map;
+    assert.ok(fresh, "realtime.min.js is stale: run node tests/node/build-min.js");
   });
 
   it("works as an ES module", async () => {
@@ -34,22 +43,43 @@ describe("loading", () => {
     }
   });
 
-  it("defines the global io as a classic script, and nothing else", () => {
-    const context = vm.createContext({ URL, URLSearchParams, setTimeout, clearTimeout, queueMicrotask });
-    const before = new Set(Object.getOwnPropertyNames(context));
-    vm.runInContext(readFileSync(SOURCE, "utf8"), context, { filename: "realtime.js" });
-    const added = Object.getOwnPropertyNames(context).filter((k) => !before.has(k));
-    assert.deepEqual(added, ["io"]);
-    assert.equal(typeof context.io, "function");
-    assert.equal(context.io.protocol, 5);
-    assert.equal(typeof context.io.Manager, "function");
-  });
+  for (const file of [SOURCE, min.TARGET]) {
+    const name = file.split("/").pop();
 
-  it("exports io through require()", () => {
-    const cjs = require("../../realtime/static/realtime.js");
-    assert.equal(typeof cjs, "function");
-    assert.equal(cjs.io, cjs);
-    assert.equal(cjs.connect, cjs);
-    assert.deepEqual(Object.keys(cjs.transports), ["polling", "websocket", "sse", "streaming"]);
+    it(`${name} defines the global io as a classic script, and nothing else`, () => {
+      const context = vm.createContext({ URL, URLSearchParams, setTimeout, clearTimeout, queueMicrotask });
+      const before = new Set(Object.getOwnPropertyNames(context));
+      vm.runInContext(readFileSync(file, "utf8"), context, { filename: name });
+      const added = Object.getOwnPropertyNames(context).filter((k) => !before.has(k));
+      assert.deepEqual(added, ["io"]);
+      assert.equal(typeof context.io, "function");
+      assert.equal(context.io.protocol, 5);
+      assert.equal(typeof context.io.Manager, "function");
+    });
+
+    it(`${name} exports io through require()`, () => {
+      const cjs = require(file);
+      assert.equal(typeof cjs, "function");
+      assert.equal(cjs.io, cjs);
+      assert.equal(cjs.connect, cjs);
+      assert.deepEqual(Object.keys(cjs.transports), ["polling", "websocket", "sse", "streaming"]);
+    });
+  }
+
+  it("realtime.min.js talks to a server: polling, the upgrade, acks, binary", async () => {
+    const minIo = require(min.TARGET);
+    const server = await h.startServer();
+    server.io.on("connection", (s) => s.on("echo", (v, ack) => ack(v)));
+    const c = minIo(server.url, { WebSocket: h.WebSocket, forceNew: true });
+    try {
+      await h.once(c.io.engine, "upgrade");
+      assert.equal(c.io.engine.transport.name, "websocket");
+      assert.equal(await c.timeout(3000).emitWithAck("echo", "min"), "min");
+      const back = await c.timeout(3000).emitWithAck("echo", { b: new Uint8Array([1, 2, 3]) });
+      assert.deepEqual(h.bytes(back.b), [1, 2, 3]);
+    } finally {
+      c.disconnect();
+      await server.close();
+    }
   });
 });

@@ -31,8 +31,15 @@ HARNESS = b"""<!doctype html>
 """
 
 
+#: Harness pages by path: ``/harness-min`` loads the minified build instead.
+PAGES = {
+    "/harness": HARNESS,
+    "/harness-min": HARNESS.replace(b"/socket.io/realtime.js", b"/socket.io/realtime.min.js"),
+}
+
+
 def browser_echo(mode: str, **options: Any) -> realtime.Server:
-    """``sio_echo`` with ``GET /harness`` serving :data:`HARNESS`."""
+    """``sio_echo`` with the harness pages (:data:`PAGES`)."""
     return with_harness(sio_echo(mode, **options))
 
 
@@ -42,19 +49,20 @@ def browser_recovery(mode: str, **options: Any) -> realtime.Server:
 
 
 def with_harness(sio: realtime.Server) -> realtime.Server:
-    """``sio`` with ``GET /harness`` serving :data:`HARNESS` beside its own app."""
+    """``sio`` with the harness pages (:data:`PAGES`) beside its own app."""
     state_app = sio.wsgi_app
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") == "/harness":
+        page = PAGES.get(environ.get("PATH_INFO", ""))
+        if page is not None:
             start_response(
                 "200 OK",
                 [
                     ("Content-Type", "text/html; charset=utf-8"),
-                    ("Content-Length", str(len(HARNESS))),
+                    ("Content-Length", str(len(page))),
                 ],
             )
-            return [HARNESS]
+            return [page]
         assert state_app is not None
         return state_app(environ, start_response)
 
