@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
+import itertools
 import logging
 import queue
 import socket
@@ -284,12 +286,19 @@ class EventletMode(AsyncMode):
             return None
         stream = environ["eventlet.input"]
         sock = stream.get_socket()
-        # eventlet.wsgi's buffered reader and writer (24 KiB together) live as
-        # long as the connection, but the WebSocket never uses them: closing
-        # them frees their buffers and leaves the socket open.
-        for attribute in ("rfile", "wfile"):
-            with contextlib.suppress(Exception):
-                getattr(stream, attribute).close()
+        # eventlet.wsgi's buffered reader and writer (24 KiB together) would
+        # live as long as the connection, held by the request's input and by
+        # the protocol object, whose green thread serves the WebSocket; the
+        # WebSocket never uses them. Closed stand-ins take their place (a
+        # closed buffer keeps its memory until it is freed), and the socket
+        # stays open.
+        holders = (stream, environ.get(_PROTOCOL_KEY))
+        for holder, attribute in itertools.product(holders, ("rfile", "wfile")):
+            buffered = getattr(holder, attribute, None)
+            if buffered is not None:
+                with contextlib.suppress(Exception):
+                    buffered.close()
+                setattr(holder, attribute, _CLOSED)
         return _GreenHandedOver(HandedOverSocket(sock, self.raw_socket(sock), _finish_eventlet))
 
     def raw_socket(self, sock: socket.socket) -> socket.socket:
@@ -431,6 +440,13 @@ class _HeadTimeout(Exception):
     pass
 
 
+#: Where the environ of a request points to its :class:`_Protocol`.
+_PROTOCOL_KEY = "realtime.eventlet_protocol"
+#: A closed file, standing in for the buffers of a connection handed over.
+_CLOSED = io.BytesIO()
+_CLOSED.close()
+
+
 class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     """eventlet's HTTP protocol with a deadline on the whole request head."""
 
@@ -440,6 +456,11 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     def setup(self) -> None:
         super().setup()
         no_delay(self.connection)
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        environ[_PROTOCOL_KEY] = self
+        return environ
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
