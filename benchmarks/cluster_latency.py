@@ -13,8 +13,11 @@ message that stays in one process with the same one crossing to the other:
   timed until another client receives it: the receiver on the sender's
   process, then on the other one (the broadcast crosses Redis).
 
-Run: ``.venv/bin/python -m benchmarks.cluster_latency [--samples N] [--mode M]``
-(needs Redis on 127.0.0.1:6379). Prints medians and 99th percentiles in ms.
+Run: ``.venv/bin/python -m benchmarks.cluster_latency [--samples N] [--mode M]
+[--recovery]`` (needs Redis on 127.0.0.1:6379). Prints medians and 99th
+percentiles in ms. With ``--recovery`` the servers have connection state
+recovery on, so broadcasts go through the Redis Stream of the recovery log,
+also to the sender's own process.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ PATH = "/socket.io/"
 
 
 @contextmanager
-def servers(mode: str, queue: str) -> Iterator[list[str]]:
+def servers(mode: str, queue: str, recovery: bool = False) -> Iterator[list[str]]:
     channel = f"latency-{uuid.uuid4().hex[:8]}"
     processes = []
     try:
@@ -56,6 +59,7 @@ def servers(mode: str, queue: str) -> Iterator[list[str]]:
                     queue,
                     "--channel",
                     channel,
+                    *(["--recovery"] if recovery else []),
                 ],
                 cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -169,9 +173,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--mode", default="eventlet")
     parser.add_argument("--message-queue", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--recovery", action="store_true", help="connection state recovery on")
     args = parser.parse_args()
-    with servers(args.mode, args.message_queue) as (a, b):
-        print(f"{args.mode}, {args.samples} samples, median / p99")
+    with servers(args.mode, args.message_queue, args.recovery) as (a, b):
+        recovery = ", recovery on" if args.recovery else ""
+        print(f"{args.mode}{recovery}, {args.samples} samples, median / p99")
         report(
             "polling echo",
             sample(Polling(a, a).echo, args.samples),

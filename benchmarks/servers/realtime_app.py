@@ -45,13 +45,18 @@ def main() -> None:
     )
     parser.add_argument("--message-queue", help="a broker URL: join a deployment")
     parser.add_argument("--channel", default="socketio", help="the deployment's channel")
+    parser.add_argument("--recovery", action="store_true", help="connection state recovery on")
     args = parser.parse_args()
     if args.tracemalloc:
         from benchmarks.servers.memory import trace_allocations
 
         trace_allocations(args.tracemalloc)
-    options = {"message_queue": args.message_queue, "channel": args.channel}
-    sio = create(args.mode, **(options if args.message_queue else {}))
+    options: dict[str, object] = (
+        {"message_queue": args.message_queue, "channel": args.channel} if args.message_queue else {}
+    )
+    if args.recovery:
+        options["connection_state_recovery"] = True
+    sio = create(args.mode, **options)
     server = realtime.make_server(sio, "127.0.0.1", args.port, args.mode)
     announce(server.address[1])
     server.serve_forever()
