@@ -1,7 +1,8 @@
 """No sticky sessions, with the bundled client in headless Chromium.
 
 The deployments of ``test_no_sticky_sessions.py`` (gunicorn with four gevent
-workers; two servers behind a round-robin nginx) serve a page and
+workers, or eventlet ones on gunicorn < 26; two servers behind a round-robin
+nginx) serve a page and
 ``/socket.io/realtime.js`` themselves, so each page is same-origin with the
 server. Pages with the client's default options upgrade from polling to
 WebSocket; pages whose WebSockets are refused (Playwright's interception, as
@@ -61,7 +62,7 @@ SEND_COUNTS = """(count) => {
 }"""
 
 
-@pytest.fixture(params=["gunicorn-gevent", "nginx-round-robin"])
+@pytest.fixture(params=["gunicorn-gevent", "gunicorn-eventlet", "nginx-round-robin"])
 def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
     with deployed(str(request.param)) as made:
         yield made
