@@ -48,6 +48,12 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
+    # As docs/deployment.md has it: "upgrade" for WebSocket handshakes,
+    # "close" (nginx's default to upstreams) for every other request.
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        ''      close;
+    }}
     upstream app {{
 {servers}
     }}
@@ -107,7 +113,7 @@ class Nginx:
         self.port = _free_port()
         upgrade = (
             "proxy_set_header Upgrade $http_upgrade;\n            "
-            'proxy_set_header Connection "upgrade";'
+            "proxy_set_header Connection $connection_upgrade;"
             if settings["upgrade"]
             else ""
         )
