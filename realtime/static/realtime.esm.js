@@ -588,7 +588,8 @@ function recordSplitter(onRecord) {
 
 // ------------------------------------------------------------------- Engine
 // One Engine.IO session. Events: "handshake" (the open packet's data),
-// "open", "message" (string or binary), "ping", "upgrading", "upgrade" and
+// "open", "message" (string or binary), "ping", "upgrading" and "upgrade"
+// (with the new transport, as engine.io-client passes it), and
 // "upgradeError" (a probe failed or timed out; the session stays where it
 // is), "drain", "error" (could not open), "close" (reason, err) once it was
 // open.
@@ -806,7 +807,7 @@ class Engine extends Emitter {
       if (p.type !== PONG || p.data !== "probe" || this.upgrading) return fail(new Error("probe error"));
       if (--pongs) return t.send([{ type: PING, data: "probe" }]);
       this.upgrading = true;
-      this._fire("upgrading", name);
+      this._fire("upgrading", t);
       this.transport.pause(() => {
         if (this._probing !== t || this.readyState === "closed") return;
         clearTimeout(this._probeTimer);
@@ -815,7 +816,7 @@ class Engine extends Emitter {
         this.transport.close(true);
         this._use(t);
         this.upgrading = false;
-        this._fire("upgrade", name);
+        this._fire("upgrade", t);
         this._flush();
         this._maybeClose();
       });

@@ -441,7 +441,9 @@ describe(`${CLIENT} client, ${SETUP}: ordering`, () => {
     socket.on("message-back", (p) => echoed.push(p));
     await once(socket, "connect");
     assert.equal(socket.io.engine.transport.name, transports[0]);
-    socket.io.engine.on("upgrade", () => {
+    let upgradedTo = null;
+    socket.io.engine.on("upgrade", (transport) => {
+      upgradedTo = transport.name; // both clients pass the new transport
       echoedAtUpgrade = echoed.length;
       streamedAtUpgrade = fromServer.length;
     });
@@ -471,6 +473,7 @@ describe(`${CLIENT} client, ${SETUP}: ordering`, () => {
       assert.ok(streamedAtUpgrade > 0 && streamedAtUpgrade < serverEnd,
         `the upgrade came mid-stream (${streamedAtUpgrade} of ${serverEnd} before it)`);
       assert.equal(await ask(socket, "transport"), "websocket");
+      assert.equal(upgradedTo, "websocket");
     }
     await sleep(50);
     assert.equal(fromServer.length, serverEnd, "nothing doubled late");

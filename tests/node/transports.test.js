@@ -66,9 +66,9 @@ describe("transports against a stock server", () => {
     assert.equal(s.conn.transport.name, "polling", "the session starts on polling");
     const clientUpgrade = h.once(c.io.engine, "upgrade");
     const serverUpgrade = s.conn.transport.name === "websocket" ? null : h.once(s.conn, "upgrade");
-    const [name] = await clientUpgrade;
+    const [transport] = await clientUpgrade;
     if (serverUpgrade) await serverUpgrade;
-    assert.equal(name, "websocket");
+    assert.equal(transport.name, "websocket", "the event passes the new transport");
     assert.equal(c.io.engine.transport.name, "websocket");
     assert.equal(s.conn.transport.name, "websocket");
     const mine = server.log.slice(before);
