@@ -11,6 +11,8 @@ from tests.support.sio_apps import sio_echo
 
 #: Most events one ``stream`` sends, whatever the client does meanwhile.
 STREAM_LIMIT = 20_000
+#: Events streamed after the switch to WebSocket, with ``until_websocket``.
+TAIL = 20
 
 
 def interop(mode: str, **options: Any) -> realtime.Server:
@@ -50,10 +52,17 @@ def interop(mode: str, **options: Any) -> realtime.Server:
     def stream(sid: str, event: str, count: int, until_websocket: bool) -> None:
         def run() -> None:
             sent = 0
+            # With until_websocket, TAIL more once the session is on
+            # WebSocket, so that some surely follow the switch on the client
+            # too (the last poll may carry all that came before it).
+            tail = 0
             deadline = time.monotonic() + 30
             while sent < STREAM_LIMIT and time.monotonic() < deadline:
-                if sent >= count and not (until_websocket and _on_polling(sio, sid)):
-                    break
+                switched = not (until_websocket and _on_polling(sio, sid))
+                if sent >= count and switched:
+                    if not until_websocket or tail >= TAIL:
+                        break
+                    tail += 1
                 sio.emit(event, sent, to=sid)
                 sent += 1
                 if sent % 5 == 0:
