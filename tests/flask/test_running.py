@@ -122,7 +122,10 @@ def test_reloader_child_serves_and_restarts_on_change(
     second = first
     while second["pid"] == first["pid"] and time.monotonic() < deadline:
         time.sleep(0.3)
-        second = serving_pid(url)
+        try:
+            second = serving_pid(url)
+        except Exception as exc:
+            raise AssertionError(f"no server after the restart:\n{program.text()}") from exc
     assert second["pid"] != first["pid"] and second["reloader_child"]
     assert "Detected change" in program.text()
     stop_through_the_app(url)
