@@ -33,6 +33,7 @@ from tests.cluster.test_engine_forwarding import REDIS, redis_answers
 from tests.conftest import require
 from tests.support.nginx import Nginx, nginx_path
 from tests.support.peer import Peer
+from tests.support.ports import free_port
 from tests.support.servers import ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -87,7 +88,7 @@ def gunicorn(worker: str, channel: str) -> Deployment:
     if worker == "eventlet":
         require((LEGACY / "gunicorn").is_dir(), f"gunicorn<26 in {LEGACY} (make prereqs)")
         path.insert(0, str(LEGACY))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(path),
@@ -150,14 +151,6 @@ def behind_nginx(channel: str) -> Deployment:
     )
     deployment.expected_processes = 2
     return deployment
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

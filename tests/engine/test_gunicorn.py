@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import requests
 
 from tests.conftest import require
 from tests.support import eio
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY = ROOT / ".cache" / "gunicorn-legacy"
@@ -30,12 +30,6 @@ WORKERS = {
     # eventlet is installed.
     "gthread-auto": (["-k", "gthread", "--threads", "64"], "auto", None),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Gunicorn:

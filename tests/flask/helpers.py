@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +14,7 @@ from pathlib import Path
 import requests
 
 from tests.support.peer import TRANSPORTS, Peer, connect_peer
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,35 +28,6 @@ __all__ = [
     "free_port",
     "wait_for_http",
 ]
-
-
-def free_port() -> int:
-    """A free port for a program to listen on, below the kernel's ephemeral range.
-
-    The program binds it later (and again after a reloader restart); an
-    outgoing connection of another test could take a port of the ephemeral
-    range meanwhile, as its local port, and the bind would then fail.
-    """
-    low = _ephemeral_range_start()
-    rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randrange(20_000, low)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port between 20000 and {low}")
-
-
-def _ephemeral_range_start() -> int:
-    try:
-        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
-        low = int(text.split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32_768
-    return low if low > 21_000 else 32_768
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:

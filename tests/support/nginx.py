@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 #: How each profile configures the proxy.
 PROFILES: dict[str, dict[str, str]] = {
     # What the docs recommend.
@@ -79,12 +81,6 @@ def nginx_path() -> str | None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Nginx:
     """nginx proxying to ``upstream_ports`` (round robin) with a profile's settings."""
@@ -110,7 +106,7 @@ class Nginx:
         settings = PROFILES[self.profile]
         self._tmp = tempfile.TemporaryDirectory(prefix="realtime-nginx-")
         tmp = self._tmp.name
-        self.port = _free_port()
+        self.port = free_port()
         upgrade = (
             "proxy_set_header Upgrade $http_upgrade;\n            "
             "proxy_set_header Connection $connection_upgrade;"

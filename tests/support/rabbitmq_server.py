@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 #: The machine's RabbitMQ, as ``make prereqs`` starts it.
 SHARED_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -47,18 +49,12 @@ def amqp_answers(host: str = "127.0.0.1", port: int = 5672, timeout: float = 1.0
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class RabbitMQServer:
     """A private RabbitMQ node; :meth:`stop` and :meth:`start` keep its port."""
 
-    port: int = field(default_factory=_free_port)
-    dist_port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
+    dist_port: int = field(default_factory=free_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="realtime-rmq-")))
     process: subprocess.Popen[bytes] | None = None
 

@@ -9,22 +9,18 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from tests.support.ports import free_port
+
 
 def redis_server_path() -> str | None:
     return shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
 class RedisServer:
     """``redis-server`` on a loopback port of its own, keeping nothing on disk."""
 
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
