@@ -15,6 +15,7 @@ import logging
 import queue
 import socket
 import warnings
+import weakref
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -36,6 +37,7 @@ from realtime.async_modes.base import (
     AsyncMode,
     EmbeddedServer,
     Event,
+    GreenWorkers,
     HandedOverSocket,
     HangupWatch,
     Lock,
@@ -229,8 +231,38 @@ class EventletMode(AsyncMode):
         thread: Task = eventlet.spawn(fn, *args, **kwargs)
         return _GreenTask(thread)
 
+    def __init__(self) -> None:
+        self._hub: Any = None
+        self._workers: GreenWorkers | None = None
+        self._pools: dict[Any, GreenWorkers] = {}
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        eventlet.spawn_n(_run_logged, fn, args)
+        hub = eventlet.hubs.get_hub()
+        if hub is not self._hub:
+            self._use_hub(hub)
+        self._workers.submit(fn, args)  # type: ignore[union-attr]
+
+    def run_holding(self, fn: Callable[..., Any], *args: Any) -> Any:
+        hub = eventlet.hubs.get_hub()
+        if hub is not self._hub:
+            self._use_hub(hub)
+        return self._workers.run_holding(fn, *args)  # type: ignore[union-attr]
+
+    def _use_hub(self, hub: Any) -> None:
+        # One pool of workers per hub (per OS thread).
+        workers = self._pools.get(hub)
+        if workers is None:
+
+            def soon(fn: Callable[..., Any], *args: Any) -> None:
+                hub.schedule_call_global(0, fn, *args)
+
+            workers = self._pools[hub] = GreenWorkers(
+                hub.switch,
+                lambda fn: greenlet.greenlet(fn, hub.greenlet),
+                greenlet.getcurrent,
+                soon,
+            )
+        self._hub, self._workers = hub, workers
 
     def sleep(self, seconds: float) -> None:
         eventlet.sleep(seconds)
@@ -292,14 +324,17 @@ class EventletMode(AsyncMode):
         # WebSocket never uses them. Closed stand-ins take their place (a
         # closed buffer keeps its memory until it is freed), and the socket
         # stays open.
-        holders = (stream, environ.get(_PROTOCOL_KEY))
+        protocol = environ.pop(_PROTOCOL_KEY, None)
+        holders = (stream, protocol)
         for holder, attribute in itertools.product(holders, ("rfile", "wfile")):
             buffered = getattr(holder, attribute, None)
             if buffered is not None:
                 with contextlib.suppress(Exception):
                     buffered.close()
                 setattr(holder, attribute, _CLOSED)
-        return _GreenHandedOver(HandedOverSocket(sock, self.raw_socket(sock), _finish_eventlet))
+        return _GreenHandedOver(
+            HandedOverSocket(sock, self.raw_socket(sock), _finish_eventlet), protocol
+        )
 
     def raw_socket(self, sock: socket.socket) -> socket.socket:
         return getattr(sock, "fd", sock)
@@ -338,9 +373,15 @@ class _GreenHandedOver(HandedOverSocket):
     If the socket turns readable while its reader is busy elsewhere (a
     handler running inline, say), the registration is dropped until the next
     read, so that the hub does not spin on it.
+
+    A socket taken from realtime's embedded server (``protocol`` given) can
+    also be :meth:`detached <HandedOverSocket.detach>`: the hub then calls
+    back when it is readable and no green thread waits on it, so an idle
+    WebSocket holds no green thread (no stack) at all; the request's green
+    thread ends, and eventlet.wsgi is told to leave the socket open.
     """
 
-    def __init__(self, handed: HandedOverSocket) -> None:
+    def __init__(self, handed: HandedOverSocket, protocol: Any = None) -> None:
         super().__init__(
             handed.sock,
             handed.raw,
@@ -352,6 +393,13 @@ class _GreenHandedOver(HandedOverSocket):
         self._listener: Any = None
         self._waiter: Any = None
         self._ready = True
+        self._protocol = protocol
+        self.detachable = protocol is not None
+        self._on_readable_cb: Callable[[], None] | None = None
+        self._on_abort: Callable[[], None] | None = None
+        self._paused = False
+        self._closed = False
+        self._registry: weakref.WeakSet[_GreenHandedOver] | None = None
 
     def recv(self, size: int) -> bytes:
         raw = self.raw
@@ -398,9 +446,88 @@ class _GreenHandedOver(HandedOverSocket):
             with contextlib.suppress(Exception):
                 self._hub.remove(listener)
 
+    # -- detached ------------------------------------------------------------
+
+    def detach(self, on_readable: Callable[[], None], on_abort: Callable[[], None]) -> None:
+        self._unwatch()
+        self._on_readable_cb = on_readable
+        self._on_abort = on_abort
+        protocol = self._protocol
+        if protocol is not None:
+            # eventlet.wsgi must not close the socket: neither the protocol
+            # when the request ends nor the server when its green thread does.
+            protocol.detached = True
+            protocol.conn_state[1] = _LEFT_OPEN
+            self._registry = protocol.detached_connections
+            self._registry.add(self)
+        self._paused = False
+        self._watch_detached()
+
+    def _watch_detached(self) -> None:
+        hub = self._hub
+        if self._listener is None and not self._closed:
+            self._listener = hub.add(
+                hub.READ, self._fileno, self._on_detached_readable, self._on_detached_closed, None
+            )
+
+    def _on_detached_readable(self, fileno: int) -> None:
+        callback = self._on_readable_cb
+        if callback is not None:
+            callback()
+
+    def _on_detached_closed(self, exc: BaseException) -> None:
+        # The hub was told the descriptor closed under it: read the end.
+        self._on_detached_readable(self._fileno)
+
+    def pause(self) -> None:
+        if not self._paused:
+            self._paused = True
+            self._unwatch()
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self._watch_detached()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._unwatch()
+        if self._registry is not None:
+            self._registry.discard(self)
+        self._on_readable_cb = self._on_abort = None
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def abort(self) -> None:
+        """The server is stopping: end the connection as a lost one."""
+        on_abort = self._on_abort
+        if on_abort is not None:
+            on_abort()
+        self.close()
+
     def finish(self, start_response: Any) -> Any:
+        if self._on_readable_cb is not None or self._closed:
+            # Detached: the connection outlives the request.
+            return self._finish(start_response)
         self._unwatch()
         return super().finish(start_response)
+
+
+class _LeftOpen:
+    """Stands in for a detached socket where eventlet.wsgi would close it."""
+
+    def shutdown(self, how: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+_LEFT_OPEN = _LeftOpen()
 
 
 class _GreenTask:
@@ -420,13 +547,6 @@ class _GreenTask:
 
 class _JoinTimeout(Exception):
     pass
-
-
-def _run_logged(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    try:
-        fn(*args)
-    except Exception:
-        logger.exception("unhandled error in a background task")
 
 
 def _finish_eventlet(start_response: Any) -> list[bytes]:
@@ -456,6 +576,16 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     def setup(self) -> None:
         super().setup()
         no_delay(self.connection)
+
+    #: Set when the request's socket was handed over and detached: the
+    #: connection outlives the request, so the socket stays open.
+    detached = False
+    #: The server's detached connections (set per server), ended when it stops.
+    detached_connections: weakref.WeakSet[_GreenHandedOver] = weakref.WeakSet()
+
+    def finish(self) -> None:
+        if not self.detached:
+            super().finish()
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
@@ -515,9 +645,18 @@ class _ServerLog:
 class _Pool(eventlet.greenpool.GreenPool):  # type: ignore[misc]
     """A pool whose ``waitall`` ends the connections still open at shutdown."""
 
+    def __init__(self, size: int, detached: weakref.WeakSet[_GreenHandedOver]) -> None:
+        super().__init__(size)
+        self._detached = detached
+
     def waitall(self) -> None:
         for thread in list(self.coroutines_running):
             thread.kill()
+        detached = list(self._detached)
+        for handed in detached:
+            handed.abort()
+        if detached:
+            eventlet.sleep(0)  # the disconnect handlers just submitted start
         super().waitall()
 
 
@@ -527,7 +666,12 @@ class _EventletServer(EmbeddedServer):
         self._options = options
         self._sock = eventlet.listen((host, port), backlog=options.backlog)
         self._main: Any = None
-        self._protocol = type("Protocol", (_Protocol,), {"http_timeout": options.http_timeout})
+        self._detached: weakref.WeakSet[_GreenHandedOver] = weakref.WeakSet()
+        self._protocol = type(
+            "Protocol",
+            (_Protocol,),
+            {"http_timeout": options.http_timeout, "detached_connections": self._detached},
+        )
 
     @property
     def address(self) -> tuple[str, int]:
@@ -543,7 +687,7 @@ class _EventletServer(EmbeddedServer):
             log_output=True,
             debug=False,
             protocol=self._protocol,
-            custom_pool=_Pool(_UNBOUNDED),
+            custom_pool=_Pool(_UNBOUNDED, self._detached),
             socket_timeout=self._options.http_timeout,
             keepalive=True,
         )

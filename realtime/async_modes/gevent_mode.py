@@ -17,11 +17,13 @@ import gevent.monkey
 import gevent.pywsgi
 import gevent.queue
 import gevent.socket
+import greenlet
 
 from realtime.async_modes.base import (
     AsyncMode,
     EmbeddedServer,
     Event,
+    GreenWorkers,
     HandedOverSocket,
     HangupWatch,
     Lock,
@@ -95,8 +97,34 @@ class GeventMode(AsyncMode):
         task: Task = gevent.spawn(fn, *args, **kwargs)
         return task
 
+    def __init__(self) -> None:
+        self._hub: Any = None
+        self._workers: GreenWorkers | None = None
+        self._pools: dict[Any, GreenWorkers] = {}
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        gevent.spawn_raw(_run_logged, fn, args)
+        hub = gevent.get_hub()
+        if hub is not self._hub:
+            self._use_hub(hub)
+        self._workers.submit(fn, args)  # type: ignore[union-attr]
+
+    def run_holding(self, fn: Callable[..., Any], *args: Any) -> Any:
+        hub = gevent.get_hub()
+        if hub is not self._hub:
+            self._use_hub(hub)
+        return self._workers.run_holding(fn, *args)  # type: ignore[union-attr]
+
+    def _use_hub(self, hub: Any) -> None:
+        # One pool of workers per hub (per OS thread).
+        workers = self._pools.get(hub)
+        if workers is None:
+            workers = self._pools[hub] = GreenWorkers(
+                hub.switch,
+                lambda fn: greenlet.greenlet(fn, hub),
+                greenlet.getcurrent,
+                hub.loop.run_callback,
+            )
+        self._hub, self._workers = hub, workers
 
     def sleep(self, seconds: float) -> None:
         gevent.sleep(seconds)
@@ -200,13 +228,6 @@ def _socket_of_foreign_pywsgi(environ: dict[str, Any]) -> Any:
     stream = getattr(environ.get("wsgi.input"), "rfile", None)
     raw = getattr(stream, "raw", None)
     return getattr(raw, "_sock", None)
-
-
-def _run_logged(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    try:
-        fn(*args)
-    except Exception:
-        logger.exception("unhandled error in a background task")
 
 
 class _HeadTimeout(Exception):

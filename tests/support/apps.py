@@ -15,9 +15,10 @@ def engine_echo(mode: str, **options: Any) -> Server:
     """An Engine.IO server that echoes messages, with a few commands.
 
     Messages: ``disconnect-me`` (server closes the session), ``burst:N`` (N
-    numbered messages back), ``binary:N`` (N bytes back); anything else is
-    echoed. The connect handler refuses ``?refuse=1`` and raises
-    ConnectionRefused for ``?refuse_msg=...``; ``?greet=1`` sends ``welcome``.
+    numbered messages back), ``binary:N`` (N bytes back), ``greenlets`` (how
+    many green threads are alive, in a green mode); anything else is echoed.
+    The connect handler refuses ``?refuse=1`` and raises ConnectionRefused
+    for ``?refuse_msg=...``; ``?greet=1`` sends ``welcome``.
     ``GET /_test/disconnects?sid=...`` reports the disconnect reason seen.
     ``cluster_url`` (and ``cluster_channel``) join a deployment over a broker.
     """
@@ -52,6 +53,13 @@ def engine_echo(mode: str, **options: Any) -> Server:
         elif isinstance(data, str) and data.startswith("burst:"):
             for i in range(int(data[6:])):
                 server.send(sid, f"b{i}")
+        elif data == "greenlets":
+            import gc
+
+            import greenlet
+
+            alive = sum(isinstance(o, greenlet.greenlet) and not o.dead for o in gc.get_objects())
+            server.send(sid, str(alive))
         elif isinstance(data, str) and data.startswith("binary:"):
             server.send(sid, bytes(range(256)) * (int(data[7:]) // 256) + b"\x00")
         else:

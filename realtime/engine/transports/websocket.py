@@ -73,6 +73,11 @@ def _frames(packets: Sequence[Packet]) -> bytes:
     return b"".join([frame_for(p) for p in packets])
 
 
+#: What :meth:`WebSocketConnection.packets` yields, once reading without
+#: waiting, when no packet can be read yet.
+NOTHING_YET = Packet(PacketType.NOOP)
+
+
 class _Closing(Exception):
     """The connection is finished; stop reading."""
 
@@ -157,6 +162,7 @@ class WebSocketConnection:
         self._closed = False
         self._shut = False
         self._eof = False
+        self._nowait = False
         self._log = log
         self.label = label
         self.error: str | None = None
@@ -310,6 +316,10 @@ class WebSocketConnection:
     def packets(self) -> Iterator[Packet]:
         """Packets from the client, until the connection ends.
 
+        Once :meth:`read_nowait` was called, the iterator yields
+        :data:`NOTHING_YET` instead of waiting when no bytes are there; it can
+        be resumed once the socket is readable again.
+
         Raises:
             PacketDecodeError: a frame is not an Engine.IO packet (the
                 connection is closed with code 1003 or 1007 first).
@@ -321,6 +331,9 @@ class WebSocketConnection:
                 frames = self._receive()
             except _Closing:
                 return
+            if frames is None:
+                yield NOTHING_YET
+                continue
             for frame in frames:
                 if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
                     opcode, message = frame.opcode, [bytes(frame.data)]
@@ -333,13 +346,22 @@ class WebSocketConnection:
                     is_text, opcode, message = opcode is Opcode.TEXT, None, []
                     yield self._decode(data, is_text)
 
-    def _receive(self) -> list[Frame]:
+    def read_nowait(self) -> None:
+        """Make :meth:`packets` yield :data:`NOTHING_YET` rather than wait."""
+        self._nowait = True
+
+    def _receive(self) -> list[Frame] | None:
         if self._eof:
             raise _Closing
-        try:
-            data = self._handed.recv(_RECV_SIZE)
-        except OSError:
-            data = b""
+        if self._nowait:
+            data = self._handed.recv_nowait(_RECV_SIZE)
+            if data is None:
+                return None
+        else:
+            try:
+                data = self._handed.recv(_RECV_SIZE)
+            except OSError:
+                data = b""
         with self._lock:
             if data:
                 self._proto.receive_data(data)
@@ -487,7 +509,7 @@ class WebSocketTransport(Transport):
         connection.label = f"session {session.sid} ({request.remote_addr})"
         connection.write_packets([opened.open_packet])
         session.start(push=connection)
-        self._serve(session, connection, connection.packets())
+        self._serve(session, connection, connection.packets(), handed)
         return handed.finish(start_response)
 
     def upgrade(
@@ -508,7 +530,7 @@ class WebSocketTransport(Transport):
             return handed.finish(start_response)
         packets = connection.packets()
         if self._probe(session, connection, packets):
-            self._serve(session, connection, packets)
+            self._serve(session, connection, packets, handed)
         return handed.finish(start_response)
 
     def relay(
@@ -574,22 +596,38 @@ class WebSocketTransport(Transport):
         return False
 
     def _serve(
-        self, session: Session, connection: WebSocketConnection, packets: Iterator[Packet]
+        self,
+        session: Session,
+        connection: WebSocketConnection,
+        packets: Iterator[Packet],
+        handed: HandedOverSocket,
     ) -> None:
-        log = self.host.logger
+        if handed.detachable and self.host.mode.cooperative:
+            _DetachedReader(self, session, connection, packets, handed).start()
+            return
         try:
             for packet in packets:
                 session.receive(packet)
         except PacketDecodeError as exc:
-            log.warning("closing %s: invalid packet on websocket (%s)", connection.label, exc)
-            session.close(DisconnectReason.TRANSPORT_ERROR)
+            self._invalid(session, connection, exc)
         finally:
-            if connection.error is not None and not session.closed:
-                log.warning("closing %s: %s", connection.label, connection.error)
-                session.close(DisconnectReason.TRANSPORT_ERROR)
-            elif not session.closed:
-                session.close(DisconnectReason.TRANSPORT_CLOSE)
-            connection.close(graceful=False)
+            self._ended(session, connection)
+
+    def _invalid(
+        self, session: Session, connection: WebSocketConnection, exc: PacketDecodeError
+    ) -> None:
+        self.host.logger.warning(
+            "closing %s: invalid packet on websocket (%s)", connection.label, exc
+        )
+        session.close(DisconnectReason.TRANSPORT_ERROR)
+
+    def _ended(self, session: Session, connection: WebSocketConnection) -> None:
+        if connection.error is not None and not session.closed:
+            self.host.logger.warning("closing %s: %s", connection.label, connection.error)
+            session.close(DisconnectReason.TRANSPORT_ERROR)
+        elif not session.closed:
+            session.close(DisconnectReason.TRANSPORT_CLOSE)
+        connection.close(graceful=False)
 
     def handle(
         self, request: Request, session: Session, start_response: StartResponse
@@ -602,3 +640,84 @@ class WebSocketTransport(Transport):
             f"session {session.sid} is on websocket; HTTP requests for it are refused",
             error_response(ErrorCode.BAD_REQUEST),
         )(start_response)
+
+
+class _DetachedReader:
+    """Serves a WebSocket from the hub, with no green thread of its own.
+
+    When the socket turns readable the hub calls :meth:`_on_readable`, which
+    hands a read to a worker: it reads what is there, passes the packets to
+    the session and returns; a handler the packets started runs in the same
+    worker afterwards (:meth:`AsyncMode.run_holding`). While a read is under
+    way the socket is not watched, so a second read never runs alongside.
+    An idle connection costs no stack at all, and a message costs two
+    switches (to the worker and back).
+    """
+
+    __slots__ = ("_busy", "_connection", "_handed", "_mode", "_packets", "_session", "_transport")
+
+    def __init__(
+        self,
+        transport: WebSocketTransport,
+        session: Session,
+        connection: WebSocketConnection,
+        packets: Iterator[Packet],
+        handed: HandedOverSocket,
+    ) -> None:
+        self._transport = transport
+        self._session = session
+        self._connection = connection
+        self._packets = packets
+        self._handed = handed
+        self._mode = transport.host.mode
+        self._busy = False
+
+    def start(self) -> None:
+        self._connection.read_nowait()
+        self._handed.detach(self._on_readable, self._on_abort)
+        # Bytes may already wait (in the kernel, or parsed along with the
+        # upgrade): read once now.
+        self._busy = True
+        self._mode.submit(self._read)
+
+    def _on_readable(self) -> None:
+        # On the hub.
+        if self._busy:
+            self._handed.pause()  # the read under way takes it; no spinning
+            return
+        self._busy = True
+        self._mode.submit(self._read)
+
+    def _read(self) -> None:
+        ended = self._mode.run_holding(self._read_available)
+        if ended:
+            self._finish()
+
+    def _read_available(self) -> bool:
+        """Pass on what can be read now; True once the connection is over."""
+        session = self._session
+        try:
+            for packet in self._packets:
+                if packet is NOTHING_YET:
+                    # Watch again (a handler held back may run after this).
+                    self._busy = False
+                    self._handed.resume()
+                    return False
+                session.receive(packet)
+        except PacketDecodeError as exc:
+            self._transport._invalid(session, self._connection, exc)
+        except Exception:
+            self._transport.host.logger.exception(
+                "closing %s: error while reading", self._connection.label
+            )
+        return True  # still busy: nothing reads this socket again
+
+    def _finish(self) -> None:
+        try:
+            self._transport._ended(self._session, self._connection)
+        finally:
+            self._handed.close()
+
+    def _on_abort(self) -> None:
+        # The server is stopping.
+        self._transport._ended(self._session, self._connection)
