@@ -242,6 +242,12 @@ class EventletMode(AsyncMode):
             self._use_hub(hub)
         self._workers.submit(fn, args)  # type: ignore[union-attr]
 
+    def submit_now(self, fn: Callable[..., Any], *args: Any) -> None:
+        hub = eventlet.hubs.get_hub()
+        if hub is not self._hub:
+            self._use_hub(hub)
+        self._workers.start_now(fn, args)  # type: ignore[union-attr]
+
     def run_holding(self, fn: Callable[..., Any], *args: Any) -> Any:
         hub = eventlet.hubs.get_hub()
         if hub is not self._hub:
@@ -461,6 +467,7 @@ class _GreenHandedOver(HandedOverSocket):
             self._registry = protocol.detached_connections
             self._registry.add(self)
         self._paused = False
+        self._ready = True
         self._watch_detached()
 
     def _watch_detached(self) -> None:
@@ -470,7 +477,25 @@ class _GreenHandedOver(HandedOverSocket):
                 hub.READ, self._fileno, self._on_detached_readable, self._on_detached_closed, None
             )
 
+    def recv_nowait(self, size: int) -> bytes | None:
+        # A read that returned less than asked drained the socket, as far as
+        # we know: the next waits for the hub's word rather than failing
+        # with EAGAIN (epoll is level triggered, so nothing is missed).
+        if not self._ready:
+            return None
+        try:
+            data = self.raw.recv(size)
+        except (BlockingIOError, InterruptedError):
+            self._ready = False
+            return None
+        except OSError:
+            return b""
+        if len(data) < size:
+            self._ready = False
+        return data
+
     def _on_detached_readable(self, fileno: int) -> None:
+        self._ready = True
         callback = self._on_readable_cb
         if callback is not None:
             callback()

@@ -53,6 +53,35 @@ class TestWebSocketOnly:
         assert ws.recv() == "4fragmented"
         ws.close()
 
+    def test_frames_split_and_mixed_in_one_write(self, echo: ServerProcess) -> None:
+        # Whole frames, a frame cut in two writes, a ping, a fragmented
+        # message and a frame with a padded length, back to back: the fast
+        # path and websockets' parser take turns without losing a byte.
+        ws, _ = eio.ws_open(echo.ws_url)
+
+        def frame(text: str, opcode: int = websocket.ABNF.OPCODE_TEXT, fin: int = 1) -> bytes:
+            return bytes(websocket.ABNF.create_frame(text, opcode, fin=fin).format())
+
+        cut = frame("4" + "c" * 200)
+        ws.sock.sendall(frame("4a") + frame("4b") + cut[:7])
+        time.sleep(0.1)
+        padded = bytearray([0x81, 0x80 | 126, 0, 3, 0, 0, 0, 0]) + b"4pd"  # 3 bytes as 16-bit
+        ws.sock.sendall(
+            cut[7:]
+            + frame("4d")
+            + frame("", websocket.ABNF.OPCODE_PING)
+            + frame("4fr", fin=0)
+            + frame("ag", websocket.ABNF.OPCODE_CONT)
+            + frame("4e")
+            + bytes(padded)
+            + frame("4f")
+        )
+        expected = ["4a", "4b", "4" + "c" * 200, "4d", "4frag", "4e", "4pd", "4f"]
+        assert [eio.ws_recv_skip_pings(ws) for _ in expected] == expected
+        ws.send("4g")
+        assert eio.ws_recv_skip_pings(ws) == "4g"
+        ws.close()
+
     def test_burst_arrives_in_order(self, echo: ServerProcess) -> None:
         ws, _ = eio.ws_open(echo.ws_url)
         ws.send("4burst:2000")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import struct
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,6 +42,11 @@ from realtime.engine.session import DisconnectReason, Session
 from realtime.engine.transports.base import StartResponse, Transport, WSGIResult
 from realtime.exceptions import PacketDecodeError
 from realtime.protocol.engineio import PROBE, ErrorCode, Packet, PacketType
+
+try:  # websockets' C extension, as its own parser uses
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - a build without it
+    from websockets.utils import apply_mask
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -65,8 +71,68 @@ def frame_for(packet: Packet) -> bytes:
     """The complete, unmasked server frame for ``packet`` (no compression)."""
     data = packet.encode()
     if isinstance(data, str):
-        return Frame(Opcode.TEXT, data.encode("utf-8")).serialize(mask=False)
-    return Frame(Opcode.BINARY, data).serialize(mask=False)
+        payload = data.encode("utf-8")
+        first = 0x81  # FIN, text
+    else:
+        payload = data
+        first = 0x82  # FIN, binary
+    size = len(payload)
+    # RFC 6455 5.2: a 7-bit length, or 126 and 16 bits, or 127 and 64 bits.
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return _HEAD16.pack(first, 126, size) + payload
+    return _HEAD64.pack(first, 127, size) + payload
+
+
+_SIMPLE = frozenset((0x81, 0x82))
+_HEAD16 = struct.Struct("!BBH")
+_HEAD64 = struct.Struct("!BBQ")
+_LENGTH16 = struct.Struct("!H")
+
+
+def _simple_frames(data: bytes, max_size: int | None) -> tuple[list[tuple[bool, bytes]], int]:
+    """The client's complete, unfragmented data frames at the start of ``data``.
+
+    Returns ``(is_text, payload)`` for each, and how many bytes they took.
+    Stops at the first frame that is anything else (a control frame, a
+    fragment, reserved bits, a missing mask, a 64-bit length, a message
+    over ``max_size``) or not all there: the ``websockets`` protocol takes
+    over from that byte, with all its checks. Most messages are small and
+    whole, and this skips its parser's generators for them.
+    """
+    messages: list[tuple[bool, bytes]] = []
+    pos = 0
+    end_of_data = len(data)
+    while end_of_data - pos >= 6:
+        first = data[pos]
+        second = data[pos + 1]
+        # FIN set, no reserved bits, text or binary; masked (RFC 6455 5.1).
+        if first not in _SIMPLE or second < 0x80:
+            break
+        size = second & 0x7F
+        start = pos + 2
+        if size == 126:
+            if end_of_data - start < 2:
+                break
+            (size,) = _LENGTH16.unpack_from(data, start)
+            start += 2
+        elif size == 127:
+            break
+        if max_size is not None and size > max_size:
+            break
+        end = start + 4 + size
+        if end > end_of_data:
+            break
+        messages.append((first == 0x81, apply_mask(data[start + 4 : end], data[start : start + 4])))
+        pos = end
+    return messages, pos
+
+
+def _wire_size(frame: Frame) -> int:
+    """Bytes a masked client frame with ``frame``'s payload took on the wire."""
+    size = len(frame.data)
+    return 6 + size + (0 if size < 126 else 2 if size < 65536 else 8)
 
 
 def _frames(packets: Sequence[Packet]) -> bytes:
@@ -163,6 +229,10 @@ class WebSocketConnection:
         self._shut = False
         self._eof = False
         self._nowait = False
+        # Whether websockets' parser is between frames (and messages), and
+        # the bytes it was given that no frame has accounted for yet.
+        self._at_boundary = not compressed
+        self._unparsed = 0
         self._log = log
         self.label = label
         self.error: str | None = None
@@ -335,6 +405,9 @@ class WebSocketConnection:
                 yield NOTHING_YET
                 continue
             for frame in frames:
+                if isinstance(frame, tuple):  # a whole message, from _simple_frames
+                    yield self._decode(frame[1], frame[0])
+                    continue
                 if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
                     opcode, message = frame.opcode, [bytes(frame.data)]
                 elif frame.opcode is Opcode.CONT and opcode is not None:
@@ -350,7 +423,7 @@ class WebSocketConnection:
         """Make :meth:`packets` yield :data:`NOTHING_YET` rather than wait."""
         self._nowait = True
 
-    def _receive(self) -> list[Frame] | None:
+    def _receive(self) -> list[Frame | tuple[bool, bytes]] | None:
         if self._eof:
             raise _Closing
         if self._nowait:
@@ -363,28 +436,50 @@ class WebSocketConnection:
             except OSError:
                 data = b""
         with self._lock:
-            if data:
-                self._proto.receive_data(data)
-            else:
-                self._proto.receive_eof()
-            ended = not data or self._proto.state is State.CLOSED
-            for chunk in self._proto.data_to_send():
-                if chunk:
-                    self._write_locked(chunk)
-                else:
-                    ended = True
-            events = self._proto.events_received()
+            simple: list[tuple[bool, bytes]] = []
+            if data and self._at_boundary and self._proto.state is State.OPEN:
+                # websockets' parser waits for a frame header: the simple
+                # frames can skip it.
+                simple, used = _simple_frames(data, self._proto.max_message_size)
+                if used == len(data):
+                    return [*simple]
+                data = data[used:]
+            events, ended = self._parse_locked(data)
         failure = self._proto.parser_exc
         if failure is not None and self.error is None and not isinstance(failure, EOFError):
             # EOFError only means the connection ended without a close frame.
             self.error = f"WebSocket protocol violation ({type(failure).__name__}: {failure})"
-        frames = [e for e in events if isinstance(e, Frame)]
+        frames: list[Frame | tuple[bool, bytes]] = [*simple, *events]
         if ended:
             # Deliver what arrived along with the close, then stop.
             self._eof = True
             if not frames:
                 raise _Closing
         return frames
+
+    def _parse_locked(self, data: bytes) -> tuple[list[Frame], bool]:
+        """Frames websockets parsed from ``data`` (b"": the end), and whether
+        the connection is over."""
+        proto = self._proto
+        if data:
+            proto.receive_data(data)
+        else:
+            proto.receive_eof()
+        ended = not data or proto.state is State.CLOSED
+        for chunk in proto.data_to_send():
+            if chunk:
+                self._write_locked(chunk)
+            else:
+                ended = True
+        frames = [e for e in proto.events_received() if isinstance(e, Frame)]
+        if self._at_boundary or self._unparsed:
+            self._unparsed += len(data) - sum(_wire_size(f) for f in frames)
+            # Between frames again, outside a fragmented message? (A peer
+            # that pads its lengths keeps this false: slower, never wrong.)
+            self._at_boundary = (
+                not self._compressed and self._unparsed == 0 and proto.current_size is None
+            )
+        return frames, ended
 
     def _decode(self, data: bytes, is_text: bool) -> Packet:
         if not is_text:
@@ -686,7 +781,7 @@ class _DetachedReader:
             self._handed.pause()  # the read under way takes it; no spinning
             return
         self._busy = True
-        self._mode.submit(self._read)
+        self._mode.submit_now(self._read)
 
     def _read(self) -> None:
         ended = self._mode.run_holding(self._read_available)
