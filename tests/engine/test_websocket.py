@@ -11,9 +11,9 @@ import pytest
 import requests
 import websocket
 
-from tests.engine.conftest import ALLOWED_ORIGIN
+from tests.engine.conftest import ALLOWED_ORIGIN, ECHO
 from tests.support import eio
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerPool, ServerProcess
 
 pytestmark = pytest.mark.usefixtures("async_mode")
 
@@ -81,6 +81,20 @@ class TestWebSocketOnly:
         ws.send("4g")
         assert eio.ws_recv_skip_pings(ws) == "4g"
         ws.close()
+
+    def test_permessage_deflate_when_configured(
+        self, server_pool: ServerPool, async_mode: str
+    ) -> None:
+        from websockets.sync.client import connect
+
+        server = server_pool.get(ECHO, async_mode, websocket_compression=True)
+        with connect(eio.url(server.ws_url, transport="websocket"), compression="deflate") as ws:
+            assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
+            assert str(ws.recv(timeout=5)).startswith("0")
+            ws.send("4" + "squeeze me " * 200)
+            assert ws.recv(timeout=5) == "4" + "squeeze me " * 200
+            ws.send(b"\x00\x01" * 500)
+            assert ws.recv(timeout=5) == b"\x00\x01" * 500
 
     def test_burst_arrives_in_order(self, echo: ServerProcess) -> None:
         ws, _ = eio.ws_open(echo.ws_url)

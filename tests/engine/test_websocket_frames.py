@@ -10,7 +10,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from realtime.engine.transports.websocket import _simple_frames, frame_for
+from realtime.engine.transports.websocket import _handshake_key, _simple_frames, frame_for
 from realtime.protocol.engineio import Packet, PacketType
 
 
@@ -100,3 +100,47 @@ def test_frame_for_matches_websockets(size: int) -> None:
     binary = Packet(PacketType.MESSAGE, bytes(size))
     assert frame_for(text) == Frame(Opcode.TEXT, ("4" + "x" * size).encode()).serialize(mask=False)
     assert frame_for(binary) == Frame(Opcode.BINARY, bytes(size)).serialize(mask=False)
+
+
+def handshake_environ(**headers: str) -> dict[str, str]:
+    environ = {
+        "HTTP_UPGRADE": "websocket",
+        "HTTP_CONNECTION": "Upgrade",
+        "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
+        "HTTP_SEC_WEBSOCKET_VERSION": "13",
+    }
+    for name, value in headers.items():
+        if value:
+            environ[name] = value
+        else:
+            environ.pop(name, None)
+    return environ
+
+
+def test_handshake_accept_key_is_the_rfcs_example() -> None:
+    # RFC 6455 1.3: this key gives this accept value.
+    assert _handshake_key(handshake_environ()) == (True, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+
+
+def test_handshake_tokens_are_found_among_others() -> None:
+    environ = handshake_environ(HTTP_CONNECTION="keep-alive, Upgrade", HTTP_UPGRADE="WebSocket")
+    assert _handshake_key(environ)[0] is True
+
+
+@pytest.mark.parametrize(
+    ("headers", "problem"),
+    [
+        ({"HTTP_UPGRADE": ""}, "Upgrade"),
+        ({"HTTP_UPGRADE": "h2c"}, "Upgrade"),
+        ({"HTTP_CONNECTION": "keep-alive"}, "Connection"),
+        ({"HTTP_SEC_WEBSOCKET_VERSION": "8"}, "Version"),
+        ({"HTTP_SEC_WEBSOCKET_VERSION": ""}, "Version"),
+        ({"HTTP_SEC_WEBSOCKET_KEY": ""}, "Key"),
+        ({"HTTP_SEC_WEBSOCKET_KEY": "c2hvcnQ="}, "Key"),
+        ({"HTTP_SEC_WEBSOCKET_KEY": "not base64 at all!!!!!=="}, "Key"),
+    ],
+)
+def test_bad_handshakes_say_what_is_wrong(headers: dict[str, str], problem: str) -> None:
+    valid, message = _handshake_key(handshake_environ(**headers))
+    assert valid is False
+    assert problem in message

@@ -19,7 +19,10 @@ Spec: engine.io-protocol v4, "Transports / WebSocket" and "Protocol / Upgrade".
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hashlib
 import logging
 import socket
 import struct
@@ -65,6 +68,7 @@ FLUSH_AT = 64 * 1024
 #: Seconds a peer has to answer our close frame before the socket is cut.
 CLOSE_TIMEOUT = 5.0
 _RECV_SIZE = 65536
+_FRAME_LOGGER = logging.getLogger("realtime.engine.websocket")
 
 
 def frame_for(packet: Packet) -> bytes:
@@ -184,7 +188,9 @@ class WebSocketConnection:
         mode: the async mode (for locks and the drain task).
         scheduler: where the close timeout is scheduled.
         handed: the socket the WSGI server handed over.
-        protocol: the ``websockets`` protocol, already past the handshake.
+        protocol: the ``websockets`` protocol, already past the handshake,
+            or None to make one (open, no extensions) only when needed.
+        max_size: the largest message accepted, in bytes.
         compressed: permessage-deflate was negotiated, so frames must be
             built by ``protocol`` rather than shared.
         log: where to report a misbehaving client.
@@ -203,8 +209,9 @@ class WebSocketConnection:
         mode: AsyncMode,
         scheduler: Scheduler,
         handed: HandedOverSocket,
-        protocol: ServerProtocol,
+        protocol: ServerProtocol | None,
         *,
+        max_size: int | None,
         compressed: bool,
         log: logging.Logger,
         label: str,
@@ -215,7 +222,10 @@ class WebSocketConnection:
         self._handed = handed
         self._sock = handed.sock
         self._raw = handed.raw
-        self._proto = protocol
+        # websockets' protocol, made when first needed (a frame other than a
+        # whole data frame, or the close): most connections never need it.
+        self._proto_or_none = protocol
+        self._max_size = max_size
         self._compressed = compressed
         self._lock = mode.lock()
         self._flusher = flusher
@@ -236,6 +246,15 @@ class WebSocketConnection:
         self._log = log
         self.label = label
         self.error: str | None = None
+
+    @property
+    def _proto(self) -> ServerProtocol:
+        proto = self._proto_or_none
+        if proto is None:
+            proto = self._proto_or_none = ServerProtocol(
+                state=State.OPEN, max_size=self._max_size, logger=_FRAME_LOGGER
+            )
+        return proto
 
     # -- writing ------------------------------------------------------------
 
@@ -437,10 +456,11 @@ class WebSocketConnection:
                 data = b""
         with self._lock:
             simple: list[tuple[bool, bytes]] = []
-            if data and self._at_boundary and self._proto.state is State.OPEN:
+            proto = self._proto_or_none
+            if data and self._at_boundary and (proto is None or proto.state is State.OPEN):
                 # websockets' parser waits for a frame header: the simple
                 # frames can skip it.
-                simple, used = _simple_frames(data, self._proto.max_message_size)
+                simple, used = _simple_frames(data, self._max_size)
                 if used == len(data):
                     return [*simple]
                 data = data[used:]
@@ -496,6 +516,55 @@ class WebSocketConnection:
             raise
 
 
+#: RFC 6455 1.3: appended to the client's key to make Sec-WebSocket-Accept.
+_WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def _has_token(value: str, token: str) -> bool:
+    return any(part.strip().lower() == token for part in value.split(","))
+
+
+def _handshake_key(environ: dict[str, Any]) -> tuple[bool, str]:
+    """Check an opening handshake (RFC 6455 4.2.1) the WSGI server parsed.
+
+    Returns ``(True, the Sec-WebSocket-Accept value)``, or ``(False, what is
+    wrong)``.
+    """
+    if not _has_token(environ.get("HTTP_UPGRADE", ""), "websocket"):
+        return False, "no Upgrade: websocket header"
+    if not _has_token(environ.get("HTTP_CONNECTION", ""), "upgrade"):
+        return False, "no Connection: Upgrade header"
+    version = str(environ.get("HTTP_SEC_WEBSOCKET_VERSION", "")).strip()
+    if version != "13":
+        return False, f"unsupported Sec-WebSocket-Version {version!r}"
+    key = str(environ.get("HTTP_SEC_WEBSOCKET_KEY", "")).strip()
+    try:
+        nonce = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        nonce = b""
+    if len(nonce) != 16:
+        return False, "invalid Sec-WebSocket-Key"
+    digest = hashlib.sha1(key.encode("ascii") + _WEBSOCKET_GUID).digest()
+    return True, base64.b64encode(digest).decode("ascii")
+
+
+class _SwitchingProtocols:
+    """The 101 response to an opening handshake checked by :func:`_handshake_key`."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, accept: str) -> None:
+        self.headers = {
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Accept": accept,
+        }
+
+    def serialize(self) -> bytes:
+        lines = [f"{name}: {value}\r\n" for name, value in self.headers.items()]
+        return ("HTTP/1.1 101 Switching Protocols\r\n" + "".join(lines) + "\r\n").encode("latin-1")
+
+
 def _ws_request(request: Request) -> WSRequest:
     headers = Headers()
     for key, value in request.environ.items():
@@ -513,40 +582,50 @@ class WebSocketTransport(Transport):
     accepts_upgrades: ClassVar[bool] = True
     _flusher: Flusher | None = None
 
-    def _accept(self, request: Request) -> tuple[ServerProtocol, Any] | Response:
+    def _accept(self, request: Request) -> tuple[ServerProtocol | None, Any] | Response:
         """Check the opening handshake; the frame protocol and the 101 response.
 
-        The handshake is checked by a ``websockets`` protocol that expects to
-        parse the HTTP request itself, which the WSGI server already did, so
-        frames run on a second protocol that starts out open, with the
-        extensions the first one negotiated.
+        Without compression the handshake is checked here (RFC 6455 4.2.1)
+        and the frame protocol is made only if a connection needs it. With
+        compression a ``websockets`` protocol checks it and negotiates the
+        extension; it expects to parse the HTTP request itself, which the
+        WSGI server already did, so frames run on a second protocol that
+        starts out open, with the extensions the first one negotiated.
         """
-        options = self.host.options
-        extensions = [ServerPerMessageDeflateFactory()] if options.websocket_compression else []
         if request.method != "GET":
             return error_response(ErrorCode.BAD_REQUEST)
-        handshake = ServerProtocol(extensions=extensions)
+        if self.host.options.websocket_compression:
+            return self._accept_with_extensions(request)
+        valid, accept_or_problem = _handshake_key(request.environ)
+        if not valid:
+            return self._bad_handshake(request, accept_or_problem)
+        return None, _SwitchingProtocols(accept_or_problem)
+
+    def _bad_handshake(self, request: Request, problem: str) -> Response:
+        return self.host.reject(
+            request,
+            None,
+            DisconnectReason.TRANSPORT_ERROR,
+            f"invalid WebSocket handshake ({problem})",
+            error_response(ErrorCode.BAD_REQUEST),
+        )
+
+    def _accept_with_extensions(self, request: Request) -> tuple[ServerProtocol, Any] | Response:
+        options = self.host.options
+        handshake = ServerProtocol(extensions=[ServerPerMessageDeflateFactory()])
         ws_response = handshake.accept(_ws_request(request))
         if ws_response.status_code != 101:
-            return self.host.reject(
-                request,
-                None,
-                DisconnectReason.TRANSPORT_ERROR,
-                f"invalid WebSocket handshake ({handshake.handshake_exc})",
-                error_response(ErrorCode.BAD_REQUEST),
-            )
+            return self._bad_handshake(request, str(handshake.handshake_exc))
         with contextlib.suppress(KeyError):
             del ws_response.headers["Server"]
         proto = ServerProtocol(
-            state=State.OPEN,
-            max_size=options.max_http_buffer_size,
-            logger=logging.getLogger("realtime.engine.websocket"),
+            state=State.OPEN, max_size=options.max_http_buffer_size, logger=_FRAME_LOGGER
         )
         proto.extensions = list(handshake.extensions)
         return proto, ws_response
 
     def _take_over(
-        self, request: Request, proto: ServerProtocol, ws_response: Any
+        self, request: Request, proto: ServerProtocol | None, ws_response: Any
     ) -> tuple[HandedOverSocket, WebSocketConnection] | None:
         mode = self.host.mode
         handed = mode.hand_over_socket(request.environ)
@@ -561,7 +640,8 @@ class WebSocketTransport(Transport):
             self.host.scheduler,
             handed,
             proto,
-            compressed=bool(proto.extensions),
+            max_size=self.host.options.max_http_buffer_size,
+            compressed=proto is not None and bool(proto.extensions),
             log=self.host.logger,
             label=f"websocket from {request.remote_addr}",
             flusher=self._flusher,
