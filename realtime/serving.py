@@ -26,6 +26,7 @@ def make_server(
     http_timeout: float = 60.0,
     log_output: bool = False,
     raise_fd_limit: bool = True,
+    tune_gc: bool = True,
 ) -> EmbeddedServer:
     """Bind the embedded server of an async mode, ready to serve.
 
@@ -42,6 +43,7 @@ def make_server(
         http_timeout=http_timeout,
         log_output=log_output,
         raise_fd_limit=raise_fd_limit,
+        tune_gc=tune_gc,
     )
     mode.prepare_process(options)
     return mode.make_server(wsgi_app, host, port, options)
@@ -57,13 +59,15 @@ def serve(
     http_timeout: float = 60.0,
     log_output: bool = False,
     raise_fd_limit: bool = True,
+    tune_gc: bool = True,
 ) -> None:
     """Serve ``wsgi_app`` until interrupted, on the server of ``async_mode``.
 
     eventlet runs ``eventlet.wsgi``, gevent its ``pywsgi`` server, threading
     werkzeug's threaded server; each without the caps those runners have by
     default (no limit on concurrent connections, a listen backlog of
-    ``backlog``, the open-files limit raised to the hard limit).
+    ``backlog``, the open-files limit raised to the hard limit), and with
+    the garbage collector tuned for many connections.
 
     Args:
         wsgi_app: any WSGI application. With ``async_mode`` None, a realtime
@@ -78,6 +82,9 @@ def serve(
             disconnected.
         log_output: log one line per HTTP request to ``realtime.access``.
         raise_fd_limit: raise the soft open-files limit to the hard limit.
+        tune_gc: set the garbage collector's thresholds for a server
+            (:data:`realtime.async_modes.GC_THRESHOLDS`), unless the program
+            set its own.
     """
     server = make_server(
         wsgi_app,
@@ -88,6 +95,7 @@ def serve(
         http_timeout=http_timeout,
         log_output=log_output,
         raise_fd_limit=raise_fd_limit,
+        tune_gc=tune_gc,
     )
     bound_host, bound_port = server.address
     logger.info("serving on http://%s:%d", bound_host, bound_port)

@@ -10,10 +10,11 @@ import importlib.util
 import sys
 import threading
 
-from realtime.async_modes.base import AsyncMode, EmbeddedServer, ServerOptions
+from realtime.async_modes.base import GC_THRESHOLDS, AsyncMode, EmbeddedServer, ServerOptions
 from realtime.exceptions import ConfigurationError
 
 __all__ = [
+    "GC_THRESHOLDS",
     "MODES",
     "AsyncMode",
     "EmbeddedServer",

@@ -13,6 +13,7 @@ import abc
 import collections
 import contextlib
 import contextvars
+import gc
 import importlib
 import logging
 import resource
@@ -23,6 +24,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 __all__ = [
+    "GC_THRESHOLDS",
     "AsyncMode",
     "EmbeddedServer",
     "Event",
@@ -85,6 +87,8 @@ class ServerOptions:
         log_output: log one line per HTTP request (logger ``realtime.access``).
         raise_fd_limit: raise the process's soft limit on open files to the
             hard limit, so that many connections fit.
+        tune_gc: set the cyclic garbage collector's thresholds to
+            :data:`GC_THRESHOLDS`, unless the program changed them already.
     """
 
     def __init__(
@@ -94,11 +98,25 @@ class ServerOptions:
         http_timeout: float = 60.0,
         log_output: bool = False,
         raise_fd_limit: bool = True,
+        tune_gc: bool = True,
     ) -> None:
         self.backlog = backlog
         self.http_timeout = http_timeout
         self.log_output = log_output
         self.raise_fd_limit = raise_fd_limit
+        self.tune_gc = tune_gc
+
+
+#: The collector's thresholds for a server process (``gc.set_threshold``).
+#: Python's (700, 10, 10) collect the youngest objects every 700 net
+#: allocations and, once thousands of connections are alive, every object
+#: in a full collection of some 190 ms several times a minute under load:
+#: connecting 10,000 WebSocket clients spent 31 % of the server's time in
+#: the collector. With these, collections of the youngest objects take a
+#: few milliseconds and full ones are rare; cyclic garbage lives a little
+#: longer.
+GC_THRESHOLDS = (50_000, 50, 100)
+_PYTHON_GC_THRESHOLDS = (700, 10, 10)
 
 
 class EmbeddedServer(abc.ABC):
@@ -478,7 +496,11 @@ class AsyncMode(abc.ABC):
         """Bind this mode's WSGI server to (host, port) for ``app``."""
 
     def prepare_process(self, options: ServerOptions) -> None:
-        """Lift per-process limits that would cap the number of connections."""
+        """Lift per-process limits that would cap the number of connections,
+        and tune the garbage collector (see :data:`GC_THRESHOLDS`)."""
+        if options.tune_gc and gc.get_threshold() == _PYTHON_GC_THRESHOLDS:
+            gc.set_threshold(*GC_THRESHOLDS)
+            logger.debug("garbage collector thresholds set to %s", GC_THRESHOLDS)
         if not options.raise_fd_limit:
             return
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

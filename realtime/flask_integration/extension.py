@@ -501,7 +501,7 @@ class Realtime:
             allow_unsafe_werkzeug: accepted for Flask-SocketIO compatibility:
                 the threading mode's server is hardened, nothing to allow.
             **server_options: :func:`realtime.make_server` options
-                (``backlog``, ``http_timeout``, ``raise_fd_limit``).
+                (``backlog``, ``http_timeout``, ``raise_fd_limit``, ``tune_gc``).
         """
         server = self.server_for(app)
         if port is None:

@@ -179,3 +179,31 @@ def test_make_server_uses_the_servers_own_async_mode() -> None:
         assert type(embedded).__module__ == "realtime.async_modes.threading_mode"
     finally:
         embedded.stop()
+
+
+@pytest.mark.parametrize(
+    ("before", "tune_gc", "after"),
+    [
+        ((700, 10, 10), True, "tuned"),
+        ((700, 10, 10), False, (700, 10, 10)),
+        ((1234, 5, 6), True, (1234, 5, 6)),  # the program's own choice stays
+    ],
+)
+def test_make_server_tunes_the_garbage_collector(
+    before: tuple[int, int, int], tune_gc: bool, after: Any
+) -> None:
+    import gc
+
+    import realtime
+    from realtime.async_modes import GC_THRESHOLDS
+
+    saved = gc.get_threshold()
+    gc.set_threshold(*before)
+    try:
+        embedded = realtime.make_server(
+            Server(async_mode="threading"), "127.0.0.1", 0, tune_gc=tune_gc
+        )
+        embedded.stop()
+        assert gc.get_threshold() == (GC_THRESHOLDS if after == "tuned" else after)
+    finally:
+        gc.set_threshold(*saved)
