@@ -176,10 +176,11 @@ class HandedOverSocket:
     def detach(self, on_readable: Callable[[], None], on_abort: Callable[[], None]) -> None:
         """Serve the socket from the hub, freeing the request's task.
 
-        From now on ``on_readable`` is called on the hub (it must not block)
-        each time the socket turns readable, until :meth:`close`, and
-        :meth:`finish` leaves the socket open: the WSGI request ends while the
-        connection lives on. ``on_abort`` is called if the server stops
+        :meth:`finish` then leaves the socket open: the WSGI request ends
+        while the connection lives on. From the first :meth:`resume` (after
+        the caller's first read) until :meth:`close`, ``on_readable`` is
+        called on the hub (it must not block) each time the socket turns
+        readable. ``on_abort`` is called if the server stops
         first. Only where :attr:`detachable` is true.
         """
         raise NotImplementedError
@@ -380,15 +381,17 @@ class SerialExecutor:
     def __init__(self, mode: AsyncMode) -> None:
         self._mode = mode
         self._lock = mode.lock()
-        self._calls: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = (
-            collections.deque()
-        )
+        # Made when a call comes, dropped when none is left (see OrderedRunner).
+        self._calls: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
         self._running = False
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` to run after everything submitted before it."""
         with self._lock:
-            self._calls.append((fn, args))
+            calls = self._calls
+            if calls is None:
+                calls = self._calls = collections.deque()
+            calls.append((fn, args))
             if self._running:
                 return
             self._running = True
@@ -397,10 +400,12 @@ class SerialExecutor:
     def _drain(self) -> None:
         while True:
             with self._lock:
-                if not self._calls:
+                calls = self._calls
+                if not calls:
+                    self._calls = None
                     self._running = False
                     return
-                fn, args = self._calls.popleft()
+                fn, args = calls.popleft()
             try:
                 fn(*args)
             except Exception:

@@ -331,6 +331,9 @@ class EventletMode(AsyncMode):
         # closed buffer keeps its memory until it is freed), and the socket
         # stays open.
         protocol = environ.pop(_PROTOCOL_KEY, None)
+        # eventlet's set_idle closes over the protocol object, which would
+        # then live as long as the environ (as long as the session).
+        environ.pop("eventlet.set_idle", None)
         holders = (stream, protocol)
         for holder, attribute in itertools.product(holders, ("rfile", "wfile")):
             buffered = getattr(holder, attribute, None)
@@ -466,9 +469,11 @@ class _GreenHandedOver(HandedOverSocket):
             protocol.conn_state[1] = _LEFT_OPEN
             self._registry = protocol.detached_connections
             self._registry.add(self)
-        self._paused = False
+            self._protocol = None  # the request's objects go with its green thread
+        # Watched from the first resume(): a hub listener keeps the green
+        # thread that added it alive, and this one is the request's.
+        self._paused = True
         self._ready = True
-        self._watch_detached()
 
     def _watch_detached(self) -> None:
         hub = self._hub

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -188,7 +187,7 @@ class Session:
         self._host = host
         self._lock = host.mode.lock()
         self._wake = host.mode.event()
-        self._outbox: deque[Packet] = deque()
+        self._outbox: list[Packet] = []
         self._outbox_bytes = 0
         self._push: PushChannel | None = None
         self._probe: PushChannel | None = None
@@ -307,7 +306,8 @@ class Session:
                 if self._outbox:
                     outbox = self._outbox
                     count = min(len(outbox), MAX_PACKETS_PER_POLL)
-                    packets = [outbox.popleft() for _ in range(count)]
+                    packets = outbox[:count]
+                    del outbox[:count]
                     self._outbox_bytes = (
                         self._outbox_bytes - sum(len(p.data) for p in packets) if outbox else 0
                     )
