@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import contextvars
 import io
 import itertools
 import logging
@@ -25,7 +26,6 @@ with warnings.catch_warnings():
     # is the user's, the warning is noise to them.
     warnings.simplefilter("ignore")
     import eventlet
-    import eventlet.greenpool
     import eventlet.greenthread
     import eventlet.hubs
     import eventlet.queue
@@ -53,10 +53,6 @@ __all__ = ["EventletMode"]
 
 logger = logging.getLogger("realtime.server")
 access_logger = logging.getLogger("realtime.access")
-
-# GreenPool needs a size; this one only exists so the server never refuses a
-# connection (eventlet's default stops at 1,024).
-_UNBOUNDED = 10_000_000
 
 
 class _GreenLock:
@@ -699,7 +695,7 @@ class _Headers:
     ``(name, value)`` pairs in order as ``_headers``.
     """
 
-    __slots__ = ("_headers",)
+    __slots__ = ("_by_name", "_headers")
 
     #: As http.client: the longest header line, and the most header lines.
     MAX_LINE = 65536
@@ -707,6 +703,7 @@ class _Headers:
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self._headers = pairs
+        self._by_name: dict[str, str] | None = None
 
     @classmethod
     def read(cls, rfile: Any) -> _Headers:
@@ -739,11 +736,13 @@ class _Headers:
             pairs.append((name, value.strip(" \t")))
 
     def get(self, name: str, default: Any = None) -> Any:
-        wanted = name.lower()
-        for key, value in self._headers:
-            if key.lower() == wanted:
-                return value
-        return default
+        by_name = self._by_name
+        if by_name is None:
+            # The first value of each name, as email.message.Message.get().
+            by_name = self._by_name = {}
+            for key, value in self._headers:
+                by_name.setdefault(key.lower(), value)
+        return by_name.get(name.lower(), default)
 
     def get_content_type(self) -> str:
         value = str(self.get("Content-Type") or "").split(";", 1)[0].strip().lower()
@@ -775,22 +774,105 @@ class _ServerLog:
         self.info(message)
 
 
-class _Pool(eventlet.greenpool.GreenPool):  # type: ignore[misc]
-    """A pool whose ``waitall`` ends the connections still open at shutdown."""
+class _Request:
+    """One connection handed to :class:`_Pool`: what ``spawn`` returns."""
 
-    def __init__(self, size: int, detached: weakref.WeakSet[_GreenHandedOver]) -> None:
-        super().__init__(size)
+    __slots__ = ("args", "fn", "links")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.links: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+
+    def link(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn(self, *args)`` once the connection is served."""
+        self.links.append((fn, args))
+
+    def done(self) -> None:
+        for fn, args in self.links:
+            try:
+                fn(self, *args)
+            except Exception:
+                logger.exception("error while closing a connection")
+
+
+class _Pool:
+    """The green threads that serve eventlet.wsgi's connections, reused.
+
+    eventlet.wsgi starts every accepted connection with ``pool.spawn()``;
+    with a ``GreenPool`` that is a new green thread each time, and a new
+    green thread costs CPython 3.11 a frame stack mapped and unmapped
+    (see :class:`~realtime.async_modes.base.GreenWorkers`): some 7 % of the
+    server's time while WebSocket clients connect. Here a green thread that
+    has served its connection waits for the next one. There is no limit on
+    how many connections are served at once (eventlet's default is 1,024),
+    and ``waitall`` ends the connections still open at shutdown, detached
+    WebSockets included.
+    """
+
+    #: Idle green threads kept at most.
+    KEEP = 256
+
+    def __init__(self, detached: weakref.WeakSet[_GreenHandedOver]) -> None:
         self._detached = detached
+        self._idle: list[Any] = []
+        self._busy: set[Any] = set()
+
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> _Request:
+        request = _Request(fn, args)
+        hub = eventlet.hubs.get_hub()
+        if self._idle:
+            hub.schedule_call_global(0, self._hand, self._idle.pop(), request)
+        else:
+            thread = eventlet.greenthread.GreenThread(hub.greenlet)
+            hub.schedule_call_global(0, thread.switch, self._serve, (request,), {})
+        return request
+
+    def _hand(self, thread: Any, request: _Request) -> None:
+        # On the hub; a thread that retired since it was picked hands over.
+        if thread.dead:
+            self.spawn(request.fn, *request.args).links.extend(request.links)
+            return
+        thread.switch(request)
+
+    def _serve(self, request: _Request) -> None:
+        me = greenlet.getcurrent()
+        hub = eventlet.hubs.get_hub()
+        while True:
+            self._busy.add(me)
+            try:
+                contextvars.Context().run(request.fn, *request.args)
+            except Exception:
+                logger.exception("error while serving a connection")
+            finally:
+                self._busy.discard(me)
+                request.done()
+            del request
+            if len(self._idle) >= self.KEEP:
+                return
+            self._idle.append(me)
+            try:
+                woken = hub.switch()
+            except BaseException:
+                woken = None  # killed at shutdown, or a stray timeout
+            if type(woken) is not _Request:
+                with contextlib.suppress(ValueError):
+                    self._idle.remove(me)
+                return
+            request = woken
 
     def waitall(self) -> None:
-        for thread in list(self.coroutines_running):
+        for thread in list(self._busy):
+            thread.kill()
+        for thread in list(self._idle):
             thread.kill()
         detached = list(self._detached)
         for handed in detached:
             handed.abort()
         if detached:
             eventlet.sleep(0)  # the disconnect handlers just submitted start
-        super().waitall()
+        while self._busy:
+            eventlet.sleep(0.01)
 
 
 class _EventletServer(EmbeddedServer):
@@ -820,7 +902,7 @@ class _EventletServer(EmbeddedServer):
             log_output=True,
             debug=False,
             protocol=self._protocol,
-            custom_pool=_Pool(_UNBOUNDED, self._detached),
+            custom_pool=_Pool(self._detached),
             socket_timeout=self._options.http_timeout,
             keepalive=True,
         )

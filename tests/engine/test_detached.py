@@ -131,3 +131,69 @@ def test_a_detached_connection_after_an_upgrade(server_pool: ServerPool) -> None
     )
     assert eio.ws_recv_skip_pings(ws) == "4after"
     ws.close()
+
+
+def test_request_green_threads_are_reused_and_stopped() -> None:
+    # eventlet.wsgi starts each connection on a green thread of the pool;
+    # those are kept between connections, and stopping the server ends a
+    # request still running on one.
+    import greenlet
+    import requests
+
+    seen: list[int] = []
+    release = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        import eventlet
+        import eventlet.greenthread
+
+        current = greenlet.getcurrent()
+        assert isinstance(current, eventlet.greenthread.GreenThread)
+        seen.append(id(current))
+        if environ["PATH_INFO"] == "/hang":
+            while not release.is_set():
+                eventlet.sleep(0.02)
+        start_response("200 OK", [("Content-Length", "2"), ("Connection", "close")])
+        return [b"ok"]
+
+    embedded = realtime.make_server(app, "127.0.0.1", 0, "eventlet")
+    host, port = embedded.address
+    stop = threading.Event()
+
+    def serve() -> None:
+        import eventlet
+
+        def stopper() -> None:
+            while not stop.is_set():
+                eventlet.sleep(0.02)
+            embedded.stop()
+
+        eventlet.spawn(stopper)
+        embedded.serve_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        for _ in range(5):
+            assert requests.get(f"http://{host}:{port}/", timeout=5).text == "ok"
+        assert len(set(seen)) == 1  # one green thread served all five in turn
+        cut: list[BaseException] = []
+
+        def hang() -> None:
+            try:
+                requests.get(f"http://{host}:{port}/hang", timeout=10)
+            except requests.RequestException as exc:
+                cut.append(exc)
+
+        hanging = threading.Thread(target=hang, daemon=True)
+        hanging.start()
+        deadline = time.monotonic() + 5
+        while len(seen) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+    thread.join(10)
+    assert not thread.is_alive()  # the hanging request did not keep the server up
+    hanging.join(10)
+    assert cut  # its connection was closed with the server
+    release.set()
