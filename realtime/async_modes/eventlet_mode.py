@@ -599,9 +599,16 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     http_timeout = 60.0
     _head_timer: Any = None
 
+    #: Whether to log a line per request (``ServerOptions.log_output``).
+    access_log = False
+
     def setup(self) -> None:
         super().setup()
         no_delay(self.connection)
+        # eventlet.wsgi logs tracebacks only when its log_output is on, and
+        # then formats an access line per request too: keep the logger, and
+        # skip the lines no one asked for.
+        self.server.log_output = self.access_log
 
     #: Set when the request's socket was handed over and detached: the
     #: connection outlives the request, so the socket stays open.
@@ -885,7 +892,11 @@ class _EventletServer(EmbeddedServer):
         self._protocol = type(
             "Protocol",
             (_Protocol,),
-            {"http_timeout": options.http_timeout, "detached_connections": self._detached},
+            {
+                "http_timeout": options.http_timeout,
+                "detached_connections": self._detached,
+                "access_log": options.log_output,
+            },
         )
 
     @property
