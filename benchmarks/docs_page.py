@@ -141,7 +141,9 @@ def page(results: dict[str, Any], plots: list[tuple[str, str]]) -> str:
         out += [
             f"{len(missed)} of {len(results.get('targets', []))} targets are missed. Where",
             "realtime's time goes on the echo and fan-out paths is in",
-            "[the profiles](#profiles) below.",
+            "[the profiles](#profiles) below; `benchmarks/profiles/NOTES.md` reads",
+            "them, with what `perf` and `strace` show of the same workloads (py-spy's",
+            "attribution is rough where green threads switch).",
             "",
         ]
     if meta.get("source_changed"):
@@ -255,7 +257,7 @@ def _profiles(results: dict[str, Any]) -> list[str]:
         "py-spy samples realtime (eventlet) from outside during a separate run of",
         "the echo and fan-out scenarios; tracemalloc follows its allocations while",
         "1,000 clients connect (memory). The full summaries are in",
-        "`benchmarks/profiles/`, with notes on reading them; below, the functions",
+        "`benchmarks/profiles/`, with notes on reading them (`NOTES.md`); below, the functions",
         "with the most self time (a C call, such as a system call, counts for",
         "the Python function that made it), and the sites that allocate the most",
         "memory per connection:",
