@@ -73,16 +73,20 @@ class HandlerRegistry:
         self._any: dict[str, Handler] = {}
         self._instances: dict[str, Namespace] = {}
         self._instance_patterns: list[tuple[re.Pattern[str], Namespace]] = []
+        # resolve() for namespaces registered by name, dropped on any change.
+        self._resolved: dict[str, Resolved] = {}
 
     def add(self, namespace: NamespaceKey, event: str, handler: Handler) -> None:
         """Register ``handler`` for ``event`` in ``namespace``."""
         if not callable(handler):
             raise ConfigurationError(f"the handler for {event!r} is not callable")
         self._table(namespace)[event] = handler
+        self._resolved.clear()
 
     def add_instance(self, instance: Namespace) -> None:
         """Register a class-based namespace for its ``namespace`` attribute."""
         key = instance.namespace
+        self._resolved.clear()
         if isinstance(key, re.Pattern):
             self._instance_patterns.append((key, instance))
         elif key == CATCH_ALL:
@@ -104,10 +108,15 @@ class HandlerRegistry:
 
     def resolve(self, namespace: str) -> Resolved | None:
         """The handlers serving ``namespace``; None if nothing was registered for it."""
+        resolved = self._resolved.get(namespace)
+        if resolved is not None:
+            return resolved
         handlers = self._exact.get(namespace)
         instance = self._instances.get(namespace)
         if handlers is not None or instance is not None:
-            return Resolved(namespace, handlers or {}, instance, dynamic=False)
+            resolved = Resolved(namespace, handlers or {}, instance, dynamic=False)
+            self._resolved[namespace] = resolved
+            return resolved
         for pattern, table in self._patterns:
             if pattern.fullmatch(namespace):
                 return Resolved(namespace, table, None, dynamic=True)

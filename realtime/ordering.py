@@ -112,18 +112,26 @@ class OrderedRunner:
                 self._plan_check_locked()
 
     def _work(self, worker: int) -> None:
-        while True:
-            with self._lock:
+        # One locked section between two calls: the worker goes from one
+        # call to the next (or away) in a single step.
+        lock = self._lock
+        monotonic = self._mode.monotonic
+        lock.acquire()
+        try:
+            while True:
                 calls = self._calls
                 if not calls:
                     self._calls = None
                     del self._running[worker]
                     return
                 fn, args = calls.popleft()
-                self._running[worker] = self._mode.monotonic()
-            try:
-                fn(*args)
-            except Exception:
-                logger.exception("unhandled error in a handler")
-            with self._lock:
-                self._running[worker] = None
+                self._running[worker] = monotonic()
+                lock.release()
+                try:
+                    fn(*args)
+                except Exception:
+                    logger.exception("unhandled error in a handler")
+                finally:
+                    lock.acquire()
+        finally:
+            lock.release()

@@ -30,7 +30,11 @@ class Outgoing:
     __slots__ = ("_wire", "packets")
 
     def __init__(self, parts: Sequence[str | bytes]) -> None:
-        self.packets: tuple[Packet, ...] = tuple(Packet(PacketType.MESSAGE, p) for p in parts)
+        self.packets: tuple[Packet, ...] = (
+            (Packet(PacketType.MESSAGE, parts[0]),)
+            if len(parts) == 1
+            else tuple([Packet(PacketType.MESSAGE, p) for p in parts])
+        )
         self._wire: dict[str, bytes] = {}
 
     def wire(self, form: str, build: Callable[[Sequence[Packet]], bytes]) -> bytes:

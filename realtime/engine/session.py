@@ -243,11 +243,12 @@ class Session:
         Returns False if the session is closed.
         """
         with self._lock:
-            if self.closed:
-                return False
-            if self._push is not None and self.state is SessionState.OPEN:
+            state = self.state
+            if state is SessionState.OPEN and self._push is not None:
                 self._push.write_outgoing(outgoing)
                 return True
+            if state is SessionState.CLOSING or state is SessionState.CLOSED:
+                return False
             self._outbox.extend(outgoing.packets)
             self._outbox_bytes += sum(len(p.data) for p in outgoing.packets)
             self._wake.set()

@@ -37,6 +37,24 @@ class TestHandlerRegistry:
         fallback = registry.resolve("/p-x")
         assert fallback is not None and fallback.handlers is anything.handlers
 
+    def test_handlers_added_after_a_resolve_are_found(self) -> None:
+        # resolve() remembers exact namespaces; registering anything forgets.
+        from realtime.namespace import Namespace
+
+        class Chat(Namespace):
+            def on_hello(self, sid: str) -> str:
+                return "from the class"
+
+        registry = HandlerRegistry()
+        registry.add_instance(Chat("/chat"))
+        first = registry.resolve("/chat")
+        assert first is not None and registry.resolve("/chat") is first
+        assert first.find("late") is None
+        registry.add("/chat", "late", lambda sid: "late")
+        later = registry.resolve("/chat")
+        assert later is not None and later.find("late") is not None
+        assert later.find("hello") is not None
+
     def test_nothing_registered_resolves_to_none(self) -> None:
         assert HandlerRegistry().resolve("/") is None
 
