@@ -21,6 +21,7 @@ __all__ = [
     "ServerOptions",
     "get_async_mode",
     "patched_mode",
+    "under_gunicorn",
 ]
 
 #: Mode names, in the order they are tried when none is asked for.
@@ -80,6 +81,11 @@ def _gunicorn_worker_mode() -> str | None:
         if module in sys.modules:
             return mode
     return None
+
+
+def under_gunicorn() -> bool:
+    """True in a gunicorn worker process (or its master, with ``--preload``)."""
+    return _gunicorn_worker_mode() is not None
 
 
 def patched_mode() -> str | None:

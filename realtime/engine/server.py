@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar, overload
 
 import orjson
 
-from realtime.async_modes import AsyncMode, get_async_mode
+from realtime.async_modes import AsyncMode, ServerOptions, get_async_mode, under_gunicorn
 from realtime.async_modes.base import HAND_OVER_SIGNALS
 from realtime.engine.cluster import REPLY_TIMEOUT, ClusterLink, Forwarder, new_node_id, owner_of
 from realtime.engine.cors import CorsOrigins, CorsPolicy
@@ -114,6 +114,11 @@ class Server:
         cluster: ClusterLink | None = None,
     ) -> None:
         self.mode: AsyncMode = get_async_mode(async_mode)
+        if under_gunicorn():
+            # gunicorn lifts none of the process's limits: do what serve()
+            # does (open files up to the hard limit, the collector tuned),
+            # so that a worker holds as many connections as it is given.
+            self.mode.prepare_process(ServerOptions())
         self.options = EngineOptions(
             ping_interval=float(ping_interval),
             ping_timeout=float(ping_timeout),

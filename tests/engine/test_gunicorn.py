@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -33,8 +34,12 @@ WORKERS = {
 
 
 class Gunicorn:
-    def __init__(self, worker: str) -> None:
+    def __init__(
+        self, worker: str, extra: tuple[str, ...] = (), open_files: int | None = None
+    ) -> None:
+        """gunicorn with one ``worker``; ``open_files`` lowers its soft limit first."""
         args, mode, extra_path = WORKERS[worker]
+        args = [*args, *extra]
         if extra_path is not None:
             require(
                 (extra_path / "gunicorn").is_dir(), f"gunicorn<26 in {extra_path} (make prereqs)"
@@ -48,6 +53,7 @@ class Gunicorn:
         }
         self.process = subprocess.Popen(
             [
+                *_with_soft_open_files(open_files),
                 sys.executable,
                 "-m",
                 "gunicorn",
@@ -91,6 +97,14 @@ class Gunicorn:
             self.process.kill()
             self.process.wait(5)
         return "".join(self.log)
+
+
+def _with_soft_open_files(limit: int | None) -> list[str]:
+    """A command prefix that lowers the soft open-files limit (util-linux prlimit)."""
+    if limit is None:
+        return []
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return ["prlimit", f"--nofile={limit}:{hard}"]
 
 
 @pytest.fixture(params=list(WORKERS), scope="module")
@@ -142,3 +156,29 @@ def test_raw_upgrade_and_refusals(gunicorn: Gunicorn) -> None:
     ws.send("4disconnect-me")
     assert ws.recv() == "1"
     assert eio.ws_closed(ws)
+
+
+def test_documented_gevent_setup_holds_more_clients_than_the_soft_open_files_limit() -> None:
+    # serving.md: gunicorn -k gevent -w 1 --worker-connections 10000. gunicorn
+    # raises no limit itself; the engine lifts the soft open-files limit (here
+    # 1,024, a common default) to the hard one when it is built in the worker.
+    clients = 1_300
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    require(hard >= 2 * clients + 100, f"a hard open-files limit of {2 * clients + 100}")
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2 * clients + 100), hard))
+    server = Gunicorn("gevent", ("--worker-connections", "10000"), open_files=1024)
+    sockets = []
+    try:
+        base_ws = server.url.replace("http://", "ws://")
+        for _ in range(clients):
+            ws, _data = eio.ws_open(base_ws)
+            sockets.append(ws)
+        for ws in (sockets[0], sockets[len(sockets) // 2], sockets[-1]):
+            ws.send("4still there")
+            assert eio.ws_recv_skip_pings(ws) == "4still there"
+    finally:
+        for ws in sockets:
+            ws.close()
+        log = server.stop()
+    assert "Too many open files" not in log, log
