@@ -18,6 +18,7 @@ import importlib
 import logging
 import resource
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
@@ -503,7 +504,14 @@ class AsyncMode(abc.ABC):
     def prepare_process(self, options: ServerOptions) -> None:
         """Lift per-process limits that would cap the number of connections,
         and tune the garbage collector (see :data:`GC_THRESHOLDS`)."""
-        if options.tune_gc and gc.get_threshold() == _PYTHON_GC_THRESHOLDS:
+        if (
+            options.tune_gc
+            and gc.get_threshold() == _PYTHON_GC_THRESHOLDS
+            and threading.current_thread() is threading.main_thread()
+        ):
+            # Only the main thread changes this process-wide setting: a server
+            # started on another thread (werkzeug's reloader serves from a
+            # daemon thread) leaves it to the program.
             gc.set_threshold(*GC_THRESHOLDS)
             logger.debug("garbage collector thresholds set to %s", GC_THRESHOLDS)
         if not options.raise_fd_limit:

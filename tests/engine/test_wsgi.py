@@ -207,3 +207,28 @@ def test_make_server_tunes_the_garbage_collector(
         assert gc.get_threshold() == (GC_THRESHOLDS if after == "tuned" else after)
     finally:
         gc.set_threshold(*saved)
+
+
+def test_a_server_made_off_the_main_thread_leaves_the_collector_alone() -> None:
+    # werkzeug's reloader serves from a daemon thread: process-wide settings
+    # are the program's there.
+    import gc
+    import threading
+
+    import realtime
+
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    seen: list[tuple[int, int, int]] = []
+
+    def build() -> None:
+        realtime.make_server(Server(async_mode="threading"), "127.0.0.1", 0).stop()
+        seen.append(gc.get_threshold())
+
+    try:
+        thread = threading.Thread(target=build)
+        thread.start()
+        thread.join(10)
+        assert seen == [(700, 10, 10)]
+    finally:
+        gc.set_threshold(*saved)
