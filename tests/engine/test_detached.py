@@ -15,9 +15,9 @@ from typing import Any
 
 import websocket
 
-import realtime
 from realtime.engine import Server
 from tests.support import eio
+from tests.support.embedded import eventlet_server
 from tests.support.servers import ServerPool, ServerProcess
 
 ECHO = "tests.support.apps:engine_echo"
@@ -75,39 +75,13 @@ def test_stopping_the_server_ends_detached_connections() -> None:
     reasons: list[str] = []
     engine.on("message", engine.send)
     engine.on("disconnect", lambda sid, reason: reasons.append(str(reason)))
-    embedded = realtime.make_server(engine, "127.0.0.1", 0)
-    host, port = embedded.address
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def serve() -> None:
-        import eventlet
-
-        def stopper() -> None:
-            while not stop.is_set():
-                eventlet.sleep(0.02)
-            embedded.stop()
-
-        eventlet.spawn(stopper)
-        try:
-            embedded.serve_forever()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
     clients: list[Any] = []
-    try:
+    with eventlet_server(engine) as url:
         for _ in range(3):
-            ws, _data = eio.ws_open(f"ws://{host}:{port}")
+            ws, _data = eio.ws_open(url.replace("http://", "ws://"))
             ws.send("4ping me")
             assert ws.recv() == "4ping me"
             clients.append(ws)
-    finally:
-        stop.set()
-    thread.join(10)
-    assert not thread.is_alive()
-    assert not [e for e in errors if not isinstance(e, SystemExit)]
     for ws in clients:
         assert eio.ws_closed(ws)
     deadline = time.monotonic() + 5
@@ -156,32 +130,15 @@ def test_request_green_threads_are_reused_and_stopped() -> None:
         start_response("200 OK", [("Content-Length", "2"), ("Connection", "close")])
         return [b"ok"]
 
-    embedded = realtime.make_server(app, "127.0.0.1", 0, "eventlet")
-    host, port = embedded.address
-    stop = threading.Event()
-
-    def serve() -> None:
-        import eventlet
-
-        def stopper() -> None:
-            while not stop.is_set():
-                eventlet.sleep(0.02)
-            embedded.stop()
-
-        eventlet.spawn(stopper)
-        embedded.serve_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    cut: list[BaseException] = []
+    with eventlet_server(app) as url:
         for _ in range(5):
-            assert requests.get(f"http://{host}:{port}/", timeout=5).text == "ok"
+            assert requests.get(url + "/", timeout=5).text == "ok"
         assert len(set(seen)) == 1  # one green thread served all five in turn
-        cut: list[BaseException] = []
 
         def hang() -> None:
             try:
-                requests.get(f"http://{host}:{port}/hang", timeout=10)
+                requests.get(url + "/hang", timeout=10)
             except requests.RequestException as exc:
                 cut.append(exc)
 
@@ -190,10 +147,7 @@ def test_request_green_threads_are_reused_and_stopped() -> None:
         deadline = time.monotonic() + 5
         while len(seen) < 6 and time.monotonic() < deadline:
             time.sleep(0.02)
-    finally:
-        stop.set()
-    thread.join(10)
-    assert not thread.is_alive()  # the hanging request did not keep the server up
+    # The server stopped although a request was still running on it.
     hanging.join(10)
     assert cut  # its connection was closed with the server
     release.set()

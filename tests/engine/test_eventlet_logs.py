@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-import realtime
-
-
-@contextlib.contextmanager
-def serving(app: Any, **options: Any) -> Iterator[str]:
-    embedded = realtime.make_server(app, "127.0.0.1", 0, "eventlet", **options)
-    host, port = embedded.address
-    stop = threading.Event()
-
-    def serve() -> None:
-        import eventlet
-
-        def stopper() -> None:
-            while not stop.is_set():
-                eventlet.sleep(0.02)
-            embedded.stop()
-
-        eventlet.spawn(stopper)
-        embedded.serve_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        stop.set()
-        thread.join(10)
+from tests.support.embedded import eventlet_server
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -51,7 +22,7 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 def test_app_errors_are_logged_and_access_lines_only_when_asked(
     caplog: pytest.LogCaptureFixture, log_output: bool
 ) -> None:
-    with caplog.at_level(logging.INFO), serving(app, log_output=log_output) as url:
+    with caplog.at_level(logging.INFO), eventlet_server(app, log_output=log_output) as url:
         assert requests.get(url + "/fine", timeout=5).text == "ok"
         broken = requests.get(url + "/boom", timeout=5)
     assert broken.status_code == 500
