@@ -114,7 +114,7 @@ def test_request_green_threads_are_reused_and_stopped() -> None:
     import greenlet
     import requests
 
-    seen: list[int] = []
+    seen: list[Any] = []  # the green threads themselves: ids could be reused
     release = threading.Event()
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -123,7 +123,7 @@ def test_request_green_threads_are_reused_and_stopped() -> None:
 
         current = greenlet.getcurrent()
         assert isinstance(current, eventlet.greenthread.GreenThread)
-        seen.append(id(current))
+        seen.append(current)
         if environ["PATH_INFO"] == "/hang":
             while not release.is_set():
                 eventlet.sleep(0.02)
@@ -132,9 +132,12 @@ def test_request_green_threads_are_reused_and_stopped() -> None:
 
     cut: list[BaseException] = []
     with eventlet_server(app) as url:
-        for _ in range(5):
+        for _ in range(10):
             assert requests.get(url + "/", timeout=5).text == "ok"
-        assert len(set(seen)) == 1  # one green thread served all five in turn
+            time.sleep(0.05)  # the thread that served it is back in the pool
+        # A green thread per connection would be ten; a loaded machine may
+        # accept the next connection before the last thread is back.
+        assert len({id(thread) for thread in seen}) <= 3
 
         def hang() -> None:
             try:
@@ -145,7 +148,7 @@ def test_request_green_threads_are_reused_and_stopped() -> None:
         hanging = threading.Thread(target=hang, daemon=True)
         hanging.start()
         deadline = time.monotonic() + 5
-        while len(seen) < 6 and time.monotonic() < deadline:
+        while len(seen) < 11 and time.monotonic() < deadline:
             time.sleep(0.02)
     # The server stopped although a request was still running on it.
     hanging.join(10)
