@@ -29,6 +29,7 @@ __all__ = [
     "AsyncMode",
     "EmbeddedServer",
     "Event",
+    "GreenMode",
     "GreenWorkers",
     "HandedOverSocket",
     "HangupWatch",
@@ -608,3 +609,41 @@ def suppress_all() -> Iterator[None]:
         yield
     except Exception:
         logger.debug("ignored error during cleanup", exc_info=True)
+
+
+class GreenMode(AsyncMode):
+    """An async mode of green threads: calls go to :class:`GreenWorkers`, one
+    pool per hub (per OS thread)."""
+
+    cooperative = True
+
+    def __init__(self) -> None:
+        self._hub: Any = None
+        self._workers: GreenWorkers | None = None
+        self._pools: dict[Any, GreenWorkers] = {}
+
+    @abc.abstractmethod
+    def _current_hub(self) -> Any:
+        """The hub of the calling OS thread."""
+
+    @abc.abstractmethod
+    def _new_workers(self, hub: Any) -> GreenWorkers:
+        """A pool of workers on ``hub``."""
+
+    def _workers_here(self) -> GreenWorkers:
+        hub = self._current_hub()
+        if hub is not self._hub:
+            workers = self._pools.get(hub)
+            if workers is None:
+                workers = self._pools[hub] = self._new_workers(hub)
+            self._hub, self._workers = hub, workers
+        return self._workers  # type: ignore[return-value]
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._workers_here().submit(fn, args)
+
+    def submit_now(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._workers_here().start_now(fn, args)
+
+    def run_holding(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self._workers_here().run_holding(fn, *args)

@@ -34,9 +34,9 @@ with warnings.catch_warnings():
 import greenlet
 
 from realtime.async_modes.base import (
-    AsyncMode,
     EmbeddedServer,
     Event,
+    GreenMode,
     GreenWorkers,
     HandedOverSocket,
     HangupWatch,
@@ -217,54 +217,25 @@ class _Deadline:
         self._timer.cancel()
 
 
-class EventletMode(AsyncMode):
+class EventletMode(GreenMode):
     """Green threads from eventlet and its WSGI server."""
 
     name = "eventlet"
-    cooperative = True
 
     def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
         thread: Task = eventlet.spawn(fn, *args, **kwargs)
         return _GreenTask(thread)
 
-    def __init__(self) -> None:
-        self._hub: Any = None
-        self._workers: GreenWorkers | None = None
-        self._pools: dict[Any, GreenWorkers] = {}
+    def _current_hub(self) -> Any:
+        return eventlet.hubs.get_hub()
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        hub = eventlet.hubs.get_hub()
-        if hub is not self._hub:
-            self._use_hub(hub)
-        self._workers.submit(fn, args)  # type: ignore[union-attr]
+    def _new_workers(self, hub: Any) -> GreenWorkers:
+        def soon(fn: Callable[..., Any], *args: Any) -> None:
+            hub.schedule_call_global(0, fn, *args)
 
-    def submit_now(self, fn: Callable[..., Any], *args: Any) -> None:
-        hub = eventlet.hubs.get_hub()
-        if hub is not self._hub:
-            self._use_hub(hub)
-        self._workers.start_now(fn, args)  # type: ignore[union-attr]
-
-    def run_holding(self, fn: Callable[..., Any], *args: Any) -> Any:
-        hub = eventlet.hubs.get_hub()
-        if hub is not self._hub:
-            self._use_hub(hub)
-        return self._workers.run_holding(fn, *args)  # type: ignore[union-attr]
-
-    def _use_hub(self, hub: Any) -> None:
-        # One pool of workers per hub (per OS thread).
-        workers = self._pools.get(hub)
-        if workers is None:
-
-            def soon(fn: Callable[..., Any], *args: Any) -> None:
-                hub.schedule_call_global(0, fn, *args)
-
-            workers = self._pools[hub] = GreenWorkers(
-                hub.switch,
-                lambda fn: greenlet.greenlet(fn, hub.greenlet),
-                greenlet.getcurrent,
-                soon,
-            )
-        self._hub, self._workers = hub, workers
+        return GreenWorkers(
+            hub.switch, lambda fn: greenlet.greenlet(fn, hub.greenlet), greenlet.getcurrent, soon
+        )
 
     def sleep(self, seconds: float) -> None:
         eventlet.sleep(seconds)

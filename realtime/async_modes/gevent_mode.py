@@ -20,9 +20,9 @@ import gevent.socket
 import greenlet
 
 from realtime.async_modes.base import (
-    AsyncMode,
     EmbeddedServer,
     Event,
+    GreenMode,
     GreenWorkers,
     HandedOverSocket,
     HangupWatch,
@@ -87,44 +87,25 @@ class _Deadline:
         self._timeout.close()
 
 
-class GeventMode(AsyncMode):
+class GeventMode(GreenMode):
     """Greenlets from gevent and its ``pywsgi`` WSGI server."""
 
     name = "gevent"
-    cooperative = True
 
     def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
         task: Task = gevent.spawn(fn, *args, **kwargs)
         return task
 
-    def __init__(self) -> None:
-        self._hub: Any = None
-        self._workers: GreenWorkers | None = None
-        self._pools: dict[Any, GreenWorkers] = {}
+    def _current_hub(self) -> Any:
+        return gevent.get_hub()
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        hub = gevent.get_hub()
-        if hub is not self._hub:
-            self._use_hub(hub)
-        self._workers.submit(fn, args)  # type: ignore[union-attr]
-
-    def run_holding(self, fn: Callable[..., Any], *args: Any) -> Any:
-        hub = gevent.get_hub()
-        if hub is not self._hub:
-            self._use_hub(hub)
-        return self._workers.run_holding(fn, *args)  # type: ignore[union-attr]
-
-    def _use_hub(self, hub: Any) -> None:
-        # One pool of workers per hub (per OS thread).
-        workers = self._pools.get(hub)
-        if workers is None:
-            workers = self._pools[hub] = GreenWorkers(
-                hub.switch,
-                lambda fn: greenlet.greenlet(fn, hub),
-                greenlet.getcurrent,
-                hub.loop.run_callback,
-            )
-        self._hub, self._workers = hub, workers
+    def _new_workers(self, hub: Any) -> GreenWorkers:
+        return GreenWorkers(
+            hub.switch,
+            lambda fn: greenlet.greenlet(fn, hub),
+            greenlet.getcurrent,
+            hub.loop.run_callback,
+        )
 
     def sleep(self, seconds: float) -> None:
         gevent.sleep(seconds)
