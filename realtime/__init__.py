@@ -21,12 +21,18 @@ from realtime.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from realtime.emitter import Emitter
     from realtime.engine.session import DisconnectReason
-    from realtime.managers import KombuManager, Manager, MemoryManager, PubSubManager, RedisManager
-    from realtime.namespace import Namespace
-    from realtime.server import Server
     from realtime.serving import make_server, serve
+    from realtime.socketio.emitter import Emitter
+    from realtime.socketio.managers import (
+        KombuManager,
+        Manager,
+        MemoryManager,
+        PubSubManager,
+        RedisManager,
+    )
+    from realtime.socketio.namespace import Namespace
+    from realtime.socketio.server import Server
 
 __all__ = [
     "AckTimeout",
@@ -53,14 +59,14 @@ __version__ = "0.1.0.dev0"
 
 _LAZY = {
     "DisconnectReason": "realtime.engine.session",
-    "Emitter": "realtime.emitter",
-    "KombuManager": "realtime.managers",
-    "Manager": "realtime.managers",
-    "MemoryManager": "realtime.managers",
-    "PubSubManager": "realtime.managers",
-    "RedisManager": "realtime.managers",
-    "Namespace": "realtime.namespace",
-    "Server": "realtime.server",
+    "Emitter": "realtime.socketio.emitter",
+    "KombuManager": "realtime.socketio.managers",
+    "Manager": "realtime.socketio.managers",
+    "MemoryManager": "realtime.socketio.managers",
+    "PubSubManager": "realtime.socketio.managers",
+    "RedisManager": "realtime.socketio.managers",
+    "Namespace": "realtime.socketio.namespace",
+    "Server": "realtime.socketio.server",
     "make_server": "realtime.serving",
     "serve": "realtime.serving",
 }

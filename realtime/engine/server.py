@@ -16,10 +16,10 @@ import orjson
 
 from realtime.async_modes import AsyncMode, ServerOptions, get_async_mode, under_gunicorn
 from realtime.async_modes.base import HAND_OVER_SIGNALS
-from realtime.engine.cluster import REPLY_TIMEOUT, ClusterLink, Forwarder, new_node_id, owner_of
 from realtime.engine.cors import CorsOrigins, CorsPolicy
+from realtime.engine.forwarding import REPLY_TIMEOUT, ClusterLink, Forwarder, new_node_id, owner_of
 from realtime.engine.http import Request, Response, WarningThrottle, error_response
-from realtime.engine.local import LocalChannel
+from realtime.engine.local_channel import LocalChannel
 from realtime.engine.options import Cookie, CookieOption, EngineOptions
 from realtime.engine.outgoing import Outgoing
 from realtime.engine.scheduler import Scheduler

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app
 
-from realtime.arity import fit_arguments
 from realtime.exceptions import ConfigurationError, ConnectionRefused
 from realtime.flask_integration.context import SocketContext, handler_context, save_session
-from realtime.handlers import NamespaceKey
+from realtime.socketio.arity import fit_arguments
+from realtime.socketio.handlers import NamespaceKey
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from realtime.server import Server
+    from realtime.socketio.server import Server
 
 __all__ = ["Dispatcher", "Settings"]
 

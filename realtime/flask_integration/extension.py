@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from flask import current_app, has_app_context
 
 import realtime
-from realtime.emitter import Emitter
 from realtime.engine import DisconnectReason
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import EXTENSION_KEY, SocketContext, current_socket
@@ -34,8 +33,9 @@ from realtime.flask_integration.options import (
 )
 from realtime.flask_integration.running import Runner
 from realtime.flask_integration.test_client import RealtimeTestClient
-from realtime.handlers import HandlerRegistry, NamespaceKey
-from realtime.server import Server
+from realtime.socketio.emitter import Emitter
+from realtime.socketio.handlers import HandlerRegistry, NamespaceKey
+from realtime.socketio.server import Server
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import realtime
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import current_socket
-from realtime.namespace import Namespace as CoreNamespace
+from realtime.socketio.namespace import Namespace as CoreNamespace
 
 if TYPE_CHECKING:
     from realtime.flask_integration.extension import Realtime

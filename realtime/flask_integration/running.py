@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from realtime.async_modes import EmbeddedServer
-    from realtime.server import Server
+    from realtime.socketio.server import Server
 
 __all__ = ["Runner"]
 

@@ -1,6 +1,6 @@
 """A Socket.IO test client for Flask apps, as Flask-SocketIO's ``SocketIOTestClient``.
 
-It drives :class:`realtime.testing.LocalClient`: packets are encoded,
+It drives :class:`realtime.socketio.testing.LocalClient`: packets are encoded,
 decoded and dispatched by the same code as for a remote client, over an
 in-process Engine.IO session, and handlers run on the calling thread, so
 what they emit is there to read as soon as a call returns.
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.test import EnvironBuilder
 
-from realtime.testing import LocalClient
+from realtime.socketio.testing import LocalClient
 
 if TYPE_CHECKING:
     from flask import Flask

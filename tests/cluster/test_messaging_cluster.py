@@ -7,7 +7,7 @@ a process that serves no one (``realtime.Emitter``) reaches them too.
 
 Every test runs twice: as is, and with connection state recovery on, where
 events and room changes go through a Redis Stream instead of the
-publish/subscribe fan-out (realtime/managers/stream.py), with the same
+publish/subscribe fan-out (realtime/socketio/recovery/redis_log.py), with the same
 promises of order.
 """
 

@@ -25,8 +25,8 @@ import pytest
 
 from realtime.async_modes.threading_mode import ThreadingMode
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.managers.brokers import Broker, open_broker
-from realtime.managers.brokers.kombu_broker import KombuBroker
+from realtime.socketio.managers.brokers import Broker, open_broker
+from realtime.socketio.managers.brokers.kombu_broker import KombuBroker
 from tests.conftest import require
 from tests.support.rabbitmq_server import (
     SHARED_URL,

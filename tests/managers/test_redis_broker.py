@@ -11,8 +11,8 @@ import pytest
 
 from realtime.async_modes.threading_mode import ThreadingMode
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.managers.brokers import open_broker
-from realtime.managers.brokers.redis_broker import RedisBroker
+from realtime.socketio.managers.brokers import open_broker
+from realtime.socketio.managers.brokers.redis_broker import RedisBroker
 from tests.conftest import require
 from tests.support.redis_server import RedisServer, redis_server_path
 

@@ -19,7 +19,7 @@ import requests
 import socketio
 import websocket
 
-from realtime.ordering import PATIENCE
+from realtime.socketio.ordering import PATIENCE
 from tests.support import eio
 from tests.support.servers import ServerPool, ServerProcess
 

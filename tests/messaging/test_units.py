@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 
 import realtime
-from realtime.acks import AckRegistry, Waiter
-from realtime.arity import fit_arguments
 from realtime.async_modes.threading_mode import ThreadingMode
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import AckTimeout, ConfigurationError
-from realtime.handlers import HandlerRegistry
-from realtime.managers import MemoryManager
 from realtime.protocol.engineio import EngineSid
 from realtime.protocol.socketio import SocketSid
-from realtime.testing import LocalClient
+from realtime.socketio.acks import AckRegistry, Waiter
+from realtime.socketio.arity import fit_arguments
+from realtime.socketio.handlers import HandlerRegistry
+from realtime.socketio.managers import MemoryManager
+from realtime.socketio.testing import LocalClient
 
 
 class TestHandlerRegistry:
@@ -39,7 +39,7 @@ class TestHandlerRegistry:
 
     def test_handlers_added_after_a_resolve_are_found(self) -> None:
         # resolve() remembers exact namespaces; registering anything forgets.
-        from realtime.namespace import Namespace
+        from realtime.socketio.namespace import Namespace
 
         class Chat(Namespace):
             def on_hello(self, sid: str) -> str:

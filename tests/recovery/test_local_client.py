@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import realtime
-from realtime.testing import LocalClient
+from realtime.socketio.testing import LocalClient
 
 
 def test_the_test_client_hides_offsets_as_realtime_js_does() -> None:

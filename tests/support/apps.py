@@ -27,8 +27,8 @@ def engine_echo(mode: str, **options: Any) -> Server:
         import logging
 
         from realtime.async_modes import get_async_mode
-        from realtime.managers.brokers import open_broker
-        from realtime.managers.link import BrokerLink
+        from realtime.socketio.managers.broker_link import BrokerLink
+        from realtime.socketio.managers.brokers import open_broker
 
         broker = open_broker(str(cluster_url), get_async_mode(mode), logging.getLogger("test"))
         options["cluster"] = BrokerLink(broker, str(options.pop("cluster_channel", "test")))

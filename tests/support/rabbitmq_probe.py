@@ -27,7 +27,7 @@ def main() -> None:
 
         monkey.patch_all()
     from realtime.async_modes import get_async_mode
-    from realtime.managers.brokers import open_broker
+    from realtime.socketio.managers.brokers import open_broker
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     mode = get_async_mode(mode_name)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
-    from realtime.engine.cluster import Forwarder
+    from realtime.engine.forwarding import Forwarder
     from realtime.engine.http import Request, Response
     from realtime.engine.options import EngineOptions
     from realtime.engine.scheduler import Scheduler

@@ -38,7 +38,7 @@ from realtime.protocol.engineio import PROBE, RECORD_SEPARATOR, ErrorCode, Packe
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.async_modes.base import HangupWatch
-    from realtime.engine.cluster import Forwarder
+    from realtime.engine.forwarding import Forwarder
     from realtime.engine.outgoing import Outgoing
 
 __all__ = ["SseTransport", "StreamChannel", "StreamTransport", "StreamingTransport"]

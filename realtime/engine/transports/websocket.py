@@ -38,7 +38,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from realtime.async_modes.base import no_delay
-from realtime.engine.cluster import RelayBuffer
+from realtime.engine.forwarding import RelayBuffer
 from realtime.engine.http import Request, Response, error_response
 from realtime.engine.outgoing import Outgoing
 from realtime.engine.session import DisconnectReason, Session
@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - a build without it
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.async_modes.base import HandedOverSocket
-    from realtime.engine.cluster import Forwarder
+    from realtime.engine.forwarding import Forwarder
     from realtime.engine.scheduler import Scheduler
 
 __all__ = ["WebSocketConnection", "WebSocketTransport", "frame_for"]

@@ -10,7 +10,7 @@ A :class:`RecoveryLog` gives events their offsets, in the order they are
 delivered, and keeps them (bounded by count, bytes and age), together with a
 :class:`Snapshot` of each socket that dropped for a reason worth recovering
 from. :class:`MemoryRecoveryLog` serves one process; with a message queue,
-the log lives in Redis (:mod:`realtime.managers.stream`).
+the log lives in Redis (:mod:`realtime.socketio.recovery.redis_log`).
 
 Beyond socket.io: a ``pid`` without an offset (a client that received no
 event before the drop) recovers everything buffered since the socket
@@ -33,8 +33,8 @@ from realtime.exceptions import ConfigurationError
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.engine.outgoing import Outgoing
-    from realtime.managers.base import Manager
     from realtime.protocol.socketio import SioPacket
+    from realtime.socketio.managers.base import Manager
 
 __all__ = [
     "RECOVERABLE_REASONS",

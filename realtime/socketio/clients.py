@@ -15,9 +15,9 @@ from realtime.protocol.socketio import SocketSid
 
 if TYPE_CHECKING:
     from realtime.engine.scheduler import TimerHandle
-    from realtime.ordering import OrderedRunner
     from realtime.protocol.engineio import EngineSid
     from realtime.protocol.socketio import PacketDecoder
+    from realtime.socketio.ordering import OrderedRunner
 
 __all__ = ["Clients", "Connection", "Socket"]
 

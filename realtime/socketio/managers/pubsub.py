@@ -7,7 +7,7 @@ and publishes what concerns the others on the broker: broadcasts and
 it, which a sid names in its first characters. What a process sends reaches
 every other one in the order it was sent.
 
-Messages (msgpack maps, see :mod:`realtime.managers.link`; ``from`` is the
+Messages (msgpack maps, see :mod:`realtime.socketio.managers.broker_link`; ``from`` is the
 sender's node id, ``ns`` a namespace, ``parts`` an encoded EVENT packet with
 ``fmt`` the name of its packet format):
 
@@ -35,7 +35,7 @@ With connection state recovery on (Redis only), events emitted without a
 callback, and ``m.enter``, ``m.leave``, ``m.close_room`` and
 ``m.disconnect``, go through the deployment's recovery log instead, a Redis
 Stream every process reads in the same order (:attr:`PubSubManager.ordered`,
-:mod:`realtime.managers.stream`).
+:mod:`realtime.socketio.recovery.redis_log`).
 """
 
 from __future__ import annotations
@@ -47,15 +47,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from realtime.async_modes import get_async_mode, patched_mode
-from realtime.emitting import Target, as_exclude, as_rooms, event_packet
-from realtime.engine.cluster import NODE_ID_LENGTH, owner_of
+from realtime.engine.forwarding import NODE_ID_LENGTH, owner_of
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.gather import Gathering
-from realtime.managers.brokers import open_broker
-from realtime.managers.link import BrokerLink, pack
-from realtime.managers.memory import MemoryManager
-from realtime.managers.stream import StreamWriter
 from realtime.protocol.socketio import (
     Parser,
     Serializer,
@@ -64,11 +58,17 @@ from realtime.protocol.socketio import (
     SocketSid,
     get_parser,
 )
+from realtime.socketio.managers.broker_link import BrokerLink, pack
+from realtime.socketio.managers.brokers import open_broker
+from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
+from realtime.socketio.managers.gathering import Gathering
+from realtime.socketio.managers.memory import MemoryManager
+from realtime.socketio.recovery.redis_log import StreamWriter
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
-    from realtime.gather import AnswerCallback
-    from realtime.managers.base import Members
+    from realtime.socketio.managers.base import Members
+    from realtime.socketio.managers.gathering import AnswerCallback
 
 __all__ = ["KombuManager", "OrderedLog", "PubSubManager", "RedisManager"]
 
@@ -133,7 +133,7 @@ class PubSubManager(MemoryManager):
         self._moved: dict[str, str] = {}
         self._takeover: Callable[[str], None] | None = None
         #: The deployment's ordered log, with connection state recovery on
-        #: (:class:`~realtime.managers.stream.RedisRecoveryLog`): room
+        #: (:class:`~realtime.socketio.recovery.redis_log.RedisRecoveryLog`): room
         #: changes then go through it too, in order with the events.
         self.ordered: OrderedLog | None = None
         self._writer: StreamWriter | None = None

@@ -15,15 +15,15 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from realtime.connection import Connection, Socket
 from realtime.engine import DisconnectReason
 from realtime.protocol.socketio import SioPacket, SocketSid
-from realtime.recovery import RecoveryLog, Snapshot
+from realtime.socketio.clients import Connection, Socket
+from realtime.socketio.recovery.log import RecoveryLog, Snapshot
 
 if TYPE_CHECKING:
-    from realtime.dispatch import Dispatcher
     from realtime.engine.outgoing import Outgoing
-    from realtime.handlers import Resolved
+    from realtime.socketio.dispatch import Dispatcher
+    from realtime.socketio.handlers import Resolved
 
 __all__ = ["TAKEOVER_TIMEOUT", "Resumer", "strip_recovery_fields"]
 

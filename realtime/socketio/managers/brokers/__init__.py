@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from realtime.exceptions import ConfigurationError
-from realtime.managers.brokers.base import Broker, MessageHandler
+from realtime.socketio.managers.brokers.base import Broker, MessageHandler
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -16,12 +16,12 @@ __all__ = ["BROKERS", "Broker", "MessageHandler", "open_broker"]
 
 #: URL scheme -> "module:class" of the broker that serves it.
 BROKERS = {
-    "redis": "realtime.managers.brokers.redis_broker:RedisBroker",
-    "rediss": "realtime.managers.brokers.redis_broker:RedisBroker",
-    "unix": "realtime.managers.brokers.redis_broker:RedisBroker",
-    "amqp": "realtime.managers.brokers.kombu_broker:KombuBroker",
-    "amqps": "realtime.managers.brokers.kombu_broker:KombuBroker",
-    "pyamqp": "realtime.managers.brokers.kombu_broker:KombuBroker",
+    "redis": "realtime.socketio.managers.brokers.redis_broker:RedisBroker",
+    "rediss": "realtime.socketio.managers.brokers.redis_broker:RedisBroker",
+    "unix": "realtime.socketio.managers.brokers.redis_broker:RedisBroker",
+    "amqp": "realtime.socketio.managers.brokers.kombu_broker:KombuBroker",
+    "amqps": "realtime.socketio.managers.brokers.kombu_broker:KombuBroker",
+    "pyamqp": "realtime.socketio.managers.brokers.kombu_broker:KombuBroker",
 }
 
 

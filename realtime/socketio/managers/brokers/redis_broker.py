@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.managers.brokers.base import Broker, MessageHandler
+from realtime.socketio.managers.brokers.base import Broker, MessageHandler
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode

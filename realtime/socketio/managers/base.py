@@ -3,7 +3,7 @@
 A manager knows which Socket.IO connections (sids) are in which rooms of which
 namespace, and delivers prepared messages to them. The in-memory manager keeps
 all of it in this process; a broker-backed manager
-(:class:`~realtime.managers.PubSubManager`) adds the other processes of a
+(:class:`~realtime.socketio.managers.PubSubManager`) adds the other processes of a
 deployment behind the same contract: its rooms hold this process's clients,
 and what it cannot do here it publishes for the others.
 """
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
-    from realtime.engine.cluster import ClusterLink
+    from realtime.engine.forwarding import ClusterLink
     from realtime.engine.outgoing import Outgoing
-    from realtime.gather import AnswerCallback, Gathering
     from realtime.protocol.engineio import EngineSid
     from realtime.protocol.socketio import Parser, SioPacket, SocketSid
+    from realtime.socketio.managers.gathering import AnswerCallback, Gathering
 
 __all__ = ["Deliver", "Manager", "ManagerHost", "Members"]
 

@@ -6,8 +6,8 @@ Both channels are one subscription, so what one process publishes reaches
 another in the order it was published, whichever of the two channels it
 took. Messages are msgpack maps with a version field (``"v": 1``) and an
 ``op``; nothing crosses the broker as pickle. Ops starting with ``m.`` are
-the messaging layer's (see :mod:`realtime.managers.pubsub`), the others the
-engine's (see :mod:`realtime.engine.cluster`).
+the messaging layer's (see :mod:`realtime.socketio.managers.pubsub`), the others the
+engine's (see :mod:`realtime.engine.forwarding`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from realtime.engine.cluster import new_node_id
+from realtime.engine.forwarding import new_node_id
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.managers.brokers import Broker
+from realtime.socketio.managers.brokers import Broker
 
 __all__ = ["PROTOCOL_VERSION", "BrokerLink", "pack", "unpack"]
 
@@ -54,7 +54,7 @@ def unpack(data: bytes) -> dict[str, Any] | None:
 
 
 class BrokerLink:
-    """A :class:`~realtime.engine.cluster.ClusterLink` over a broker.
+    """A :class:`~realtime.engine.forwarding.ClusterLink` over a broker.
 
     Args:
         broker: the connection to the broker.

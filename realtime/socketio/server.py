@@ -15,27 +15,27 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
-from realtime.acks import AckRegistry, Waiter
 from realtime.async_modes import AsyncMode, get_async_mode
-from realtime.connection import Clients
-from realtime.delivery import Delivery
-from realtime.dispatch import Dispatcher, NamespacesOption, in_inline_handler
-from realtime.emitting import Target, as_exclude, as_rooms, event_packet
 from realtime.engine import DisconnectReason
 from realtime.engine import Server as EngineServer
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import AckTimeout, ConfigurationError
-from realtime.gather import GONE, Gathering
-from realtime.handlers import HandlerRegistry, NamespaceKey
-from realtime.hosting import ServerHost
-from realtime.managers import Manager, MemoryManager
-from realtime.managers.pubsub import PubSubManager
-from realtime.managers.stream import RedisRecoveryLog
-from realtime.namespace import Namespace
 from realtime.protocol.socketio import Parser, Serializer, SioPacket, SocketSid, get_parser
-from realtime.recovery import MemoryRecoveryLog, RecoveryLog, RecoveryOptions
-from realtime.resume import Resumer
-from realtime.static_files import StaticFiles
+from realtime.socketio.acks import AckRegistry, Waiter
+from realtime.socketio.client_files import StaticFiles
+from realtime.socketio.clients import Clients
+from realtime.socketio.delivery import Delivery
+from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
+from realtime.socketio.handlers import HandlerRegistry, NamespaceKey
+from realtime.socketio.hosting import ServerHost
+from realtime.socketio.managers import Manager, MemoryManager
+from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
+from realtime.socketio.managers.gathering import GONE, Gathering
+from realtime.socketio.managers.pubsub import PubSubManager
+from realtime.socketio.namespace import Namespace
+from realtime.socketio.recovery.log import MemoryRecoveryLog, RecoveryLog, RecoveryOptions
+from realtime.socketio.recovery.redis_log import RedisRecoveryLog
+from realtime.socketio.recovery.resume import Resumer
 
 __all__ = ["Server"]
 
@@ -54,10 +54,10 @@ class Server:
         message_queue: a broker URL (``redis://...``, ``amqp://...``): this
             process and every other with the same URL and ``channel`` act as
             one server, and a request may land on any of them (see
-            :class:`~realtime.managers.PubSubManager`).
+            :class:`~realtime.socketio.managers.PubSubManager`).
         channel: the prefix of the deployment's broker channels.
         connection_state_recovery: True (or a dict of
-            :class:`~realtime.recovery.RecoveryOptions` fields:
+            :class:`~realtime.socketio.recovery.log.RecoveryOptions` fields:
             ``max_disconnection_duration``, ``skip_middlewares``,
             ``max_packets``, ``max_bytes``) to let clients that dropped come
             back with their sid, rooms and session, and get the events they
@@ -71,7 +71,7 @@ class Server:
         async_handlers: run handlers on worker tasks, each client's in the
             order its packets arrived (a handler running longer than half a
             second lets the client's next ones start; see
-            :mod:`realtime.ordering`). False runs them on the task that read
+            :mod:`realtime.socketio.ordering`). False runs them on the task that read
             the packet, which then reads nothing more until they return.
         always_connect: accept the namespace connection before the connect
             handler runs, and disconnect afterwards if it refuses.

@@ -6,7 +6,7 @@ namespace (``"*"``); the first two kinds win over the last. Handlers of
 pattern and ``"*"`` namespaces get the namespace as their first argument, as
 python-socketio does. An event with no handler goes to the namespace's
 catch-all handler (event ``"*"``), which gets the event name first. A
-class-based :class:`~realtime.namespace.Namespace` answers the events its
+class-based :class:`~realtime.socketio.namespace.Namespace` answers the events its
 decorated counterpart does not.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from realtime.exceptions import ConfigurationError
-from realtime.namespace import Namespace
+from realtime.socketio.namespace import Namespace
 
 __all__ = ["CATCH_ALL", "HandlerRegistry", "NamespaceKey", "Resolved"]
 

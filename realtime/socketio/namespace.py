@@ -7,11 +7,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from realtime.arity import fit_arguments
 from realtime.exceptions import ConfigurationError
+from realtime.socketio.arity import fit_arguments
 
 if TYPE_CHECKING:
-    from realtime.server import Server
+    from realtime.socketio.server import Server
 
 __all__ = ["Namespace"]
 

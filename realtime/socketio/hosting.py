@@ -1,5 +1,5 @@
 """What a :class:`realtime.Server` offers its manager: the
-:class:`~realtime.managers.base.ManagerHost` through which messages from
+:class:`~realtime.socketio.managers.base.ManagerHost` through which messages from
 other processes reach this one's clients."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from realtime.protocol.socketio import SocketSid
 if TYPE_CHECKING:
     import logging
 
-    from realtime.acks import AckRegistry
     from realtime.async_modes import AsyncMode
-    from realtime.delivery import Delivery
-    from realtime.dispatch import Dispatcher
     from realtime.engine import Server as EngineServer
-    from realtime.managers.base import Members
     from realtime.protocol.socketio import Parser, SioPacket
-    from realtime.server import Server
+    from realtime.socketio.acks import AckRegistry
+    from realtime.socketio.delivery import Delivery
+    from realtime.socketio.dispatch import Dispatcher
+    from realtime.socketio.managers.base import Members
+    from realtime.socketio.server import Server
 
 __all__ = ["ServerHost"]
 

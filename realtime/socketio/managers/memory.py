@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from realtime.managers.base import Manager
+from realtime.socketio.managers.base import Manager
 
 if TYPE_CHECKING:
     from realtime.protocol.engineio import EngineSid

@@ -11,10 +11,10 @@ import logging
 from types import TracebackType
 from typing import Any
 
-from realtime.emitting import Target, as_exclude, as_rooms, event_packet
 from realtime.engine.outgoing import Outgoing
-from realtime.managers.pubsub import PubSubManager
 from realtime.protocol.socketio import Parser, Serializer, SocketSid
+from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
+from realtime.socketio.managers.pubsub import PubSubManager
 
 __all__ = ["Emitter"]
 

@@ -4,8 +4,8 @@
 :class:`PubSubManager` shares them with every process on the same broker.
 """
 
-from realtime.managers.base import Manager
-from realtime.managers.memory import MemoryManager
-from realtime.managers.pubsub import KombuManager, PubSubManager, RedisManager
+from realtime.socketio.managers.base import Manager
+from realtime.socketio.managers.memory import MemoryManager
+from realtime.socketio.managers.pubsub import KombuManager, PubSubManager, RedisManager
 
 __all__ = ["KombuManager", "Manager", "MemoryManager", "PubSubManager", "RedisManager"]

@@ -18,7 +18,7 @@ from realtime.protocol.engineio import Packet
 from realtime.protocol.socketio import SioPacket, SioPacketType
 
 if TYPE_CHECKING:
-    from realtime.server import Server
+    from realtime.socketio.server import Server
 
 __all__ = ["LocalClient", "Received"]
 

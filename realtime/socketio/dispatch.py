@@ -4,7 +4,7 @@ The engine hands over each client's messages in order; here they are decoded
 and dispatched: namespace connections (with the connect handler and its
 answer), events (with their acknowledgements), acknowledgements of the
 server's own events, and disconnections from either side. Handlers run on
-the connection's :class:`~realtime.ordering.OrderedRunner` (or inline, with
+the connection's :class:`~realtime.socketio.ordering.OrderedRunner` (or inline, with
 ``async_handlers=False``).
 
 Spec: https://github.com/socketio/socket.io-protocol (v5).
@@ -18,24 +18,24 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from realtime.acks import AckRegistry, Waiter
-from realtime.arity import fit_arguments
-from realtime.connection import Clients, Connection, Socket
-from realtime.emitting import as_args
 from realtime.engine import DisconnectReason
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import ConnectionRefused, PacketDecodeError
-from realtime.handlers import HandlerRegistry, Resolved
-from realtime.ordering import OrderedRunner
 from realtime.protocol.socketio import Parser, SioPacket, SioPacketType, SocketSid
-from realtime.recovery import RECOVERABLE_REASONS
-from realtime.resume import Resumer, strip_recovery_fields
+from realtime.socketio.acks import AckRegistry, Waiter
+from realtime.socketio.arity import fit_arguments
+from realtime.socketio.clients import Clients, Connection, Socket
+from realtime.socketio.handlers import HandlerRegistry, Resolved
+from realtime.socketio.managers.emitting import as_args
+from realtime.socketio.ordering import OrderedRunner
+from realtime.socketio.recovery.log import RECOVERABLE_REASONS
+from realtime.socketio.recovery.resume import Resumer, strip_recovery_fields
 
 if TYPE_CHECKING:
-    from realtime.delivery import Delivery
     from realtime.engine import Server as EngineServer
-    from realtime.managers import Manager
     from realtime.protocol.engineio import EngineSid
+    from realtime.socketio.delivery import Delivery
+    from realtime.socketio.managers import Manager
 
 __all__ = ["INVALID_NAMESPACE", "REJECTED", "Dispatcher", "NamespacesOption", "in_inline_handler"]
 

@@ -29,7 +29,7 @@ client receives carries an offset.
 
 A socket that resumes on another process keeps its sid, which names the
 process that made it; an ``m.moved`` message tells every process where it
-now lives (see :mod:`realtime.managers.pubsub`).
+now lives (see :mod:`realtime.socketio.managers.pubsub`).
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import ConfigurationError
-from realtime.managers.link import pack, unpack
-from realtime.recovery import RecoveryLog, RecoveryOptions, Snapshot, matches
+from realtime.socketio.managers.broker_link import pack, unpack
+from realtime.socketio.recovery.log import RecoveryLog, RecoveryOptions, Snapshot, matches
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
-    from realtime.managers.pubsub import PubSubManager
     from realtime.protocol.socketio import SioPacket
+    from realtime.socketio.managers.pubsub import PubSubManager
 
 __all__ = ["RedisRecoveryLog", "StreamWriter"]
 
