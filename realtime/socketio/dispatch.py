@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from realtime.engine import DisconnectReason
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import ConnectionRefused, PacketDecodeError
-from realtime.protocol.socketio import Parser, SioPacket, SioPacketType, SocketSid
+from realtime.protocol.parsers import Parser
+from realtime.protocol.socketio import SioPacket, SioPacketType, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
 from realtime.socketio.arity import fit_arguments
 from realtime.socketio.clients import Clients, Connection, Socket

@@ -12,7 +12,8 @@ from types import TracebackType
 from typing import Any
 
 from realtime.engine.outgoing import Outgoing
-from realtime.protocol.socketio import Parser, Serializer, SocketSid
+from realtime.protocol.parsers import Parser
+from realtime.protocol.socketio import Serializer, SocketSid
 from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.pubsub import PubSubManager
 

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
     from realtime.async_modes import AsyncMode
     from realtime.engine import Server as EngineServer
-    from realtime.protocol.socketio import Parser, SioPacket
+    from realtime.protocol.parsers import Parser
+    from realtime.protocol.socketio import SioPacket
     from realtime.socketio.acks import AckRegistry
     from realtime.socketio.delivery import Delivery
     from realtime.socketio.dispatch import Dispatcher

@@ -20,7 +20,8 @@ from realtime.engine import DisconnectReason
 from realtime.engine import Server as EngineServer
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import AckTimeout, ConfigurationError
-from realtime.protocol.socketio import Parser, Serializer, SioPacket, SocketSid, get_parser
+from realtime.protocol.parsers import Parser, get_parser
+from realtime.protocol.socketio import Serializer, SioPacket, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
 from realtime.socketio.client_files import StaticFiles
 from realtime.socketio.clients import Clients
@@ -65,7 +66,7 @@ class Server:
             offset as a last argument, as in Socket.IO.
         serializer: the packet format: ``"default"`` (JSON text with binary
             attachments), ``"msgpack"`` (socket.io-msgpack-parser's), or a
-            :class:`~realtime.protocol.socketio.Parser`.
+            :class:`~realtime.protocol.parsers.Parser`.
         json: an object with ``dumps`` and ``loads`` (the stdlib ``json``
             module, say) used instead of orjson by the default format.
         async_handlers: run handlers on worker tasks, each client's in the

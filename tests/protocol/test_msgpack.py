@@ -15,13 +15,8 @@ from hypothesis import strategies as st
 
 from realtime.exceptions import PacketDecodeError
 from realtime.protocol.msgpack import Decoder, Encoder
-from realtime.protocol.socketio import (
-    MAX_ACK_ID,
-    RESERVED_EVENTS,
-    SioPacket,
-    SioPacketType,
-    get_parser,
-)
+from realtime.protocol.parsers import get_parser
+from realtime.protocol.socketio import MAX_ACK_ID, RESERVED_EVENTS, SioPacket, SioPacketType
 
 T = SioPacketType
 
@@ -214,7 +209,7 @@ class TestParserSelection:
         code = (
             "import sys; sys.modules['msgpack'] = None\n"
             "from realtime.exceptions import ConfigurationError\n"
-            "from realtime.protocol.socketio import get_parser\n"
+            "from realtime.protocol.parsers import get_parser\n"
             "try:\n"
             "    get_parser('msgpack')\n"
             "except ConfigurationError as exc:\n"
@@ -228,7 +223,7 @@ class TestParserSelection:
     def test_importing_loads_no_io_module(self) -> None:
         code = (
             "import sys; before = set(sys.modules); "
-            "from realtime.protocol.socketio import get_parser; get_parser('msgpack'); "
+            "from realtime.protocol.parsers import get_parser; get_parser('msgpack'); "
             "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
             "bad = {'socket', 'select', 'selectors', 'threading', 'eventlet', 'gevent', "
             "'flask', 'werkzeug', 'redis'}; "

@@ -13,19 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from realtime.exceptions import ConfigurationError, PacketDecodeError
-from realtime.protocol import socketio as sio
+from realtime.protocol import default_parser
+from realtime.protocol.default_parser import Decoder, Encoder, JSONSerializer
 from realtime.protocol.engineio import Packet, PacketType
+from realtime.protocol.parsers import Parser, get_parser
 from realtime.protocol.socketio import (
     DEFAULT_MAX_ATTACHMENTS,
     MAX_ACK_ID,
     RESERVED_EVENTS,
-    Decoder,
-    Encoder,
-    JSONSerializer,
-    Parser,
     SioPacket,
     SioPacketType,
-    get_parser,
     validate_payload,
 )
 
@@ -188,7 +185,7 @@ class TestEncoder:
         def no_search(value: Any, buffers: list[bytes]) -> Any:
             raise AssertionError("searched a payload orjson could write")
 
-        monkeypatch.setattr(sio, "_take_out_binary", no_search)
+        monkeypatch.setattr(default_parser, "_take_out_binary", no_search)
         assert Encoder().encode(SioPacket.event("/", "e", {"a": [1, "b"]})) == [
             '2["e",{"a":[1,"b"]}]'
         ]
@@ -560,7 +557,7 @@ class TestPurity:
     def test_importing_the_codec_loads_no_io_module_and_not_msgpack(self) -> None:
         code = (
             "import sys; before = set(sys.modules); "
-            "import realtime.protocol.socketio as s; s.get_parser(); "
+            "import realtime.protocol.parsers as s; s.get_parser(); "
             "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
             "bad = {'socket', 'select', 'selectors', 'threading', 'eventlet', 'gevent', "
             "'flask', 'werkzeug', 'redis', 'msgpack'}; "

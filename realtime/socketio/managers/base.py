@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from realtime.engine.forwarding import ClusterLink
     from realtime.engine.outgoing import Outgoing
     from realtime.protocol.engineio import EngineSid
-    from realtime.protocol.socketio import Parser, SioPacket, SocketSid
+    from realtime.protocol.parsers import Parser
+    from realtime.protocol.socketio import SioPacket, SocketSid
     from realtime.socketio.managers.gathering import AnswerCallback, Gathering
 
 __all__ = ["Deliver", "Manager", "ManagerHost", "Members"]

@@ -50,14 +50,8 @@ from realtime.async_modes import get_async_mode, patched_mode
 from realtime.engine.forwarding import NODE_ID_LENGTH, owner_of
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.protocol.socketio import (
-    Parser,
-    Serializer,
-    SioPacket,
-    SioPacketType,
-    SocketSid,
-    get_parser,
-)
+from realtime.protocol.parsers import Parser, get_parser
+from realtime.protocol.socketio import Serializer, SioPacket, SioPacketType, SocketSid
 from realtime.socketio.managers.broker_link import BrokerLink, pack
 from realtime.socketio.managers.brokers import open_broker
 from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
