@@ -34,7 +34,7 @@ from realtime.exceptions import ConfigurationError
 if TYPE_CHECKING:
     from flask import Flask
 
-    from realtime.flask_integration.extension import Realtime
+    from realtime.flask_integration.interfaces import HandlerExtension
 
 __all__ = [
     "EXTENSION_KEY",
@@ -85,7 +85,7 @@ def current_socket() -> SocketContext | None:
     return SocketContext(sid, namespace)
 
 
-def current_extension() -> Realtime:
+def current_extension() -> HandlerExtension:
     """The extension installed on the current Flask app.
 
     Raises:
@@ -93,7 +93,7 @@ def current_extension() -> Realtime:
         ConfigurationError: the current app has no realtime extension.
     """
     try:
-        extension: Realtime = current_app.extensions[EXTENSION_KEY]
+        extension: HandlerExtension = current_app.extensions[EXTENSION_KEY]
     except KeyError:
         raise ConfigurationError(
             f"the app {current_app.name!r} has no realtime extension; "

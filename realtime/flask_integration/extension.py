@@ -25,6 +25,7 @@ from realtime.engine import DisconnectReason
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import EXTENSION_KEY, SocketContext, current_socket
 from realtime.flask_integration.dispatch import Dispatcher
+from realtime.flask_integration.interfaces import Target
 from realtime.flask_integration.namespace import Namespace
 from realtime.flask_integration.options import (
     DEFAULT_CHANNEL,
@@ -47,8 +48,6 @@ Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
 ErrorHandler = Callable[[Exception], Any]
 E = TypeVar("E", bound=ErrorHandler)
-#: A recipient: a client's sid, a room, or several of them.
-Target = str | list[str] | tuple[str, ...] | None
 
 
 class Realtime:

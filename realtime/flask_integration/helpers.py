@@ -15,7 +15,7 @@ from typing import Any
 
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import SocketContext, current_extension, current_socket
-from realtime.flask_integration.extension import Target
+from realtime.flask_integration.interfaces import Target
 
 __all__ = [
     "call",
