@@ -6,11 +6,10 @@ Spec: https://github.com/socketio/engine.io-protocol (v4).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import orjson
 
@@ -19,6 +18,7 @@ from realtime.async_modes.base import HAND_OVER_SIGNALS
 from realtime.engine.cors import CorsOrigins, CorsPolicy
 from realtime.engine.forwarding import REPLY_TIMEOUT, ClusterLink, Forwarder, new_node_id, owner_of
 from realtime.engine.http import Request, Response, WarningThrottle, error_response
+from realtime.engine.listener import EVENTS, EngineListener, EventName, HandlerListener
 from realtime.engine.local_channel import LocalChannel
 from realtime.engine.options import Cookie, CookieOption, EngineOptions
 from realtime.engine.outgoing import Outgoing
@@ -56,8 +56,6 @@ LADDER = "ladder"
 
 Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
-EventName = Literal["connect", "message", "disconnect"]
-_EVENTS = ("connect", "message", "disconnect")
 
 
 class Server:
@@ -141,9 +139,8 @@ class Server:
         self.logger = _configure_logger(logger)
         self._throttle = WarningThrottle(self.logger)
         self._sessions: dict[EngineSid, Session] = {}
-        self._handlers: dict[str, Handler] = {}
-        self._disconnect_takes_reason = True
-        self._user_sessions: dict[EngineSid, dict[str, Any]] = {}
+        self._handlers = HandlerListener(self._sessions.get, async_handlers, self.logger)
+        self._listener: EngineListener = self._handlers
         self._transports = {name: TRANSPORTS[name](self) for name in self.options.transports}
         self._prefix = f"/{self.options.path}" if self.options.path else ""
         self._context_checked = False
@@ -183,17 +180,33 @@ class Server:
         (a handler taking only ``sid`` works too).
 
         Usable as ``@server.on("message")`` or ``server.on("message", fn)``.
+
+        Raises:
+            ConfigurationError: an unknown event, or the engine serves a layer
+                above it (:meth:`attach`), whose port takes every event.
         """
-        if event not in _EVENTS:
-            raise ConfigurationError(f"unknown event {event!r}; use one of {', '.join(_EVENTS)}")
+        if event not in EVENTS:
+            raise ConfigurationError(f"unknown event {event!r}; use one of {', '.join(EVENTS)}")
+        if self._listener is not self._handlers:
+            raise ConfigurationError(
+                "this engine hands its sessions to the layer above it (a Socket.IO server); "
+                "register handlers there"
+            )
 
         def register(fn: H) -> H:
-            self._handlers[event] = fn
-            if event == "disconnect":
-                self._disconnect_takes_reason = _accepts_positional(fn, 2)
+            self._handlers.register(event, fn)
             return fn
 
         return register(handler) if handler is not None else register
+
+    def attach(self, listener: EngineListener) -> None:
+        """Hand every session's opening, messages and end to ``listener``.
+
+        This is how a layer above the engine (the Socket.IO server) plugs in;
+        ``on()`` handlers no longer apply. The listener is called on the task
+        that read each message, whatever ``async_handlers`` says.
+        """
+        self._listener = listener
 
     # -- the WSGI application -------------------------------------------------
 
@@ -434,11 +447,9 @@ class Server:
             ping_timeout=options.ping_timeout,
         )
         self._sessions[sid] = session
-        self._user_sessions[sid] = {}
-        refusal = self._run_connect_handler(sid, request)
+        refusal = self._open(sid, request)
         if refusal is not None:
             self._sessions.pop(sid, None)
-            self._user_sessions.pop(sid, None)
             refusal.headers.extend(self.response_headers(request))
             return refusal
         upgrades: tuple[str, ...] = ()
@@ -458,49 +469,30 @@ class Server:
         self.logger.debug("session %s opened on %s (%s)", sid, transport, request.describe())
         return Opened(session, handshake.to_packet())
 
-    def _run_connect_handler(self, sid: EngineSid, request: Request) -> Response | None:
-        handler = self._handlers.get("connect")
-        if handler is None:
-            return None
+    def _open(self, sid: EngineSid, request: Request) -> Response | None:
+        """Tell the listener a session opened; the refusal's response if it refused."""
         try:
-            accepted = handler(sid, request.environ)
-        except (ConnectionRefused, ConnectionRefusedError) as exc:
-            message = getattr(exc, "message", None) or (str(exc.args[0]) if exc.args else None)
-            return error_response(ErrorCode.FORBIDDEN, message)
+            self._listener.session_opened(sid, request.environ)
+        except ConnectionRefused as exc:
+            return error_response(ErrorCode.FORBIDDEN, exc.message)
+        except ConnectionRefusedError as exc:
+            return error_response(ErrorCode.FORBIDDEN, str(exc.args[0]) if exc.args else None)
         except Exception:
             self.logger.exception("error in the connect handler (%s)", request.describe())
             return Response("500 Internal Server Error", b"", [])
-        if accepted is False:
-            return error_response(ErrorCode.FORBIDDEN)
         return None
 
     # -- services for sessions (SessionHost) ----------------------------------
 
     def session_message(self, session: Session, data: str | bytes) -> None:
-        handler = self._handlers.get("message")
-        if handler is None:
-            return
-        if self.options.async_handlers:
-            session.executor.submit(self._call_handler, handler, session.sid, data)
-        else:
-            self._call_handler(handler, session.sid, data)
+        self._listener.message_received(session.sid, data)
 
     def session_closed(self, session: Session, reason: DisconnectReason) -> None:
         self.logger.debug("session %s closed: %s", session.sid, reason)
-        handler = self._handlers.get("disconnect")
         try:
-            if handler is None:
-                self._user_sessions.pop(session.sid, None)
-                return
-            args: tuple[Any, ...] = (
-                (session.sid, reason) if self._disconnect_takes_reason else (session.sid,)
-            )
-            if self.options.async_handlers:
-                session.executor.submit(self._call_disconnect, handler, session.sid, args)
-            else:
-                # Run before the session is released, so the handler (the
-                # Socket.IO layer's, say) can still ask for its transport.
-                self._call_disconnect(handler, session.sid, args)
+            # Before the session is released, so the listener (the Socket.IO
+            # layer, say) can still ask for its transport.
+            self._listener.session_closed(session.sid, reason)
         finally:
             if session.state.value == "closed":
                 self._release(session)
@@ -511,18 +503,6 @@ class Server:
     def _release(self, session: Session) -> None:
         if self._sessions.get(session.sid) is session:
             del self._sessions[session.sid]
-
-    def _call_handler(self, handler: Handler, *args: Any) -> None:
-        try:
-            handler(*args)
-        except Exception:
-            self.logger.exception("error in the %s handler", getattr(handler, "__name__", "?"))
-
-    def _call_disconnect(self, handler: Handler, sid: EngineSid, args: tuple[Any, ...]) -> None:
-        try:
-            self._call_handler(handler, *args)
-        finally:
-            self._user_sessions.pop(sid, None)
 
     # -- the application's API ------------------------------------------------
 
@@ -634,7 +614,7 @@ class Server:
         Raises:
             KeyError: no such session.
         """
-        return self._user_sessions[EngineSid(sid)]
+        return self._handlers.user_sessions[EngineSid(sid)]
 
     def save_session(self, sid: str, session: Mapping[str, Any]) -> None:
         """Replace the user session dict of ``sid``.
@@ -642,9 +622,9 @@ class Server:
         Raises:
             KeyError: no such session.
         """
-        if EngineSid(sid) not in self._user_sessions:
+        if EngineSid(sid) not in self._handlers.user_sessions:
             raise KeyError(sid)
-        self._user_sessions[EngineSid(sid)] = dict(session)
+        self._handlers.user_sessions[EngineSid(sid)] = dict(session)
 
     @contextlib.contextmanager
     def session(self, sid: str) -> Iterator[dict[str, Any]]:
@@ -676,15 +656,3 @@ def _configure_logger(option: bool | logging.Logger) -> logging.Logger:
     if option and logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     return logger
-
-
-def _accepts_positional(fn: Callable[..., Any], count: int) -> bool:
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return True
-    try:
-        signature.bind(*range(count))
-    except TypeError:
-        return False
-    return True

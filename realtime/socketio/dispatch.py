@@ -104,9 +104,9 @@ class Dispatcher:
         #: Connection state recovery, when it is on.
         self.resumer: Resumer | None = None
 
-    # -- from the engine ------------------------------------------------------
+    # -- from the engine (the EngineListener port) -------------------------------
 
-    def on_engine_connect(self, eio_sid: EngineSid, environ: dict[str, Any]) -> bool:
+    def session_opened(self, eio_sid: EngineSid, environ: dict[str, Any]) -> None:
         connection = Connection(
             eio_sid,
             environ,
@@ -117,7 +117,6 @@ class Dispatcher:
         connection.connect_timer = self.engine.scheduler.call_later(
             self.connect_timeout, lambda now: self._connect_timed_out(connection)
         )
-        return True
 
     def _connect_timed_out(self, connection: Connection) -> None:
         if not any(s.connected for s in connection.sockets.values()):
@@ -128,7 +127,7 @@ class Dispatcher:
             )
             self.engine.disconnect(connection.eio_sid)
 
-    def on_engine_message(self, eio_sid: EngineSid, data: str | bytes) -> None:
+    def message_received(self, eio_sid: EngineSid, data: str | bytes) -> None:
         connection = self.clients.connections.get(eio_sid)
         if connection is None:
             return
@@ -169,7 +168,7 @@ class Dispatcher:
         elif kind is SioPacketType.DISCONNECT:
             self.close_socket(socket, DisconnectReason.CLIENT_DISCONNECT, tell_client=False)
 
-    def on_engine_disconnect(self, eio_sid: EngineSid, reason: DisconnectReason) -> None:
+    def session_closed(self, eio_sid: EngineSid, reason: DisconnectReason) -> None:
         self.delivery.forget(eio_sid)
         connection = self.clients.connections.pop(eio_sid, None)
         if connection is None:

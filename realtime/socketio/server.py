@@ -153,9 +153,7 @@ class Server:
         self.always_connect = always_connect
         self.namespaces = namespaces
         self.connect_timeout = float(connect_timeout)
-        self.engine.on("connect", self._dispatcher.on_engine_connect)
-        self.engine.on("message", self._dispatcher.on_engine_message)
-        self.engine.on("disconnect", self._dispatcher.on_engine_disconnect)
+        self.engine.attach(self._dispatcher)
 
     @property
     def async_mode(self) -> str:
