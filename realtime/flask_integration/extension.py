@@ -258,7 +258,7 @@ class Realtime:
             raise ConfigurationError(
                 "on_namespace() needs a realtime.flask_integration.Namespace instance"
             )
-        namespace_handler._set_socketio(self)
+        namespace_handler._set_socketio(self, self._dispatcher)
         self._namespaces.append(namespace_handler)
         for server in list(self._servers.values()):
             server.register_namespace(namespace_handler)

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any
 import realtime
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import current_socket
+from realtime.flask_integration.interfaces import HandlerExtension, Target
 from realtime.socketio.namespace import Namespace as CoreNamespace
 
 if TYPE_CHECKING:
-    from realtime.flask_integration.extension import Realtime
+    from realtime.flask_integration.dispatch import Dispatcher
 
 __all__ = ["Namespace"]
-
-_Target = str | list[str] | tuple[str, ...] | None
 
 
 class Namespace(CoreNamespace):
@@ -47,15 +46,23 @@ class Namespace(CoreNamespace):
 
     def __init__(self, namespace: str | None = None) -> None:
         super().__init__(namespace or "/")
-        self.socketio: Realtime | None = None
+        self.socketio: HandlerExtension | None = None
+        self._flask_dispatcher: Dispatcher | None = None
 
-    def _set_socketio(self, socketio: Realtime) -> None:
+    def _set_socketio(self, socketio: HandlerExtension, dispatcher: Dispatcher) -> None:
+        """Registration: the extension, and the dispatcher that runs its handlers."""
         self.socketio = socketio
+        self._flask_dispatcher = dispatcher
 
-    def _extension(self) -> Realtime:
+    def _extension(self) -> HandlerExtension:
         if self.socketio is None:
             raise ConfigurationError("the namespace is not registered: call on_namespace() first")
         return self.socketio
+
+    def _registered_dispatcher(self) -> Dispatcher:
+        if self._flask_dispatcher is None:
+            raise ConfigurationError("the namespace is not registered: call on_namespace() first")
+        return self._flask_dispatcher
 
     @property
     def server(self) -> realtime.Server:
@@ -71,15 +78,16 @@ class Namespace(CoreNamespace):
         handler: Callable[..., Any] | None = getattr(self, f"on_{event}", None)
         if handler is None:
             return None
-        return self._extension()._dispatcher.namespace_event(self.namespace, handler, event, args)
+        dispatcher = self._registered_dispatcher()
+        return dispatcher.namespace_event(self.namespace, handler, event, args)
 
     def emit(
         self,
         event: str,
         data: Any = None,
-        to: _Target = None,
-        room: _Target = None,
-        skip_sid: _Target = None,
+        to: Target = None,
+        room: Target = None,
+        skip_sid: Target = None,
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
@@ -106,9 +114,9 @@ class Namespace(CoreNamespace):
     def send(
         self,
         data: Any,
-        to: _Target = None,
-        room: _Target = None,
-        skip_sid: _Target = None,
+        to: Target = None,
+        room: Target = None,
+        skip_sid: Target = None,
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
