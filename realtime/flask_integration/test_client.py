@@ -8,7 +8,7 @@ what they emit is there to read as soon as a call returns.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.test import EnvironBuilder
 
@@ -18,9 +18,17 @@ if TYPE_CHECKING:
     from flask import Flask
     from flask.testing import FlaskClient
 
-    from realtime.flask_integration.extension import Realtime
+    from realtime.socketio.server import Server
 
-__all__ = ["RealtimeTestClient"]
+__all__ = ["AppServers", "RealtimeTestClient"]
+
+
+class AppServers(Protocol):
+    """What a test client needs from its extension: the server of its app."""
+
+    def server_for(self, app: Flask) -> Server:
+        """The Socket.IO server serving ``app``."""
+        ...
 
 
 class RealtimeTestClient:
@@ -46,7 +54,7 @@ class RealtimeTestClient:
     def __init__(
         self,
         app: Flask,
-        socketio: Realtime,
+        socketio: AppServers,
         namespace: str | None = None,
         query_string: str | None = None,
         headers: dict[str, str] | None = None,
