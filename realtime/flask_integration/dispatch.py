@@ -20,7 +20,7 @@ from flask import current_app
 
 from realtime.exceptions import ConfigurationError, ConnectionRefused
 from realtime.flask_integration.context import SocketContext, handler_context, save_session
-from realtime.socketio.arity import fit_arguments
+from realtime.socketio.handlers import fit_arguments
 from realtime.socketio.handlers import NamespaceKey
 
 if TYPE_CHECKING:

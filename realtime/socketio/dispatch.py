@@ -24,9 +24,8 @@ from realtime.exceptions import ConnectionRefused, PacketDecodeError
 from realtime.protocol.parsers import Parser
 from realtime.protocol.socketio import SioPacket, SioPacketType, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
-from realtime.socketio.arity import fit_arguments
 from realtime.socketio.clients import Clients, Connection, Socket
-from realtime.socketio.handlers import HandlerRegistry, Resolved
+from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
 from realtime.socketio.managers.emitting import as_args
 from realtime.socketio.ordering import OrderedRunner
 from realtime.socketio.recovery.log import RECOVERABLE_REASONS

@@ -12,20 +12,38 @@ decorated counterpart does not.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from realtime.exceptions import ConfigurationError
-from realtime.socketio.namespace import Namespace
 
-__all__ = ["CATCH_ALL", "HandlerRegistry", "NamespaceKey", "Resolved"]
+__all__ = [
+    "CATCH_ALL",
+    "ClassHandlers",
+    "HandlerRegistry",
+    "NamespaceKey",
+    "Resolved",
+    "fit_arguments",
+]
 
 Handler = Callable[..., Any]
 #: A namespace a handler serves: a name, a compiled pattern, or ``"*"``.
 NamespaceKey = str | re.Pattern[str]
 CATCH_ALL = "*"
+
+
+@runtime_checkable
+class ClassHandlers(Protocol):
+    """A class-based namespace as the registry sees it (:class:`realtime.Namespace`)."""
+
+    namespace: NamespaceKey
+
+    def handler_for(self, event: str) -> tuple[Handler, tuple[Any, ...]] | None:
+        """The function for ``event`` and the arguments that go before ``sid``."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +59,7 @@ class Resolved:
 
     namespace: str
     handlers: dict[str, Handler]
-    instance: Namespace | None
+    instance: ClassHandlers | None
     dynamic: bool
 
     def find(self, event: str) -> tuple[Handler, tuple[Any, ...]] | None:
@@ -52,12 +70,9 @@ class Resolved:
             return handler, prefix
         instance = self.instance
         if instance is not None:
-            if type(instance).trigger_event is not Namespace.trigger_event:
-                # A subclass dispatches its own way; it gets every argument.
-                return instance.trigger_event, (event,)
-            method = getattr(instance, f"on_{event}", None)
-            if callable(method):
-                return method, ()
+            found = instance.handler_for(event)
+            if found is not None:
+                return found
         catch_all = self.handlers.get(CATCH_ALL)
         if catch_all is not None and event not in ("connect", "disconnect"):
             return catch_all, (event, *prefix)
@@ -71,8 +86,8 @@ class HandlerRegistry:
         self._exact: dict[str, dict[str, Handler]] = {}
         self._patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         self._any: dict[str, Handler] = {}
-        self._instances: dict[str, Namespace] = {}
-        self._instance_patterns: list[tuple[re.Pattern[str], Namespace]] = []
+        self._instances: dict[str, ClassHandlers] = {}
+        self._instance_patterns: list[tuple[re.Pattern[str], ClassHandlers]] = []
         # resolve() for namespaces registered by name, dropped on any change.
         self._resolved: dict[str, Resolved] = {}
 
@@ -83,7 +98,7 @@ class HandlerRegistry:
         self._table(namespace)[event] = handler
         self._resolved.clear()
 
-    def add_instance(self, instance: Namespace) -> None:
+    def add_instance(self, instance: ClassHandlers) -> None:
         """Register a class-based namespace for its ``namespace`` attribute."""
         key = instance.namespace
         self._resolved.clear()
@@ -135,3 +150,44 @@ def _checked(namespace: str) -> str:
             "use '*' for every namespace, or a compiled pattern"
         )
     return namespace
+
+
+_ARITY_CACHE: dict[Any, int | None] = {}
+
+
+def fit_arguments(
+    handler: Handler, args: tuple[Any, ...], prefix: tuple[Any, ...] = ()
+) -> tuple[Any, ...]:
+    """Drop trailing arguments ``handler`` cannot take (for connect and disconnect).
+
+    A connect handler may take ``(sid, environ, auth)`` or fewer; a disconnect
+    handler ``(sid, reason)`` or ``(sid)``, as python-socketio allows.
+    ``prefix`` are the arguments that go before these (the namespace, for
+    handlers of many namespaces).
+    """
+    key = getattr(handler, "__func__", handler)
+    try:
+        limit = _ARITY_CACHE[key]
+    except (KeyError, TypeError):
+        limit = _positional_limit(handler)
+        with contextlib.suppress(TypeError):
+            _ARITY_CACHE[key] = limit
+    if limit is not None:
+        limit -= len(prefix)
+    if limit is None or limit >= len(args):
+        return args
+    return args[: max(limit, 0)]
+
+
+def _positional_limit(handler: Handler) -> int | None:
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return None
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from realtime.exceptions import ConfigurationError
-from realtime.socketio.arity import fit_arguments
+from realtime.socketio.handlers import fit_arguments
 
 if TYPE_CHECKING:
     from realtime.socketio.server import Server
@@ -66,6 +66,18 @@ class Namespace:
         if event in ("connect", "disconnect"):
             args = fit_arguments(handler, args)
         return handler(*args)
+
+    def handler_for(self, event: str) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+        """The function the server calls for ``event``, and the arguments before ``sid``.
+
+        A subclass that overrides :meth:`trigger_event` dispatches its own
+        way and gets every event (its name first); otherwise the
+        ``on_<event>`` method, if there is one.
+        """
+        if type(self).trigger_event is not Namespace.trigger_event:
+            return self.trigger_event, (event,)
+        method = getattr(self, f"on_{event}", None)
+        return (method, ()) if callable(method) else None
 
     def _namespace(self, namespace: str | None, sid: str | None = None) -> str:
         if namespace is not None:

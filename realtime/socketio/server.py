@@ -27,13 +27,12 @@ from realtime.socketio.client_files import StaticFiles
 from realtime.socketio.clients import Clients
 from realtime.socketio.delivery import Delivery
 from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
-from realtime.socketio.handlers import HandlerRegistry, NamespaceKey
+from realtime.socketio.handlers import ClassHandlers, HandlerRegistry, NamespaceKey
 from realtime.socketio.hosting import ServerHost
 from realtime.socketio.managers import Manager, MemoryManager
 from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.gathering import GONE, Gathering
 from realtime.socketio.managers.pubsub import PubSubManager
-from realtime.socketio.namespace import Namespace
 from realtime.socketio.recovery.log import MemoryRecoveryLog, RecoveryLog, RecoveryOptions
 from realtime.socketio.recovery.redis_log import RedisRecoveryLog
 from realtime.socketio.recovery.resume import Resumer
@@ -245,11 +244,16 @@ class Server:
 
         return register
 
-    def register_namespace(self, namespace_handler: Namespace) -> None:
-        """Serve a namespace with a :class:`~realtime.Namespace` subclass instance."""
-        if not isinstance(namespace_handler, Namespace):
+    def register_namespace(self, namespace_handler: ClassHandlers) -> None:
+        """Serve a namespace with a :class:`~realtime.Namespace` subclass instance.
+
+        Raises:
+            ConfigurationError: ``namespace_handler`` is not a namespace.
+        """
+        bind = getattr(namespace_handler, "_bind", None)
+        if not isinstance(namespace_handler, ClassHandlers) or not callable(bind):
             raise ConfigurationError("register_namespace() needs a realtime.Namespace instance")
-        namespace_handler._bind(self)
+        bind(self)
         self.handlers.add_instance(namespace_handler)
 
     # -- the WSGI application -------------------------------------------------

@@ -15,8 +15,7 @@ from realtime.exceptions import AckTimeout, ConfigurationError
 from realtime.protocol.engineio import EngineSid
 from realtime.protocol.socketio import SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
-from realtime.socketio.arity import fit_arguments
-from realtime.socketio.handlers import HandlerRegistry
+from realtime.socketio.handlers import HandlerRegistry, fit_arguments
 from realtime.socketio.managers import MemoryManager
 from realtime.socketio.testing import LocalClient
 
