@@ -24,7 +24,7 @@ import pytest
 
 from tests.browser.test_client_in_chromium import BROWSER_APP, MODES, open_page, wait_log
 from tests.conftest import require
-from tests.flask.helpers import PYTHON, ROOT, Program, free_port, wait_for_http
+from tests.flask_integration.helpers import PYTHON, ROOT, Program, free_port, wait_for_http
 from tests.support.nginx import Nginx, nginx_path
 from tests.support.servers import ServerPool, ServerProcess
 

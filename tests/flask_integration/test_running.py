@@ -17,7 +17,7 @@ import requests
 
 import realtime
 from realtime.async_modes import get_async_mode
-from tests.flask.helpers import (
+from tests.flask_integration.helpers import (
     PYTHON,
     ROOT,
     TRANSPORTS,

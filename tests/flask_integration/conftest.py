@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.flask.helpers import TRANSPORTS, Program
+from tests.flask_integration.helpers import TRANSPORTS, Program
 
 
 @pytest.fixture(params=list(TRANSPORTS))

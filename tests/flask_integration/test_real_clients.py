@@ -17,7 +17,7 @@ import pytest
 import requests
 import socketio
 
-from tests.flask.helpers import Peer, connect_peer
+from tests.flask_integration.helpers import Peer, connect_peer
 from tests.support.servers import ServerPool, ServerProcess
 
 APP = "tests.support.flask_apps:create_app"

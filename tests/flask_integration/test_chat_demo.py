@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.flask.helpers import (
+from tests.flask_integration.helpers import (
     PYTHON,
     ROOT,
     Peer,
