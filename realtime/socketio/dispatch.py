@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from realtime.protocol.engineio import EngineSid
     from realtime.socketio.delivery import Delivery
     from realtime.socketio.managers import Manager
+    from realtime.socketio.managers.base import Members
 
 __all__ = ["INVALID_NAMESPACE", "REJECTED", "Dispatcher", "NamespacesOption", "in_inline_handler"]
 
@@ -384,6 +385,28 @@ class Dispatcher:
             self.mode.submit(fn, *args)
         else:
             fn(*args)
+
+    # -- for the manager (the ManagerHost port) -----------------------------------
+
+    def deliver(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> bool:
+        return self.delivery.deliver(namespace, eio_sid, outgoing)
+
+    def ask(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        members: Members,
+        pending: Callable[[SocketSid], Callable[[list[Any]], None]],
+    ) -> None:
+        ack_id = self.acks.new_id()
+        for sid, _ in members:
+            self.acks.expect([sid], ack_id, pending(sid))
+        self.manager.deliver(namespace, self.delivery.prepare(packet.with_id(ack_id)), members)
+
+    def disconnect(self, sid: str, namespace: str) -> None:
+        socket = self.clients.sockets.get(SocketSid(sid))
+        if socket is not None and socket.namespace == namespace and not socket.leaving:
+            self.close_socket(socket, DisconnectReason.SERVER_DISCONNECT, tell_client=True)
 
 
 def _refusal_of(exc: Exception) -> tuple[str, Any]:

@@ -28,7 +28,6 @@ from realtime.socketio.clients import Clients
 from realtime.socketio.delivery import Delivery
 from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
 from realtime.socketio.handlers import ClassHandlers, HandlerRegistry, NamespaceKey
-from realtime.socketio.hosting import ServerHost
 from realtime.socketio.managers import Manager, MemoryManager
 from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.gathering import GONE, Gathering
@@ -127,7 +126,6 @@ class Server:
         self._acks = AckRegistry(self.mode)
         self._clients = Clients()
         self._delivery = Delivery(self.engine.send_prepared, self.parser.encoder, self.mode)
-        self.manager.attach(self._delivery.deliver)
         self._dispatcher = Dispatcher(
             self.engine,
             self.parser,
@@ -138,9 +136,7 @@ class Server:
             self._clients,
             self.logger,
         )
-        self.manager.bind(
-            ServerHost(self.engine, self.parser, self._acks, self._delivery, self, self._dispatcher)
-        )
+        self.manager.bind(self._dispatcher)
         recovery = RecoveryOptions.from_option(connection_state_recovery)
         self._recovery: RecoveryLog | None = None
         if recovery is not None:

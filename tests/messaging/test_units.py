@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from realtime.async_modes.threading_mode import ThreadingMode
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import AckTimeout, ConfigurationError
 from realtime.protocol.engineio import EngineSid
+from realtime.protocol.parsers import Parser, get_parser
 from realtime.protocol.socketio import SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
 from realtime.socketio.handlers import HandlerRegistry, fit_arguments
@@ -114,11 +116,30 @@ class TestFitArguments:
         assert fit_arguments(Handlers().connect, ("s", "env", "auth")) == ("s", "env")
 
 
+class _Host:
+    """The least a manager needs from its server: local delivery."""
+
+    def __init__(self, deliver: Callable[[str, EngineSid, Outgoing], bool]) -> None:
+        self.deliver = deliver
+
+    @property
+    def parser(self) -> Parser:
+        return get_parser()
+
+    def ask(self, *args: Any) -> None:
+        raise AssertionError("not asked in these tests")
+
+    def disconnect(self, sid: str, namespace: str) -> None:
+        raise AssertionError("not asked in these tests")
+
+
 class TestMemoryManager:
     def manager(self) -> tuple[MemoryManager, list[tuple[str, Outgoing]]]:
         delivered: list[tuple[str, Outgoing]] = []
         manager = MemoryManager()
-        manager.attach(lambda ns, eio_sid, outgoing: delivered.append((eio_sid, outgoing)) or True)
+        manager.bind(
+            _Host(lambda ns, eio_sid, outgoing: delivered.append((eio_sid, outgoing)) or True)
+        )
         for n in range(4):
             manager.add("/", SocketSid(f"s{n}"), EngineSid(f"e{n}"))
         return manager, delivered
@@ -251,14 +272,14 @@ class TestLocalClient:
         for client in clients:
             client.get_received()
         seen: list[Outgoing] = []
-        deliver = sio.manager._deliver
-        assert deliver is not None
+        host = sio.manager._host
+        assert host is not None
 
         def spy(namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> bool:
             seen.append(outgoing)
-            return deliver(namespace, eio_sid, outgoing)
+            return host.deliver(namespace, eio_sid, outgoing)
 
-        sio.manager.attach(spy)
+        sio.manager.bind(_Host(spy))
         sio.emit("news", {"big": "x" * 1000})
         assert len(seen) == 3 and seen[0] is seen[1] is seen[2]
         assert all(c.get_received()[0]["args"] == [{"big": "x" * 1000}] for c in clients)

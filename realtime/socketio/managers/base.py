@@ -11,7 +11,6 @@ and what it cannot do here it publishes for the others.
 from __future__ import annotations
 
 import abc
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,21 +23,22 @@ if TYPE_CHECKING:
     from realtime.protocol.socketio import SioPacket, SocketSid
     from realtime.socketio.managers.gathering import AnswerCallback, Gathering
 
-__all__ = ["Deliver", "Manager", "ManagerHost", "Members"]
+__all__ = ["Manager", "ManagerHost", "Members"]
 
-#: How a manager hands a prepared message for a namespace to one Engine.IO session.
-Deliver = Callable[[str, "EngineSid", "Outgoing"], bool]
 #: Connections as (Socket.IO sid, Engine.IO sid) pairs.
 Members = Sequence[tuple["SocketSid", "EngineSid"]]
 
 
 class ManagerHost(Protocol):
-    """What the server offers its manager, for messages from other processes."""
+    """What the server offers its manager: local delivery, and what other
+    processes ask of this one's clients."""
 
-    node_id: str
-    parser: Parser
-    mode: AsyncMode
-    logger: logging.Logger
+    @property
+    def parser(self) -> Parser:
+        """The server's packet format."""
+
+    def deliver(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> bool:
+        """Hand a prepared message for ``namespace`` to one local connection."""
 
     def ask(
         self,
@@ -53,9 +53,6 @@ class ManagerHost(Protocol):
     def disconnect(self, sid: str, namespace: str) -> None:
         """Disconnect a client of this process from ``namespace``."""
 
-    def run(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run application code (an emit callback) on a worker task."""
-
 
 class Manager(abc.ABC):
     """Rooms and fan-out for one server.
@@ -65,15 +62,10 @@ class Manager(abc.ABC):
     """
 
     def __init__(self) -> None:
-        self._deliver: Deliver | None = None
         self._host: ManagerHost | None = None
 
-    def attach(self, deliver: Deliver) -> None:
-        """Called once by the server: how to hand a message to a local session."""
-        self._deliver = deliver
-
     def bind(self, host: ManagerHost) -> None:
-        """Called once by the server, after :meth:`attach`: the rest it offers."""
+        """Called once by the server: how to reach its clients."""
         self._host = host
 
     def cluster_link(self, mode: AsyncMode) -> ClusterLink | None:
@@ -147,9 +139,10 @@ class Manager(abc.ABC):
         members: Sequence[tuple[SocketSid, EngineSid]],
     ) -> list[SocketSid]:
         """Hand ``outgoing`` to each of ``members``; the sids it reached."""
-        deliver = self._deliver
-        if deliver is None:
-            raise RuntimeError("manager used before attach()")
+        host = self._host
+        if host is None:
+            raise RuntimeError("manager used before bind()")
+        deliver = host.deliver
         return [sid for sid, eio_sid in members if deliver(namespace, eio_sid, outgoing)]
 
     # -- across processes ----------------------------------------------------
