@@ -20,8 +20,7 @@ from flask import current_app
 
 from realtime.exceptions import ConfigurationError, ConnectionRefused
 from realtime.flask_integration.context import SocketContext, handler_context, save_session
-from realtime.socketio.handlers import fit_arguments
-from realtime.socketio.handlers import NamespaceKey
+from realtime.socketio.handlers import NamespaceKey, fit_arguments
 
 if TYPE_CHECKING:
     from flask import Flask
