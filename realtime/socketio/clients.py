@@ -4,22 +4,53 @@ A :class:`Connection` is one Engine.IO session; a :class:`Socket` is that
 connection joined to one namespace. Everything a socket needs to go on (its
 sid, namespace, user session) is plain, serializable data (architecture rule
 5), so it can later move between processes or come back after a drop.
+
+A socket's lifecycle is one :class:`SocketState`, changed only by the
+socket's own methods, along these arrows::
+
+    JOINING --accept()--> CONNECTED --leave()--> LEAVING --finish()--> GONE
+       |                                            ^
+       +-------------------leave()------------------+
+       +-------------------finish()---------------------------------> GONE
+
+JOINING: its connect handler runs. CONNECTED: its events are dispatched.
+LEAVING: it is out of every room, and its disconnect handler is waiting or
+running. GONE: nothing is left of it.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from realtime.protocol.socketio import SocketSid
 
 if TYPE_CHECKING:
+    from realtime.async_modes.base import Event
     from realtime.engine.scheduler import TimerHandle
     from realtime.protocol.engineio import EngineSid
     from realtime.protocol.socketio import PacketDecoder
     from realtime.socketio.ordering import OrderedRunner
 
-__all__ = ["Clients", "Connection", "Socket"]
+__all__ = ["Clients", "Connection", "Socket", "SocketState"]
+
+
+class SocketState(enum.Enum):
+    """Where a socket is in its life (see the module's notes)."""
+
+    JOINING = "joining"
+    CONNECTED = "connected"
+    LEAVING = "leaving"
+    GONE = "gone"
+
+
+_NEXT = {
+    SocketState.JOINING: frozenset({SocketState.CONNECTED, SocketState.LEAVING, SocketState.GONE}),
+    SocketState.CONNECTED: frozenset({SocketState.LEAVING}),
+    SocketState.LEAVING: frozenset({SocketState.GONE}),
+    SocketState.GONE: frozenset(),
+}
 
 
 @dataclass(eq=False)
@@ -32,19 +63,20 @@ class Socket:
         eio_sid: the Engine.IO session carrying it.
         environ: the WSGI environ of the request that opened the connection.
         session: the application's per-connection data (``get_session``).
-        connected: True once the connect handler accepted it.
         auth: the auth payload of the CONNECT packet.
-        leaving: the socket is disconnecting; its disconnect handler may run.
+        state: where it is in its life; changed by :meth:`accept`,
+            :meth:`leave` and :meth:`finish` only.
         rooms_at_exit: the rooms it was in when it started leaving (it is
             already out of them, so no broadcast reaches it).
         last_transport: its transport when it started leaving.
+        dropped: it left because its connection was lost, not on purpose, so
+            it may be recovered (set by :meth:`leave`).
         pid: its private id, with connection state recovery on.
         recovered: it took over the state of a socket that had dropped.
         first_offset: the recovery log's position when it joined.
         received: events received from the client (recovered ones included).
-        finished: set once it is gone (its disconnect handler returned).
-        dropped: it left because its connection was lost, not on purpose, so
-            it may be recovered.
+        finished: set once it is gone, when something waits for that
+            (a client resuming it on a new connection).
     """
 
     sid: SocketSid
@@ -52,17 +84,56 @@ class Socket:
     eio_sid: EngineSid
     environ: dict[str, Any]
     session: dict[str, Any] = field(default_factory=dict)
-    connected: bool = False
     auth: Any = None
-    leaving: bool = False
+    state: SocketState = SocketState.JOINING
     rooms_at_exit: list[str] = field(default_factory=list)
     last_transport: str | None = None
+    dropped: bool = False
     pid: str | None = None
     recovered: bool = False
     first_offset: str | None = None
     received: int = 0
-    finished: Any = None
-    dropped: bool = False
+    finished: Event | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Its events are dispatched (the connect handler accepted it)."""
+        return self.state is SocketState.CONNECTED
+
+    @property
+    def leaving(self) -> bool:
+        """It has started to leave (or is gone)."""
+        return self.state is SocketState.LEAVING or self.state is SocketState.GONE
+
+    def accept(self) -> None:
+        """The connect handler accepted it."""
+        self._move(SocketState.CONNECTED)
+
+    def leave(self, rooms: list[str], transport: str | None, *, dropped: bool) -> bool:
+        """It starts leaving, out of ``rooms``, last on ``transport``; True if it was connected.
+
+        ``dropped``: its connection was lost rather than closed on purpose.
+        """
+        was_connected = self.state is SocketState.CONNECTED
+        self._move(SocketState.LEAVING)
+        self.rooms_at_exit = rooms
+        self.last_transport = transport
+        self.dropped = dropped
+        return was_connected
+
+    def finish(self) -> None:
+        """Nothing is left of it: wake whoever waits for that."""
+        if self.state is not SocketState.GONE:
+            self._move(SocketState.GONE)
+        if self.finished is not None:
+            self.finished.set()
+
+    def _move(self, state: SocketState) -> None:
+        if state not in _NEXT[self.state]:
+            raise RuntimeError(
+                f"socket {self.sid} cannot go from {self.state.name} to {state.name}"
+            )
+        self.state = state
 
 
 @dataclass(eq=False)

@@ -47,6 +47,10 @@ class Delivery:
         """Send one packet to one connection."""
         return self.deliver(packet.namespace, eio_sid, self.prepare(packet))
 
+    def send_now(self, eio_sid: EngineSid, packet: SioPacket) -> bool:
+        """Send one packet to one connection at once, past any hold (an early CONNECT reply)."""
+        return self._send(eio_sid, self.prepare(packet))
+
     def deliver(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> bool:
         """Send a prepared message, unless that namespace's connect handler holds it."""
         if self._held:

@@ -28,7 +28,7 @@ from realtime.socketio.clients import Clients, Connection, Socket
 from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
 from realtime.socketio.managers.emitting import as_args
 from realtime.socketio.ordering import OrderedRunner
-from realtime.socketio.recovery.log import RECOVERABLE_REASONS
+from realtime.socketio.recovery.options import RECOVERABLE_REASONS
 from realtime.socketio.recovery.resume import Resumer, strip_recovery_fields
 
 if TYPE_CHECKING:
@@ -177,8 +177,7 @@ class Dispatcher:
             connection.connect_timer.cancel()
         dropped = reason in RECOVERABLE_REASONS
         for socket in list(connection.sockets.values()):
-            socket.dropped = dropped
-            self.close_socket(socket, reason, tell_client=False)
+            self.close_socket(socket, reason, tell_client=False, dropped=dropped)
 
     def _protocol_error(self, connection: Connection, detail: str) -> None:
         self.logger.warning(
@@ -203,47 +202,74 @@ class Dispatcher:
         if resolved is None and not self._namespace_allowed(namespace, auth):
             self.delivery.packet(eio_sid, SioPacket.connect_error(namespace, INVALID_NAMESPACE))
             return
-        if (
-            resumer is not None
-            and isinstance(packet.data, dict)
-            and resumer.try_resume(connection, packet, resolved)
-        ):
-            return
+        self.delivery.hold(eio_sid, namespace)
+        socket, missed = self._new_or_resumed(connection, packet, auth)
+        connection.sockets[namespace] = socket
+        self.clients.sockets[socket.sid] = socket
+        self._admit(connection, socket, resolved, auth, missed)
+
+    def _new_or_resumed(
+        self, connection: Connection, packet: SioPacket, auth: Any
+    ) -> tuple[Socket, list[Outgoing]]:
+        """The socket a CONNECT asks for: the one it resumes, or a fresh one;
+        and what a resumed one missed."""
+        resumer, namespace, eio_sid = self.resumer, packet.namespace, connection.eio_sid
+        if resumer is not None and isinstance(packet.data, dict):
+            resumed = resumer.resume(connection, namespace, packet.data)
+            if resumed is not None:
+                return resumed.socket, resumed.missed
         sid = SocketSid(self.engine.node_id + secrets.token_urlsafe(12))
         socket = Socket(sid, namespace, eio_sid, connection.environ, auth=auth)
-        connection.sockets[namespace] = socket
-        self.clients.sockets[sid] = socket
-        welcome: dict[str, Any] = {"sid": sid}
         if resumer is not None:
-            socket.pid = welcome["pid"] = resumer.new_pid()
-            socket.finished = self.mode.event()
-            self.clients.pids[socket.pid] = socket
-            resumer.log.connected(socket.pid)
-            socket.first_offset = resumer.log.join(
-                lambda: self.manager.add(namespace, sid, eio_sid)
-            )
+            resumer.join(socket)
         else:
             self.manager.add(namespace, sid, eio_sid)
-        if self.always_connect:
-            self.delivery.packet(eio_sid, SioPacket.connect(namespace, welcome))
-        self.delivery.hold(eio_sid, namespace)
+        return socket, []
+
+    def _admit(
+        self,
+        connection: Connection,
+        socket: Socket,
+        resolved: Resolved | None,
+        auth: Any,
+        missed: list[Outgoing],
+    ) -> None:
+        """Run the connect handler of a joining socket and answer the CONNECT."""
+        namespace, eio_sid, resumer = socket.namespace, socket.eio_sid, self.resumer
+        welcome = resumer.welcome(socket) if resumer is not None else {"sid": socket.sid}
+        early = self.always_connect and not socket.recovered
+        if early:
+            self.delivery.send_now(eio_sid, SioPacket.connect(namespace, welcome))
         reply: Outgoing | None = None
-        accepted = False
         try:
             refusal = self.run_connect_handler(resolved, socket, auth)
+            if refusal is not None and socket.recovered and self._keeps_resumed(socket):
+                refusal = None
             if refusal is not None:
                 self.forget_socket(socket)
-                if self.always_connect:
+                socket.finish()
+                if early:
                     reply = self.delivery.prepare(SioPacket.disconnect(namespace))
                 else:
                     reply = self.refusal(namespace, *refusal)
             else:
-                accepted = socket.connected = True
+                socket.accept()
                 self.connected(connection)
-                if not self.always_connect:
+                if not early:
                     reply = self.delivery.prepare(SioPacket.connect(namespace, welcome))
         finally:
-            self.delivery.release(eio_sid, namespace, reply, keep=accepted)
+            self.delivery.release(eio_sid, namespace, reply, keep=socket.connected, then=missed)
+
+    def _keeps_resumed(self, socket: Socket) -> bool:
+        """Whether a resumed socket stays although its connect handler refused it."""
+        if self.resumer is None or not self.resumer.options.skip_middlewares:
+            return False
+        self.logger.info(
+            "the connect handler refused %s, which resumed a dropped connection; "
+            "kept (skip_middlewares is on)",
+            socket.sid,
+        )
+        return True
 
     def connected(self, connection: Connection) -> None:
         """A namespace of ``connection`` accepted it: the connect timeout is over."""
@@ -293,24 +319,33 @@ class Dispatcher:
 
     # -- leaving a namespace ------------------------------------------------------
 
-    def close_socket(self, socket: Socket, reason: DisconnectReason, *, tell_client: bool) -> None:
+    def close_socket(
+        self,
+        socket: Socket,
+        reason: DisconnectReason,
+        *,
+        tell_client: bool,
+        dropped: bool = False,
+    ) -> None:
         """Take ``socket`` out of its namespace; its disconnect handler runs after
-        the handlers of events that arrived before."""
+        the handlers of events that arrived before.
+
+        ``dropped``: its connection was lost, so it may be recovered.
+        """
         connection = self.clients.connections.get(socket.eio_sid)
         if connection is not None and connection.sockets.get(socket.namespace) is socket:
             del connection.sockets[socket.namespace]
         if socket.leaving or self.clients.sockets.get(socket.sid) is not socket:
             return
-        was_connected, socket.connected = socket.connected, False
-        socket.leaving = True
         # Out of every room before the handler runs, so no broadcast (not even
         # one the handler sends to its rooms) reaches a client that left; the
         # handler still reads its rooms and transport as they were.
-        socket.rooms_at_exit = self.manager.rooms(socket.namespace, socket.sid)
         try:
-            socket.last_transport = self.engine.transport(socket.eio_sid)
+            transport: str | None = self.engine.transport(socket.eio_sid)
         except KeyError:
-            socket.last_transport = None
+            transport = None
+        rooms = self.manager.rooms(socket.namespace, socket.sid)
+        was_connected = socket.leave(rooms, transport, dropped=dropped)
         self.manager.remove(socket.namespace, socket.sid)
         self.acks.drop(socket.sid)
         if tell_client:
@@ -321,6 +356,7 @@ class Dispatcher:
             self.run_anywhere(self._finish_disconnect, socket, reason)
         else:
             self.forget_socket(socket)
+            socket.finish()
 
     def _finish_disconnect(self, socket: Socket, reason: DisconnectReason) -> None:
         try:
@@ -333,8 +369,7 @@ class Dispatcher:
             self.forget_socket(socket)
             if self.resumer is not None:
                 self.resumer.on_exit(socket)
-            if socket.finished is not None:
-                socket.finished.set()
+            socket.finish()
 
     def forget_socket(self, socket: Socket) -> None:
         """Drop every trace of ``socket`` in this process."""

@@ -18,7 +18,6 @@ from typing import Any, TypeVar, overload
 from realtime.async_modes import AsyncMode, get_async_mode
 from realtime.engine import DisconnectReason
 from realtime.engine import Server as EngineServer
-from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import AckTimeout, ConfigurationError
 from realtime.protocol.parsers import Parser, get_parser
 from realtime.protocol.socketio import Serializer, SioPacket, SocketSid
@@ -32,9 +31,9 @@ from realtime.socketio.managers import Manager, MemoryManager
 from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.gathering import GONE, Gathering
 from realtime.socketio.managers.pubsub import PubSubManager
-from realtime.socketio.recovery.log import MemoryRecoveryLog, RecoveryLog, RecoveryOptions
-from realtime.socketio.recovery.redis_log import RedisRecoveryLog
-from realtime.socketio.recovery.resume import Resumer
+from realtime.socketio.recovery.log import RecoveryLog
+from realtime.socketio.recovery.options import RecoveryOptions
+from realtime.socketio.recovery.resume import Resumer, make_recovery_log
 
 __all__ = ["Server"]
 
@@ -140,10 +139,17 @@ class Server:
         recovery = RecoveryOptions.from_option(connection_state_recovery)
         self._recovery: RecoveryLog | None = None
         if recovery is not None:
-            self._recovery = _recovery_log(
+            self._recovery = make_recovery_log(
                 recovery, self.mode, self._delivery.prepare, self.manager
             )
-            self._dispatcher.resumer = Resumer(self._dispatcher, self._recovery)
+            self._dispatcher.resumer = Resumer(
+                self._recovery,
+                self._clients,
+                self.manager,
+                self.mode,
+                lambda eio_sid, reason: self.engine.disconnect(eio_sid, reason=reason),
+                self.logger,
+            )
         self.async_handlers = async_handlers
         self.always_connect = always_connect
         self.namespaces = namespaces
@@ -599,22 +605,6 @@ def _answer_of(answer: Any, sid: str, namespace: str, wait: float) -> Any:
     if isinstance(answer, list):
         return _ack_value(answer)
     return AckTimeout(sid, namespace, wait, disconnected=answer is GONE)
-
-
-def _recovery_log(
-    options: RecoveryOptions,
-    mode: AsyncMode,
-    prepare: Callable[[SioPacket], Outgoing],
-    manager: Manager,
-) -> RecoveryLog:
-    """The log for ``manager``: in memory for one process, in Redis for several."""
-    if not manager.clustered:
-        return MemoryRecoveryLog(options, mode, prepare, manager)
-    if not isinstance(manager, PubSubManager):
-        raise ConfigurationError(
-            "connection_state_recovery works with the in-memory manager or a message_queue"
-        )
-    return RedisRecoveryLog(options, mode, prepare, manager)
 
 
 def _manager_for(message_queue: str | None, channel: str) -> Manager:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from realtime.protocol.parsers import Parser
     from realtime.protocol.socketio import SioPacket, SocketSid
     from realtime.socketio.managers.gathering import AnswerCallback, Gathering
+    from realtime.socketio.managers.redis_stream import OrderedLogHost
 
 __all__ = ["Manager", "ManagerHost", "Members"]
 
@@ -73,6 +74,11 @@ class Manager(abc.ABC):
 
         Called by the server before it builds its engine.
         """
+        return None
+
+    def ordered_log_host(self, mode: AsyncMode) -> OrderedLogHost | None:
+        """What a recovery log shared by every process needs from this manager,
+        if its broker can keep one (Redis); None otherwise."""
         return None
 
     @property

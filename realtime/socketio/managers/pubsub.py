@@ -44,7 +44,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from realtime.async_modes import get_async_mode, patched_mode
 from realtime.engine.forwarding import NODE_ID_LENGTH, owner_of
@@ -57,14 +57,14 @@ from realtime.socketio.managers.brokers import open_broker
 from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.gathering import Gathering
 from realtime.socketio.managers.memory import MemoryManager
-from realtime.socketio.recovery.redis_log import StreamWriter
+from realtime.socketio.managers.redis_stream import OrderedLog, StreamWriter
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.socketio.managers.base import Members
     from realtime.socketio.managers.gathering import AnswerCallback
 
-__all__ = ["KombuManager", "OrderedLog", "PubSubManager", "RedisManager"]
+__all__ = ["KombuManager", "PubSubManager", "RedisManager"]
 
 logger = logging.getLogger("realtime.socketio")
 
@@ -126,9 +126,8 @@ class PubSubManager(MemoryManager):
         self._last_warning = 0.0
         self._moved: dict[str, str] = {}
         self._takeover: Callable[[str], None] | None = None
-        #: The deployment's ordered log, with connection state recovery on
-        #: (:class:`~realtime.socketio.recovery.redis_log.RedisRecoveryLog`): room
-        #: changes then go through it too, in order with the events.
+        # The deployment's ordered log, with connection state recovery on
+        # (see use_ordered_log): room changes go through it too.
         self.ordered: OrderedLog | None = None
         self._writer: StreamWriter | None = None
         if write_only:
@@ -147,6 +146,26 @@ class PubSubManager(MemoryManager):
     @property
     def clustered(self) -> bool:
         return True
+
+    @property
+    def link(self) -> BrokerLink:
+        """The link to the broker (once a server or ``write_only`` made it).
+
+        Raises:
+            ConfigurationError: the manager is not attached to a server.
+        """
+        return self._require_link()
+
+    def ordered_log_host(self, mode: AsyncMode) -> PubSubManager | None:
+        """This manager, if its broker is Redis (which keeps the recovery log)."""
+        link = self.cluster_link(mode)
+        return self if getattr(link.broker, "client", None) is not None else None
+
+    def use_ordered_log(self, log: OrderedLog) -> None:
+        """Send room changes through ``log``, the deployment's ordered log
+        (connection state recovery with Redis): every process then applies
+        them in order with the events around them."""
+        self.ordered = log
 
     @property
     def node_id(self) -> str:
@@ -614,16 +633,6 @@ class PubSubManager(MemoryManager):
             except ConfigurationError:
                 self._other_parsers[fmt] = None
         return self._other_parsers[fmt]
-
-
-class OrderedLog(Protocol):
-    """A log every process reads in the same order (see :attr:`PubSubManager.ordered`)."""
-
-    def append(self, message: dict[str, Any]) -> bool:
-        """Append a room change; False if it could not be."""
-
-    def catch_up(self) -> None:
-        """Deliver to this process's clients what it appended and has not read yet."""
 
 
 class _Entry:

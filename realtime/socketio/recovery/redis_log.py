@@ -24,8 +24,8 @@ sockets live in Redis, where every process finds them:
 
 While recovery is on, the servers keep ``<channel>:recovery:on`` alive, so
 that a write-only :class:`realtime.Emitter` appends its events to the stream
-too (:class:`StreamWriter`): in a deployment with recovery every event a
-client receives carries an offset.
+too (:class:`~realtime.socketio.managers.redis_stream.StreamWriter`): in a
+deployment with recovery every event a client receives carries an offset.
 
 A socket that resumes on another process keeps its sid, which names the
 process that made it; an ``m.moved`` message tells every process where it
@@ -42,14 +42,16 @@ from typing import TYPE_CHECKING, Any
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import ConfigurationError
 from realtime.socketio.managers.broker_link import pack, unpack
-from realtime.socketio.recovery.log import RecoveryLog, RecoveryOptions, Snapshot, matches
+from realtime.socketio.managers.redis_stream import MARK_TTL, stream_keys
+from realtime.socketio.recovery.log import RecoveryLog
+from realtime.socketio.recovery.options import RecoveryOptions, Snapshot, matches
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.protocol.socketio import SioPacket
-    from realtime.socketio.managers.pubsub import PubSubManager
+    from realtime.socketio.managers.redis_stream import OrderedLogHost
 
-__all__ = ["RedisRecoveryLog", "StreamWriter"]
+__all__ = ["RedisRecoveryLog"]
 
 #: Milliseconds an XREAD waits for entries before it looks again.
 _BLOCK_MS = 1000
@@ -59,10 +61,6 @@ _BATCH = 512
 _TRIM_INTERVAL = 5.0
 #: Seconds a resuming client waits for another process to let go of it.
 TAKEOVER_TIMEOUT = 5.0
-#: Seconds the ``on`` mark lives unless a server refreshes it.
-_MARK_TTL = 30
-#: Seconds an emitter trusts what it last learnt of the mark.
-_MARK_CHECK = 5.0
 #: Seconds a connected client's ``live`` key is kept (refreshed on recovery).
 _LIVE_TTL = 24 * 3600
 _FIRST_BACKOFF = 0.5
@@ -116,46 +114,6 @@ class _ReentrantLock:
             self._lock.release()
 
 
-def _keys(channel: str) -> tuple[str, str]:
-    """The stream and the ``on`` mark of a deployment's channel."""
-    return f"{channel}:recovery:log", f"{channel}:recovery:on"
-
-
-class StreamWriter:
-    """How a write-only emitter reaches a deployment that has recovery on.
-
-    Args:
-        client: a ``redis.Redis`` client.
-        channel: the deployment's channel.
-    """
-
-    def __init__(self, client: Any, channel: str) -> None:
-        self._redis = client
-        self._stream, self._mark = _keys(channel)
-        self._checked = -_MARK_CHECK
-        self._active = False
-
-    def active(self) -> bool:
-        """Whether the deployment's servers read the stream (checked every few seconds).
-
-        Raises:
-            redis.RedisError: Redis cannot be reached.
-        """
-        now = time.monotonic()
-        if now - self._checked >= _MARK_CHECK:
-            self._active = bool(self._redis.exists(self._mark))
-            self._checked = now
-        return self._active
-
-    def append(self, message: dict[str, Any]) -> None:
-        """Append an event (``ns``, ``rooms``, ``exclude``, ``fmt``, ``parts``).
-
-        Raises:
-            redis.RedisError: Redis cannot be reached.
-        """
-        self._redis.xadd(self._stream, {"m": pack(message)})
-
-
 class RedisRecoveryLog(RecoveryLog):
     """The recovery log of a deployment, in Redis (see the module's notes).
 
@@ -171,10 +129,10 @@ class RedisRecoveryLog(RecoveryLog):
         options: RecoveryOptions,
         mode: AsyncMode,
         prepare: Callable[[SioPacket], Outgoing],
-        manager: PubSubManager,
+        manager: OrderedLogHost,
     ) -> None:
         super().__init__(options)
-        link = manager.cluster_link(mode)
+        link = manager.link
         broker = link.broker
         client = getattr(broker, "client", None)
         if client is None:
@@ -190,7 +148,7 @@ class RedisRecoveryLog(RecoveryLog):
         self._node = link.node_id
         self._logger = manager.logger
         prefix = f"{manager.channel}:recovery"
-        self._stream, self._mark = _keys(manager.channel)
+        self._stream, self._mark = stream_keys(manager.channel)
         self._snap_prefix = f"{prefix}:snap:"
         self._live_prefix = f"{prefix}:live:"
         self._lock = _ReentrantLock(mode.lock())
@@ -202,7 +160,7 @@ class RedisRecoveryLog(RecoveryLog):
         self._own_last = (0, 0)
         self._take_over: Callable[[str], None] | None = None
         manager.on_takeover(self._on_takeover)
-        manager.ordered = self
+        manager.use_ordered_log(self)
         mode.spawn(self._read)
 
     # -- emitting and delivering ------------------------------------------------
@@ -345,7 +303,7 @@ class RedisRecoveryLog(RecoveryLog):
 
     def _keep_mark(self) -> None:
         try:
-            self._redis.set(self._mark, self._node, ex=_MARK_TTL)
+            self._redis.set(self._mark, self._node, ex=MARK_TTL)
         except self._errors as exc:
             self._logger.warning("cannot reach Redis for recovery (%s)", exc)
 

@@ -1,4 +1,4 @@
-"""The dispatcher's side of connection state recovery.
+"""Connection state recovery as the dispatcher uses it: joining, resuming, leaving.
 
 A CONNECT whose payload has a ``pid`` asks to resume the socket that had it.
 If that socket is still connected (the client's network changed and the
@@ -8,28 +8,42 @@ with its sid, rooms and session, and gets what it missed right after the
 CONNECT reply. Anything else (no snapshot, expired, another namespace, a
 gap in the log) gives the client a fresh socket, and its ``recovered`` is
 false.
+
+:class:`Resumer` is the one object the dispatcher talks to; it picks the
+recovery log for the server's manager (:func:`make_recovery_log`).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from realtime.engine import DisconnectReason
-from realtime.protocol.socketio import SioPacket, SocketSid
-from realtime.socketio.clients import Connection, Socket
-from realtime.socketio.recovery.log import RecoveryLog, Snapshot
+from realtime.engine.session import DisconnectReason
+from realtime.exceptions import ConfigurationError
+from realtime.protocol.socketio import SocketSid
+from realtime.socketio.clients import Clients, Connection, Socket
+from realtime.socketio.recovery.log import MemoryRecoveryLog, RecoveryLog
+from realtime.socketio.recovery.options import RecoveryOptions, Snapshot
+from realtime.socketio.recovery.redis_log import RedisRecoveryLog
 
 if TYPE_CHECKING:
+    from realtime.async_modes import AsyncMode
     from realtime.engine.outgoing import Outgoing
-    from realtime.socketio.dispatch import Dispatcher
-    from realtime.socketio.handlers import Resolved
+    from realtime.protocol.engineio import EngineSid
+    from realtime.protocol.socketio import SioPacket
+    from realtime.socketio.managers.base import Manager
 
-__all__ = ["TAKEOVER_TIMEOUT", "Resumer", "strip_recovery_fields"]
+__all__ = ["TAKEOVER_TIMEOUT", "Resumed", "Resumer", "make_recovery_log", "strip_recovery_fields"]
 
 #: Seconds a resuming client waits for its old socket's disconnect handler.
 TAKEOVER_TIMEOUT = 5.0
 _FIELDS = ("pid", "offset")
+
+#: How the resumer closes this process's connection of a client that came back.
+CloseConnection = Callable[["EngineSid", DisconnectReason], None]
 
 
 def strip_recovery_fields(auth: Any) -> Any:
@@ -40,17 +54,65 @@ def strip_recovery_fields(auth: Any) -> Any:
     return rest or None
 
 
+def make_recovery_log(
+    options: RecoveryOptions,
+    mode: AsyncMode,
+    prepare: Callable[[SioPacket], Outgoing],
+    manager: Manager,
+) -> RecoveryLog:
+    """The recovery log for ``manager``: in memory for one process, in Redis for several.
+
+    Raises:
+        ConfigurationError: the manager shares its clients with other
+            processes over a broker that cannot keep the log (not Redis).
+    """
+    if not manager.clustered:
+        return MemoryRecoveryLog(options, mode, prepare, manager)
+    host = manager.ordered_log_host(mode)
+    if host is None:
+        raise ConfigurationError(
+            "connection_state_recovery works with the in-memory manager or a Redis "
+            "message_queue (redis://, rediss:// or unix://)"
+        )
+    return RedisRecoveryLog(options, mode, prepare, host)
+
+
+@dataclass
+class Resumed:
+    """A socket brought back, and what it missed (sent right after its CONNECT reply)."""
+
+    socket: Socket
+    missed: list[Outgoing]
+
+
 class Resumer:
-    """Connection state recovery for one dispatcher.
+    """Connection state recovery for one server's dispatcher.
 
     Args:
-        dispatcher: the dispatcher it works for.
-        log: the recovery log.
+        log: the recovery log (see :func:`make_recovery_log`).
+        clients: the connections and sockets of this process.
+        manager: where sockets join their rooms.
+        mode: the async mode (the event a takeover waits on).
+        close_connection: closes one of this process's Engine.IO sessions.
+        logger: the messaging layer's logger.
     """
 
-    def __init__(self, dispatcher: Dispatcher, log: RecoveryLog) -> None:
-        self.dispatcher = dispatcher
+    def __init__(
+        self,
+        log: RecoveryLog,
+        clients: Clients,
+        manager: Manager,
+        mode: AsyncMode,
+        close_connection: CloseConnection,
+        logger: logging.Logger,
+    ) -> None:
         self.log = log
+        self.options = log.options
+        self._clients = clients
+        self._manager = manager
+        self._mode = mode
+        self._close_connection = close_connection
+        self._logger = logger
         log.attach(self.let_go)
 
     @staticmethod
@@ -58,106 +120,92 @@ class Resumer:
         """A private id: as secret as a session token, for whoever holds it resumes."""
         return secrets.token_urlsafe(18)
 
-    def try_resume(
-        self, connection: Connection, packet: SioPacket, resolved: Resolved | None
-    ) -> bool:
-        """Resume the socket the CONNECT names; False to connect a fresh one instead."""
-        d = self.dispatcher
-        auth = packet.data
+    def join(self, socket: Socket) -> None:
+        """A fresh socket joins: give it a pid and put it in its namespace, in log order."""
+        socket.pid = self.new_pid()
+        socket.finished = self._mode.event()
+        self._clients.pids[socket.pid] = socket
+        self.log.connected(socket.pid)
+        manager, namespace, sid, eio_sid = (
+            self._manager,
+            socket.namespace,
+            socket.sid,
+            socket.eio_sid,
+        )
+        socket.first_offset = self.log.join(lambda: manager.add(namespace, sid, eio_sid))
+
+    def resume(
+        self, connection: Connection, namespace: str, auth: dict[str, Any]
+    ) -> Resumed | None:
+        """Bring back the socket ``auth["pid"]`` names, on ``connection``; None if it cannot be.
+
+        The socket is back in its rooms and registered with this process;
+        its connect handler has not run yet.
+        """
         pid, offset = auth.get("pid"), auth.get("offset")
         if not isinstance(pid, str) or not pid:
-            return False
+            return None
         if not isinstance(offset, str):
             offset = None
         self.let_go(pid)
         snapshot = self.log.take(pid) or self.log.take_elsewhere(pid)
-        namespace, eio_sid = packet.namespace, connection.eio_sid
         if snapshot is None or snapshot.namespace != namespace:
-            return False
+            return None
         sid = SocketSid(snapshot.sid)
-        if sid in d.clients.sockets:
-            return False
-        app_auth = strip_recovery_fields(auth)
+        if sid in self._clients.sockets:
+            return None
+        eio_sid = connection.eio_sid
         socket = Socket(
             sid,
             namespace,
             eio_sid,
             connection.environ,
             session=snapshot.session,
-            auth=app_auth,
+            auth=strip_recovery_fields(auth),
             pid=pid,
             recovered=True,
             first_offset=snapshot.first_offset,
             received=snapshot.received,
-            finished=d.mode.event(),
+            finished=self._mode.event(),
         )
+        manager = self._manager
 
         def add() -> None:
-            d.manager.add(namespace, sid, eio_sid)
+            manager.add(namespace, sid, eio_sid)
             for room in snapshot.rooms:
                 if room != sid:
-                    d.manager.enter_room(namespace, sid, room)
+                    manager.enter_room(namespace, sid, room)
 
-        d.delivery.hold(eio_sid, namespace)
         missed = self.log.resume(snapshot, offset, add)
         if missed is None:
-            d.delivery.release(eio_sid, namespace, None, keep=False)
-            d.logger.info("could not resume %s in %s: what it missed is gone", sid, namespace)
-            return False
-        connection.sockets[namespace] = socket
-        d.clients.sockets[sid] = socket
-        d.clients.pids[pid] = socket
+            self._logger.info("could not resume %s in %s: what it missed is gone", sid, namespace)
+            return None
+        self._clients.pids[pid] = socket
         self.log.connected(pid)
-        self._finish(connection, socket, resolved, app_auth, missed)
-        return True
+        return Resumed(socket, missed)
 
-    def _finish(
-        self,
-        connection: Connection,
-        socket: Socket,
-        resolved: Resolved | None,
-        auth: Any,
-        missed: list[Outgoing],
-    ) -> None:
-        d = self.dispatcher
-        namespace, eio_sid = socket.namespace, socket.eio_sid
-        reply: Outgoing | None = None
-        accepted = False
-        try:
-            refusal = d.run_connect_handler(resolved, socket, auth)
-            if refusal is not None and not self.log.options.skip_middlewares:
-                d.forget_socket(socket)
-                reply = d.refusal(namespace, *refusal)
-                return
-            if refusal is not None:
-                d.logger.info(
-                    "the connect handler refused %s, which resumed a dropped connection; "
-                    "kept (skip_middlewares is on)",
-                    socket.sid,
-                )
-            accepted = socket.connected = True
-            d.connected(connection)
-            reply = d.delivery.prepare(
-                SioPacket.connect(
-                    namespace, {"sid": socket.sid, "pid": socket.pid, "received": socket.received}
-                )
-            )
-        finally:
-            d.delivery.release(eio_sid, namespace, reply, keep=accepted, then=missed)
+    @staticmethod
+    def welcome(socket: Socket) -> dict[str, Any]:
+        """The CONNECT reply's payload: the sid, the pid, and (when resumed) the
+        count of events received from the client, which realtime's client
+        uses to send the rest again."""
+        welcome: dict[str, Any] = {"sid": socket.sid, "pid": socket.pid}
+        if socket.recovered:
+            welcome["received"] = socket.received
+        return welcome
 
     def let_go(self, pid: str) -> None:
         """Close this process's connection still holding ``pid``, and wait until it has left."""
-        d = self.dispatcher
-        old = d.clients.pids.get(pid)
+        old = self._clients.pids.get(pid)
         if old is None:
             return
         if not old.leaving:
-            d.logger.info(
+            self._logger.info(
                 "%s came back on a new connection; closing its old one %s", old.sid, old.eio_sid
             )
-            d.engine.disconnect(old.eio_sid, reason=DisconnectReason.TRANSPORT_CLOSE)
+            self._close_connection(old.eio_sid, DisconnectReason.TRANSPORT_CLOSE)
         if old.finished is not None and not old.finished.wait(TAKEOVER_TIMEOUT):
-            d.logger.warning(
+            self._logger.warning(
                 "the disconnect handler of %s did not return within %s s; it cannot be resumed",
                 old.sid,
                 TAKEOVER_TIMEOUT,
@@ -181,3 +229,7 @@ class Resumer:
                 received=socket.received,
             )
         )
+
+    def close(self) -> None:
+        """Release what the log holds."""
+        self.log.close()
