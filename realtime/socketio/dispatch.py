@@ -26,7 +26,7 @@ from realtime.protocol.socketio import SioPacket, SioPacketType, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
 from realtime.socketio.clients import Clients, Connection, Socket
 from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
-from realtime.socketio.managers.emitting import as_args
+from realtime.socketio.managers.emit_args import as_args
 from realtime.socketio.ordering import OrderedRunner
 from realtime.socketio.recovery.options import RECOVERABLE_REASONS
 from realtime.socketio.recovery.resume import Resumer, strip_recovery_fields

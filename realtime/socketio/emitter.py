@@ -14,7 +14,7 @@ from typing import Any
 from realtime.engine.outgoing import Outgoing
 from realtime.protocol.parsers import Parser
 from realtime.protocol.socketio import Serializer, SocketSid
-from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
+from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.pubsub import PubSubManager
 
 __all__ = ["Emitter"]

@@ -28,7 +28,7 @@ from realtime.socketio.delivery import Delivery
 from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
 from realtime.socketio.handlers import ClassHandlers, HandlerRegistry, NamespaceKey
 from realtime.socketio.managers import Manager, MemoryManager
-from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
+from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.gathering import GONE, Gathering
 from realtime.socketio.managers.pubsub import PubSubManager
 from realtime.socketio.recovery.log import RecoveryLog

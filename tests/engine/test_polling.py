@@ -296,3 +296,18 @@ class TestHangup:
             eio.post(echo.url, sid, f"4m{i}")
             assert eio.poll(echo.url, sid).text == f"4m{i}"
         assert eio.disconnect_state(echo.url, sid)["connected"]
+
+
+class TestHeartbeat:
+    def test_polling_ping_pong(self, fast_heartbeat: ServerProcess) -> None:
+        sid, data = eio.handshake(fast_heartbeat.url)
+        assert (data["pingInterval"], data["pingTimeout"]) == (300, 200)
+        for _ in range(3):
+            assert eio.poll(fast_heartbeat.url, sid).text == "2"
+            assert eio.post(fast_heartbeat.url, sid, "3").status_code == 200
+
+    def test_polling_ping_timeout_closes_the_session(self, fast_heartbeat: ServerProcess) -> None:
+        sid, _ = eio.handshake(fast_heartbeat.url)
+        time.sleep(0.3 + 0.2 + 0.3)
+        assert eio.poll(fast_heartbeat.url, sid).status_code == 400
+        assert eio.disconnect_reason(fast_heartbeat.url, sid) == "ping timeout"

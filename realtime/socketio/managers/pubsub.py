@@ -54,7 +54,7 @@ from realtime.protocol.parsers import Parser, get_parser
 from realtime.protocol.socketio import Serializer, SioPacket, SioPacketType, SocketSid
 from realtime.socketio.managers.broker_link import BrokerLink, pack
 from realtime.socketio.managers.brokers import open_broker
-from realtime.socketio.managers.emitting import Target, as_exclude, as_rooms, event_packet
+from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.gathering import Gathering
 from realtime.socketio.managers.memory import MemoryManager
 from realtime.socketio.managers.redis_stream import OrderedLog, StreamWriter

@@ -1,8 +1,9 @@
 """How the arguments of ``emit()`` become a packet and its recipients.
 
-Shared by :class:`realtime.Server` and :class:`realtime.Emitter`, so that a
-process emitting through the broker means exactly what a server's own
-``emit()`` means.
+Shared by :class:`realtime.Server`, :class:`realtime.Emitter` and a
+write-only manager, so that a process emitting through the broker means
+exactly what a server's own ``emit()`` means. It lives on the managers'
+floor because a write-only manager emits too.
 """
 
 from __future__ import annotations
