@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NODE_ID_LENGTH",
+    "ClusterEvents",
     "ClusterLink",
     "Forwarder",
     "RelayBuffer",
@@ -55,6 +56,16 @@ Message = dict[str, Any]
 StartResponse = Callable[..., Any]
 
 
+class ClusterEvents(Protocol):
+    """What a link tells the engine about the other processes."""
+
+    def node_lost(self, node: str) -> None:
+        """Process ``node`` is gone: it fell silent, or nothing listens for it any more."""
+
+    def link_lost(self) -> None:
+        """This process lost its link: what others sent meanwhile may be missed."""
+
+
 class ClusterLink(Protocol):
     """How a process sends messages to another and receives its own."""
 
@@ -65,6 +76,9 @@ class ClusterLink(Protocol):
 
     def on_message(self, handler: Callable[[Message], None]) -> None:
         """Call ``handler`` with each message addressed to this process."""
+
+    def watch(self, events: ClusterEvents) -> None:
+        """Tell ``events`` when a process is gone, or when this one lost the link."""
 
 
 def new_node_id() -> str:
@@ -176,9 +190,14 @@ class RelayBuffer:
 class _Pending:
     """A request waiting for another process's reply."""
 
-    def __init__(self, mode: AsyncMode) -> None:
+    def __init__(self, mode: AsyncMode, node: str) -> None:
         self.event = mode.event()
+        self.node = node
         self.reply: Message | None = None
+
+    def give_up(self) -> None:
+        """The process asked is gone: the request ends now, with no reply."""
+        self.event.set()
 
 
 class Forwarder:
@@ -208,13 +227,16 @@ class Forwarder:
         self._upgrade_timeout = upgrade_timeout
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
-        self._relays: dict[int, RelayEnd] = {}
+        # Entry side: the client connections relayed from here, by relay id,
+        # with the owner they are relayed to.
+        self._relays: dict[int, tuple[str, RelayEnd]] = {}
         self._remote: dict[tuple[str, int], tuple[Session, RemoteChannel]] = {}
         #: Counters for monitoring: requests this process forwarded to the
         #: owner of their session, requests it served for other processes,
         #: and connections it relayed to their session's owner.
         self.stats = {"forwarded": 0, "served_for_others": 0, "relayed": 0}
         link.on_message(self._on_message)
+        link.watch(self)
 
     def owns(self, sid: str) -> bool:
         return owner_of(sid) == self.node_id
@@ -256,7 +278,7 @@ class Forwarder:
 
     def _request(self, node: str, message: Message, wait: float) -> Message | None:
         rid = next(self._ids)
-        pending = self._pending[rid] = _Pending(self._mode)
+        pending = self._pending[rid] = _Pending(self._mode, node)
         message["rid"] = rid
         try:
             if not self.link.send(node, message):
@@ -274,7 +296,7 @@ class Forwarder:
         None when the owner refused (the session cannot upgrade) or is gone.
         """
         cid = next(self._ids)
-        self._relays[cid] = end
+        self._relays[cid] = (owner_of(sid), end)
         reply = self._request(
             owner_of(sid),
             {
@@ -320,13 +342,13 @@ class Forwarder:
             if session is not None:
                 session.close(DisconnectReason.TRANSPORT_CLOSE)
         elif op == "relay_out":
-            end = self._relays.get(message["cid"])
-            if end is not None:
-                end.write_packets(_unpack_packets(message["packets"]))
+            relay = self._relays.get(message["cid"])
+            if relay is not None:
+                relay[1].write_packets(_unpack_packets(message["packets"]))
         elif op == "relay_close":
-            end = self._relays.pop(message["cid"], None)
-            if end is not None:
-                end.close(bool(message.get("graceful")))
+            relay = self._relays.pop(message["cid"], None)
+            if relay is not None:
+                relay[1].close(bool(message.get("graceful")))
         elif op in ("relay_begin", "relay_in", "relay_end"):
             self._owner_side(op, message)
         else:
@@ -407,6 +429,35 @@ class Forwarder:
                     session.abandon_probe(channel)
             else:
                 session.receive(packet)
+
+    # -- when a process is gone (ClusterEvents) -----------------------------------
+
+    def node_lost(self, node: str) -> None:
+        """Process ``node`` is gone: end every request and relay that needs it.
+
+        Its clients relayed through here are disconnected, so that they
+        reconnect (and recover, with connection state recovery); its
+        requests for sessions here are void; sessions here whose connection
+        it relayed are closed as lost.
+        """
+        self._end(lambda other: other == node)
+
+    def link_lost(self) -> None:
+        """This process lost the broker: every relay and forwarded request may have
+        missed messages, so each ends now."""
+        self._end(lambda other: True)
+
+    def _end(self, gone: Callable[[str], bool]) -> None:
+        for pending in list(self._pending.values()):
+            if gone(pending.node):
+                pending.give_up()
+        for cid, (node, end) in list(self._relays.items()):
+            if gone(node) and self._relays.pop(cid, None) is not None:
+                logger.info("closing a connection relayed to process %s, which is gone", node)
+                end.close(False)
+        for (sid, cid), (_, channel) in list(self._remote.items()):
+            if gone(channel.node):
+                self._relay_lost(sid, cid)
 
     def _forget_relay(self, key: tuple[str, int]) -> None:
         self._remote.pop(key, None)

@@ -34,6 +34,7 @@ from tests.support.rabbitmq_server import (
     amqp_answers,
     rabbitmq_server_path,
 )
+from tests.support.subscribers import CallbackSubscriber
 
 logger = logging.getLogger("tests.broker")
 
@@ -97,7 +98,7 @@ class Inbox:
 
 def subscribed(broker: Broker, channels: list[str]) -> Inbox:
     inbox = Inbox()
-    broker.subscribe(channels, inbox, inbox.on_ready)
+    broker.subscribe(channels, CallbackSubscriber(inbox, inbox.on_ready))
     assert inbox.ready.wait(10), "the subscription never became ready"
     return inbox
 
@@ -189,7 +190,7 @@ def test_a_failing_handler_does_not_end_the_subscription(
             raise RuntimeError("handler bug")
         inbox(channel, data)
 
-    broker.subscribe([f"{prefix}:x"], handler, inbox.on_ready)
+    broker.subscribe([f"{prefix}:x"], CallbackSubscriber(handler, inbox.on_ready))
     assert inbox.ready.wait(10)
     with caplog.at_level(logging.ERROR, logger="tests.broker"):
         broker.publish(f"{prefix}:x", b"bad")
@@ -302,7 +303,7 @@ def test_names_longer_than_amqp_allows() -> None:
     with pytest.raises(ConfigurationError):
         broker.publish("x" * 256, b"")
     with pytest.raises(ConfigurationError):
-        broker.subscribe(["x" * 256], lambda channel, data: None)
+        broker.subscribe(["x" * 256], CallbackSubscriber(lambda channel, data: None))
     with pytest.raises(ConfigurationError):
         KombuBroker("amqp://127.0.0.1:1//", ThreadingMode(), logger, exchange="")
 

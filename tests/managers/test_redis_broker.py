@@ -15,6 +15,7 @@ from realtime.socketio.managers.brokers import open_broker
 from realtime.socketio.managers.brokers.redis_broker import RedisBroker
 from tests.conftest import require
 from tests.support.redis_server import RedisServer, redis_server_path
+from tests.support.subscribers import CallbackSubscriber
 
 logger = logging.getLogger("tests.broker")
 
@@ -44,7 +45,7 @@ class Inbox:
 
 
 def subscribed(broker: RedisBroker, channels: list[str], inbox: Inbox) -> None:
-    broker.subscribe(channels, inbox)
+    broker.subscribe(channels, CallbackSubscriber(inbox))
     deadline = time.monotonic() + 10
     while broker.publish(channels[0], b"ready?") == 0 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -28,6 +28,7 @@ def main() -> None:
         monkey.patch_all()
     from realtime.async_modes import get_async_mode
     from realtime.socketio.managers.brokers import open_broker
+    from tests.support.subscribers import CallbackSubscriber
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     mode = get_async_mode(mode_name)
@@ -36,8 +37,13 @@ def main() -> None:
     a, b = f"{prefix}:a", f"{prefix}:b"
     inboxes: dict[str, Any] = {"one": mode.queue(), "two": mode.queue()}
     readies = [mode.event(), mode.event()]
-    one.subscribe([a, b], lambda c, d: inboxes["one"].put((c, d.decode())), readies[0].set)
-    two.subscribe([a], lambda c, d: inboxes["two"].put((c, d.decode())), readies[1].set)
+    one.subscribe(
+        [a, b],
+        CallbackSubscriber(lambda c, d: inboxes["one"].put((c, d.decode())), readies[0].set),
+    )
+    two.subscribe(
+        [a], CallbackSubscriber(lambda c, d: inboxes["two"].put((c, d.decode())), readies[1].set)
+    )
     ready = all(event.wait(10) for event in readies)
 
     ticks = [0]

@@ -6,25 +6,53 @@ Both channels are one subscription, so what one process publishes reaches
 another in the order it was published, whichever of the two channels it
 took. Messages are msgpack maps with a version field (``"v": 1``) and an
 ``op``; nothing crosses the broker as pickle. Ops starting with ``m.`` are
-the messaging layer's (see :mod:`realtime.socketio.managers.pubsub`), the others the
-engine's (see :mod:`realtime.engine.forwarding`).
+the messaging layer's (see :mod:`realtime.socketio.managers.pubsub`), the
+others the engine's (see :mod:`realtime.engine.forwarding`).
+
+Liveness: every listening process publishes ``{"op": "alive"}`` to every
+process each :data:`HEARTBEAT_INTERVAL` seconds. A process that has been
+silent (no heartbeat, no message) for :data:`NODE_TIMEOUT` seconds, or to
+which a message reached no one, is *lost*: the link tells its watchers
+(:class:`~realtime.engine.forwarding.ClusterEvents`), which close what
+depended on it. A process only judges others while its own subscription has
+been up for that long; when it loses the subscription it tells its watchers
+so instead (``link_lost``): whatever others sent meanwhile may be missed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from realtime.engine.forwarding import new_node_id
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
 from realtime.socketio.managers.brokers import Broker
 
-__all__ = ["PROTOCOL_VERSION", "BrokerLink", "pack", "unpack"]
+if TYPE_CHECKING:
+    from realtime.engine.forwarding import ClusterEvents
+
+__all__ = [
+    "HEARTBEAT_INTERVAL",
+    "NODE_TIMEOUT",
+    "PROTOCOL_VERSION",
+    "BrokerLink",
+    "pack",
+    "unpack",
+]
 
 PROTOCOL_VERSION = 1
 #: Seconds a new process waits for its broker subscription before serving.
 READY_TIMEOUT = 5.0
+#: Seconds between two heartbeats of a process.
+HEARTBEAT_INTERVAL = 1.0
+#: Seconds of silence after which a process counts as gone. With heartbeats
+#: every second and checks as often, a dead process is noticed within
+#: NODE_TIMEOUT + HEARTBEAT_INTERVAL seconds (4 s).
+NODE_TIMEOUT = 3.0
+_ALIVE = "alive"
 
 try:  # msgpack comes with the redis extra
     import msgpack
@@ -59,7 +87,8 @@ class BrokerLink:
     Args:
         broker: the connection to the broker.
         channel: the prefix every channel of this deployment starts with.
-        fanout: also listen to messages published to every process.
+        fanout: also listen to messages published to every process (and
+            take part in the heartbeats).
         listen: False for a process that only publishes (an emitter).
         node_id: this process's id (a fresh one by default).
     """
@@ -83,12 +112,21 @@ class BrokerLink:
         self.node_id = node_id or new_node_id()
         self._handler: Callable[[dict[str, Any]], None] | None = None
         self._manager_handler: Callable[[dict[str, Any]], None] | None = None
+        self._watchers: list[ClusterEvents] = []
+        # Monotonic time each other process was last heard of.
+        self._last_seen: dict[str, float] = {}
+        self._seen_lock = broker.mode.lock()
+        # Since when the subscription is in place (None: it is not).
+        self._up_since: float | None = None
+        self._closed = False
+        self._ready = broker.mode.event()
         if not listen:
             return
         channels = [self.node_channel(self.node_id)] + ([channel] if fanout else [])
-        ready = broker.mode.event()
-        broker.subscribe(channels, self._on_data, ready.set)
-        if not ready.wait(READY_TIMEOUT):
+        broker.subscribe(channels, self)
+        if fanout:
+            broker.mode.spawn(self._beat)
+        if not self._ready.wait(READY_TIMEOUT):
             logger.warning(
                 "the broker at %s did not answer within %s s; serving local clients until it does",
                 broker.describe(),
@@ -98,14 +136,28 @@ class BrokerLink:
     def node_channel(self, node: str) -> str:
         return f"{self.channel}:node:{node}"
 
+    @property
+    def connected(self) -> bool:
+        """Whether the subscription is in place."""
+        return self._up_since is not None
+
+    # -- sending ----------------------------------------------------------------
+
     def send(self, node: str, message: dict[str, Any]) -> bool:
-        """Send ``message`` to process ``node``; False if it cannot have got it."""
+        """Send ``message`` to process ``node``; False if it cannot have got it.
+
+        A message that reached no one means the process is gone: the
+        watchers are told.
+        """
         try:
             receivers = self.broker.publish(self.node_channel(node), pack(message))
         except BrokerUnavailable as exc:
             logger.warning("cannot reach process %s: %s", node, exc)
             return False
-        return receivers is None or receivers > 0
+        if receivers == 0:
+            self._lose(node)
+            return False
+        return True
 
     def send_all(self, message: dict[str, Any]) -> int | None:
         """Publish ``message`` to every process listening; how many got it, if known.
@@ -115,6 +167,8 @@ class BrokerLink:
         """
         return self.broker.publish(self.channel, pack(message))
 
+    # -- receiving --------------------------------------------------------------
+
     def on_message(self, handler: Callable[[dict[str, Any]], None]) -> None:
         """Where the engine's messages go."""
         self._handler = handler
@@ -123,17 +177,80 @@ class BrokerLink:
         """Where the messaging layer's messages (ops ``m.*``) go."""
         self._manager_handler = handler
 
-    def _on_data(self, channel: str, data: bytes) -> None:
+    def watch(self, events: ClusterEvents) -> None:
+        """Tell ``events`` when a process is gone, or when this one lost the broker."""
+        self._watchers.append(events)
+
+    def message(self, channel: str, data: bytes) -> None:
+        """A message from the broker (this is the subscription's Subscriber)."""
         message = unpack(data)
         if message is None:
             return
+        sender = message.get("from")
+        if isinstance(sender, str) and sender != self.node_id:
+            with self._seen_lock:
+                self._last_seen[sender] = time.monotonic()
         op = message.get("op")
+        if op == _ALIVE:
+            return
         handler = (
             self._manager_handler if isinstance(op, str) and op.startswith("m.") else self._handler
         )
         if handler is not None:
             handler(message)
 
+    def subscribed(self) -> None:
+        now = time.monotonic()
+        with self._seen_lock:
+            # What was heard before the gap says nothing about now.
+            self._last_seen = dict.fromkeys(self._last_seen, now)
+        self._up_since = now
+        self._ready.set()
+
+    def unsubscribed(self, error: BaseException) -> None:
+        self._up_since = None
+        for watcher in list(self._watchers):
+            try:
+                watcher.link_lost()
+            except Exception:
+                logger.exception("error while handling the loss of the broker")
+
+    # -- liveness ---------------------------------------------------------------
+
+    def _beat(self) -> None:
+        mode = self.broker.mode
+        while not self._stopping():
+            if self.connected:
+                # A failure is the broker's to report, through the subscription.
+                with contextlib.suppress(BrokerUnavailable):
+                    self.send_all({"op": _ALIVE, "from": self.node_id})
+            self._check_silence(time.monotonic())
+            mode.sleep(HEARTBEAT_INTERVAL)
+
+    def _stopping(self) -> bool:
+        # A method, not the attribute: close() flips it from another task.
+        return self._closed
+
+    def _check_silence(self, now: float) -> None:
+        up_since = self._up_since
+        if up_since is None or now - up_since < NODE_TIMEOUT:
+            return  # this process cannot judge others yet
+        with self._seen_lock:
+            silent = [n for n, seen in self._last_seen.items() if now - seen > NODE_TIMEOUT]
+        for node in silent:
+            logger.warning("process %s fell silent for %s s: taken for gone", node, NODE_TIMEOUT)
+            self._lose(node)
+
+    def _lose(self, node: str) -> None:
+        with self._seen_lock:
+            self._last_seen.pop(node, None)
+        for watcher in list(self._watchers):
+            try:
+                watcher.node_lost(node)
+            except Exception:
+                logger.exception("error while handling the loss of process %s", node)
+
     def close(self) -> None:
         """Stop listening."""
+        self._closed = True
         self.broker.close()

@@ -7,12 +7,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from realtime.exceptions import ConfigurationError
-from realtime.socketio.managers.brokers.base import Broker, MessageHandler
+from realtime.socketio.managers.brokers.base import Broker, Subscriber
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
 
-__all__ = ["BROKERS", "Broker", "MessageHandler", "open_broker"]
+__all__ = ["BROKERS", "Broker", "Subscriber", "open_broker"]
 
 #: URL scheme -> "module:class" of the broker that serves it.
 BROKERS = {

@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
 
-__all__ = ["Broker", "MessageHandler"]
+__all__ = ["Broker", "Subscriber"]
 
-#: Receives (channel, data) for each message, on the broker's listening task.
-MessageHandler = Callable[[str, bytes], None]
+
+class Subscriber(Protocol):
+    """What a subscription tells its owner, on the broker's listening task."""
+
+    def message(self, channel: str, data: bytes) -> None:
+        """A message published on one of the subscribed channels."""
+
+    def subscribed(self) -> None:
+        """The subscription is (again) in place: from now on nothing is missed."""
+
+    def unsubscribed(self, error: BaseException) -> None:
+        """The subscription was lost (``error`` says why): what is published
+        until :meth:`subscribed` is called again is missed."""
 
 
 class Broker(abc.ABC):
@@ -46,16 +57,11 @@ class Broker(abc.ABC):
         """
 
     @abc.abstractmethod
-    def subscribe(
-        self,
-        channels: Sequence[str],
-        handler: MessageHandler,
-        on_ready: Callable[[], None] | None = None,
-    ) -> None:
-        """Deliver messages published on ``channels`` to ``handler``, from now on.
+    def subscribe(self, channels: Sequence[str], subscriber: Subscriber) -> None:
+        """Deliver messages published on ``channels`` to ``subscriber``, from now on.
 
-        Runs on a background task that survives losing the broker;
-        ``on_ready`` is called each time the subscription is (re)established.
+        Runs on a background task that survives losing the broker; the
+        subscriber hears each time the subscription is lost and found again.
         """
 
     @abc.abstractmethod

@@ -32,12 +32,12 @@ import queue
 import socket
 import ssl
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.socketio.managers.brokers.base import Broker, MessageHandler
+from realtime.socketio.managers.brokers.base import Broker, Subscriber
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -47,7 +47,8 @@ __all__ = ["KombuBroker"]
 #: URL scheme -> whether it means TLS.
 _SCHEMES = {"amqp": False, "pyamqp": False, "amqps": True}
 _FIRST_BACKOFF = 0.5
-_MAX_BACKOFF = 30.0
+#: Seconds between reconnection attempts, at most.
+_MAX_BACKOFF = 2.0
 #: Seconds to open a connection (TCP and the AMQP handshake).
 _CONNECT_TIMEOUT = 2.0
 #: Seconds a publish may take, confirmation included, before the broker
@@ -209,19 +210,12 @@ class KombuBroker(Broker):
 
     # -- listening ----------------------------------------------------------------
 
-    def subscribe(
-        self,
-        channels: Sequence[str],
-        handler: MessageHandler,
-        on_ready: Callable[[], None] | None = None,
-    ) -> None:
+    def subscribe(self, channels: Sequence[str], subscriber: Subscriber) -> None:
         for channel in channels:
             _check_name("channel name", channel)
-        self.mode.spawn(self._listen, list(channels), handler, on_ready)
+        self.mode.spawn(self._listen, list(channels), subscriber)
 
-    def _listen(
-        self, channels: list[str], handler: MessageHandler, on_ready: Callable[[], None] | None
-    ) -> None:
+    def _listen(self, channels: list[str], subscriber: Subscriber) -> None:
         backoff = _FIRST_BACKOFF
         lost = False
         while not self._stopping():
@@ -235,14 +229,13 @@ class KombuBroker(Broker):
                 amqp = connection.connection
                 with self._lock:
                     self._listening.append(amqp)
-                self._consume(connection, channels, handler)
+                self._consume(connection, channels, subscriber)
                 if self._stopping():
                     return
                 if lost:
                     self.logger.warning("reconnected to the broker at %s", self.describe())
                 lost, backoff = False, _FIRST_BACKOFF
-                if on_ready is not None:
-                    on_ready()
+                subscriber.subscribed()
                 while not self._stopping():
                     with contextlib.suppress(TimeoutError):
                         amqp.drain_events(timeout=_POLL)
@@ -258,6 +251,7 @@ class KombuBroker(Broker):
                         self.describe(),
                         exc,
                     )
+                    subscriber.unsubscribed(exc)
                 lost = True
                 self.mode.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
@@ -267,7 +261,7 @@ class KombuBroker(Broker):
                         self._listening.remove(amqp)
                 _collect(connection)
 
-    def _consume(self, connection: Any, channels: list[str], handler: MessageHandler) -> None:
+    def _consume(self, connection: Any, channels: list[str], subscriber: Subscriber) -> None:
         """Declare this subscription's queue, bind it and start consuming.
 
         Once this returns, RabbitMQ routes every message published on
@@ -289,7 +283,7 @@ class KombuBroker(Broker):
             # py-amqp leaves the body of an empty message as "".
             data = message.body or b""
             try:
-                handler(message.delivery_info["routing_key"], data)
+                subscriber.message(message.delivery_info["routing_key"], data)
             except Exception:
                 self.logger.exception("error handling a broker message")
 

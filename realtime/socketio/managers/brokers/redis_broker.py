@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.socketio.managers.brokers.base import Broker, MessageHandler
+from realtime.socketio.managers.brokers.base import Broker, Subscriber
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 __all__ = ["RedisBroker"]
 
 _FIRST_BACKOFF = 0.5
-_MAX_BACKOFF = 30.0
+#: Seconds between reconnection attempts, at most: a restarted broker is found
+#: again within this time.
+_MAX_BACKOFF = 2.0
 
 
 class RedisBroker(Broker):
@@ -77,17 +79,10 @@ class RedisBroker(Broker):
             raise BrokerUnavailable(f"cannot publish to {self.describe()}: {exc}") from exc
         return receivers
 
-    def subscribe(
-        self,
-        channels: Sequence[str],
-        handler: MessageHandler,
-        on_ready: Callable[[], None] | None = None,
-    ) -> None:
-        self.mode.spawn(self._listen, list(channels), handler, on_ready)
+    def subscribe(self, channels: Sequence[str], subscriber: Subscriber) -> None:
+        self.mode.spawn(self._listen, list(channels), subscriber)
 
-    def _listen(
-        self, channels: list[str], handler: MessageHandler, on_ready: Callable[[], None] | None
-    ) -> None:
+    def _listen(self, channels: list[str], subscriber: Subscriber) -> None:
         backoff = _FIRST_BACKOFF
         lost = False
         while not self._stopping():
@@ -101,7 +96,7 @@ class RedisBroker(Broker):
                     if message is None:
                         continue
                     if message.get("type") == "message":
-                        self._deliver(handler, message)
+                        self._deliver(subscriber, message)
                     elif message.get("type") == "subscribe":
                         # Redis confirms each channel; once all are confirmed,
                         # publishers count this process.
@@ -112,8 +107,7 @@ class RedisBroker(Broker):
                                     "reconnected to the broker at %s", self.describe()
                                 )
                             lost, backoff = False, _FIRST_BACKOFF
-                            if on_ready is not None:
-                                on_ready()
+                            subscriber.subscribed()
             except Exception as exc:
                 # redis-py raises more than RedisError when a connection dies
                 # or is closed under it; every failure here means: reconnect.
@@ -125,6 +119,7 @@ class RedisBroker(Broker):
                         self.describe(),
                         exc,
                     )
+                    subscriber.unsubscribed(exc)
                 lost = True
                 self.mode.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
@@ -137,10 +132,12 @@ class RedisBroker(Broker):
         # A method, not the attribute: close() flips it from another task.
         return self._closed
 
-    def _deliver(self, handler: MessageHandler, message: dict[str, Any]) -> None:
+    def _deliver(self, subscriber: Subscriber, message: dict[str, Any]) -> None:
         channel = message["channel"]
         try:
-            handler(channel.decode() if isinstance(channel, bytes) else channel, message["data"])
+            subscriber.message(
+                channel.decode() if isinstance(channel, bytes) else channel, message["data"]
+            )
         except Exception:
             self.logger.exception("error handling a broker message")
 
