@@ -1,0 +1,105 @@
+"""Serving an open WebSocket from the hub, with no green thread of its own.
+
+Where the socket can be detached (realtime's embedded eventlet server, see
+:meth:`HandedOverSocket.detach <realtime.async_modes.base.HandedOverSocket.detach>`)
+the WebSocket transport hands each connection to a :class:`DetachedReader`
+once it is open, and the request's green thread ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from realtime.engine.transports.websocket.connection import NOTHING_YET
+from realtime.exceptions import PacketDecodeError
+
+if TYPE_CHECKING:
+    from realtime.async_modes.base import HandedOverSocket
+    from realtime.engine.session import Session
+    from realtime.engine.transports.websocket.connection import WebSocketConnection
+    from realtime.engine.transports.websocket.transport import WebSocketTransport
+    from realtime.protocol.engineio import Packet
+
+__all__ = ["DetachedReader"]
+
+
+class DetachedReader:
+    """Serves a WebSocket from the hub, with no green thread of its own.
+
+    When the socket turns readable the hub calls :meth:`_on_readable`, which
+    hands a read to a worker: it reads what is there, passes the packets to
+    the session and returns; a handler the packets started runs in the same
+    worker afterwards (:meth:`AsyncMode.run_holding`). While a read is under
+    way the socket is not watched, so a second read never runs alongside.
+    An idle connection costs no stack at all, and a message costs two
+    switches (to the worker and back).
+    """
+
+    __slots__ = ("_busy", "_connection", "_handed", "_mode", "_packets", "_session", "_transport")
+
+    def __init__(
+        self,
+        transport: WebSocketTransport,
+        session: Session,
+        connection: WebSocketConnection,
+        packets: Iterator[Packet],
+        handed: HandedOverSocket,
+    ) -> None:
+        self._transport = transport
+        self._session = session
+        self._connection = connection
+        self._packets = packets
+        self._handed = handed
+        self._mode = transport.host.mode
+        self._busy = False
+
+    def start(self) -> None:
+        self._connection.read_nowait()
+        self._handed.detach(self._on_readable, self._on_abort)
+        # Bytes may already wait (in the kernel, or parsed along with the
+        # upgrade): read once now.
+        self._busy = True
+        self._mode.submit(self._read)
+
+    def _on_readable(self) -> None:
+        # On the hub.
+        if self._busy:
+            self._handed.pause()  # the read under way takes it; no spinning
+            return
+        self._busy = True
+        self._mode.submit_now(self._read)
+
+    def _read(self) -> None:
+        ended = self._mode.run_holding(self._read_available)
+        if ended:
+            self._finish()
+
+    def _read_available(self) -> bool:
+        """Pass on what can be read now; True once the connection is over."""
+        session = self._session
+        try:
+            for packet in self._packets:
+                if packet is NOTHING_YET:
+                    # Watch again (a handler held back may run after this).
+                    self._busy = False
+                    self._handed.resume()
+                    return False
+                session.receive(packet)
+        except PacketDecodeError as exc:
+            self._transport.close_invalid(session, self._connection, exc)
+        except Exception:
+            self._transport.host.logger.exception(
+                "closing %s: error while reading", self._connection.label
+            )
+        return True  # still busy: nothing reads this socket again
+
+    def _finish(self) -> None:
+        try:
+            self._transport.connection_ended(self._session, self._connection)
+        finally:
+            self._handed.close()
+
+    def _on_abort(self) -> None:
+        # The server is stopping.
+        self._transport.connection_ended(self._session, self._connection)
