@@ -35,6 +35,7 @@ __all__ = [
     "HangupWatch",
     "Lock",
     "Queue",
+    "ReentrantLock",
     "SerialExecutor",
     "ServerOptions",
     "Task",
@@ -471,6 +472,17 @@ class AsyncMode(abc.ABC):
     def lock(self) -> Lock:
         """A new :class:`Lock`."""
 
+    def current_task(self) -> object:
+        """What tells the running task from every other one (threads: its id)."""
+        return threading.get_ident()
+
+    def rlock(self) -> Lock:
+        """A new :class:`Lock` that the task holding it may take again.
+
+        It is free once released as often as it was taken.
+        """
+        return ReentrantLock(self.lock(), self.current_task)
+
     @abc.abstractmethod
     def queue(self) -> Queue:
         """A new unbounded :class:`Queue`."""
@@ -611,11 +623,57 @@ def suppress_all() -> Iterator[None]:
         logger.debug("ignored error during cleanup", exc_info=True)
 
 
+class ReentrantLock:
+    """A mode's lock that the task holding it may take again.
+
+    Args:
+        lock: the mode's plain lock.
+        current_task: tells the running task (thread or green thread).
+    """
+
+    __slots__ = ("_current_task", "_depth", "_lock", "_owner")
+
+    def __init__(self, lock: Lock, current_task: Callable[[], object]) -> None:
+        self._lock = lock
+        self._current_task = current_task
+        self._owner: object = None
+        self._depth = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        me = self._current_task()
+        # ==, not is: thread ids are ints, made anew by each call.
+        if self._owner != me:
+            if not self._lock.acquire(blocking, timeout):
+                return False
+            self._owner = me
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()
+
+    def __enter__(self) -> ReentrantLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any, /) -> None:
+        self.release()
+
+
 class GreenMode(AsyncMode):
     """An async mode of green threads: calls go to :class:`GreenWorkers`, one
     pool per hub (per OS thread)."""
 
     cooperative = True
+
+    def current_task(self) -> object:
+        """The running green thread."""
+        import greenlet  # noqa: PLC0415 - installed with every green mode
+
+        return greenlet.getcurrent()
 
     def __init__(self) -> None:
         self._hub: Any = None
