@@ -1,4 +1,10 @@
-"""The eventlet async mode: green threads and ``eventlet.wsgi``.
+"""The eventlet async mode: green primitives, the mode, and sockets handed over.
+
+Holds the locks, events and queues green threads wait on, :class:`EventletMode`
+(the :class:`~realtime.async_modes.base.AsyncMode` on eventlet's hub), the
+hang-up watch, and the socket a WebSocket takes over, which on realtime's
+embedded server (:mod:`realtime.async_modes.eventlet_server`) can be served
+from the hub with no green thread of its own.
 
 Works without monkey patching: everything realtime waits on is green. An app
 that does blocking I/O of its own (database drivers, HTTP clients) still needs
@@ -9,10 +15,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import contextvars
 import io
 import itertools
-import logging
 import queue
 import socket
 import warnings
@@ -45,14 +49,11 @@ from realtime.async_modes.base import (
     ServerOptions,
     Task,
     WSGIApp,
-    no_delay,
     peer_closed,
 )
+from realtime.async_modes.eventlet_server import PROTOCOL_KEY, EventletServer
 
 __all__ = ["EventletMode"]
-
-logger = logging.getLogger("realtime.server")
-access_logger = logging.getLogger("realtime.access")
 
 
 class _GreenLock:
@@ -259,7 +260,7 @@ class EventletMode(GreenMode):
     def make_server(
         self, app: WSGIApp, host: str, port: int, options: ServerOptions
     ) -> EmbeddedServer:
-        return _EventletServer(app, host, port, options)
+        return EventletServer(app, host, port, options)
 
     def wrong_context(self) -> str | None:
         if isinstance(greenlet.getcurrent(), eventlet.greenthread.GreenThread):
@@ -297,7 +298,7 @@ class EventletMode(GreenMode):
         # WebSocket never uses them. Closed stand-ins take their place (a
         # closed buffer keeps its memory until it is freed), and the socket
         # stays open.
-        protocol = environ.pop(_PROTOCOL_KEY, None)
+        protocol = environ.pop(PROTOCOL_KEY, None)
         # eventlet's set_idle closes over the protocol object, which would
         # then live as long as the environ (as long as the session).
         environ.pop("eventlet.set_idle", None)
@@ -432,10 +433,7 @@ class _GreenHandedOver(HandedOverSocket):
         if protocol is not None:
             # eventlet.wsgi must not close the socket: neither the protocol
             # when the request ends nor the server when its green thread does.
-            protocol.detached = True
-            protocol.conn_state[1] = _LEFT_OPEN
-            self._registry = protocol.detached_connections
-            self._registry.add(self)
+            self._registry = protocol.leave_open(self)
             self._protocol = None  # the request's objects go with its green thread
         # Watched from the first resume(): a hub listener keeps the green
         # thread that added it alive, and this one is the request's.
@@ -514,19 +512,6 @@ class _GreenHandedOver(HandedOverSocket):
         return super().finish(start_response)
 
 
-class _LeftOpen:
-    """Stands in for a detached socket where eventlet.wsgi would close it."""
-
-    def shutdown(self, how: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-_LEFT_OPEN = _LeftOpen()
-
-
 class _GreenTask:
     def __init__(self, thread: Any) -> None:
         self._thread = thread
@@ -553,342 +538,6 @@ def _finish_eventlet(start_response: Any) -> list[bytes]:
     return []
 
 
-class _HeadTimeout(Exception):
-    pass
-
-
-#: Where the environ of a request points to its :class:`_Protocol`.
-_PROTOCOL_KEY = "realtime.eventlet_protocol"
 #: A closed file, standing in for the buffers of a connection handed over.
 _CLOSED = io.BytesIO()
 _CLOSED.close()
-
-
-class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
-    """eventlet's HTTP protocol with a deadline on the whole request head."""
-
-    http_timeout = 60.0
-    _head_timer: Any = None
-
-    #: Whether to log a line per request (``ServerOptions.log_output``).
-    access_log = False
-
-    def setup(self) -> None:
-        super().setup()
-        no_delay(self.connection)
-        # eventlet.wsgi logs tracebacks only when its log_output is on, and
-        # then formats an access line per request too: keep the logger, and
-        # skip the lines no one asked for.
-        self.server.log_output = self.access_log
-
-    #: Set when the request's socket was handed over and detached: the
-    #: connection outlives the request, so the socket stays open.
-    detached = False
-    #: The server's detached connections (set per server), ended when it stops.
-    detached_connections: weakref.WeakSet[_GreenHandedOver] = weakref.WeakSet()
-
-    def finish(self) -> None:
-        if not self.detached:
-            super().finish()
-
-    def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
-        environ[_PROTOCOL_KEY] = self
-        return environ
-
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _read_request_line(self) -> Any:
-        self._head_timer = eventlet.Timeout(self.http_timeout, _HeadTimeout())
-        try:
-            line = super()._read_request_line()
-        except _HeadTimeout:
-            self._head_timer = None
-            self.close_connection = 1
-            return ""
-        if not line or len(line) >= self.server.url_length_limit:
-            self._cancel_head_timer()
-        return line
-
-    def parse_request(self) -> Any:
-        try:
-            return self._parse_request()
-        except _HeadTimeout:
-            self._head_timer = None
-            self.close_connection = 1
-            return False
-        finally:
-            self._cancel_head_timer()
-
-    def _parse_request(self) -> bool:
-        """``http.server``'s parse_request, with a lighter header parser.
-
-        ``http.server`` reads the header lines, then hands them to the email
-        package's feed parser: about a fifth of the server's time while
-        WebSocket clients connect. An HTTP/1.x request line is handled here
-        and its headers split by line (RFC 9112 5); anything else goes to
-        ``http.server``, which answers as it always did.
-        """
-        words = self.raw_requestline.split()
-        if len(words) != 3 or words[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
-            return bool(super().parse_request())
-        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        method, path, version = (str(word, "iso-8859-1") for word in words)
-        self.command, self.path, self.request_version = method, path, version
-        if path.startswith("//"):
-            self.path = "/" + path.lstrip("/")
-        self.close_connection = version == "HTTP/1.0"
-        try:
-            self.headers = _Headers.read(self.rfile)
-        except _BadHead as bad:
-            self.close_connection = True
-            self.send_error(bad.status, bad.message)
-            return False
-        connection = self.headers.get("Connection", "").lower()
-        if connection == "close":
-            self.close_connection = True
-        elif connection == "keep-alive":
-            self.close_connection = False
-        expect = self.headers.get("Expect", "").lower()
-        if expect == "100-continue" and version == "HTTP/1.1":
-            return bool(self.handle_expect_100())
-        return True
-
-
-class _BadHead(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _Headers:
-    """Request headers, with what eventlet.wsgi and http.server ask of them.
-
-    Stands in for the ``email.message.Message`` that ``http.client``
-    builds: ``get()`` by name in any case, ``get_content_type()``, and the
-    ``(name, value)`` pairs in order as ``_headers``.
-    """
-
-    __slots__ = ("_by_name", "_headers")
-
-    #: As http.client: the longest header line, and the most header lines.
-    MAX_LINE = 65536
-    MAX_HEADERS = 100
-
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
-        self._headers = pairs
-        self._by_name: dict[str, str] | None = None
-
-    @classmethod
-    def read(cls, rfile: Any) -> _Headers:
-        """Read header lines up to the empty line that ends them.
-
-        Raises:
-            _BadHead: a line is too long (431), there are too many (431), or
-                one is not a header (400).
-        """
-        pairs: list[tuple[str, str]] = []
-        while True:
-            line = rfile.readline(cls.MAX_LINE + 1)
-            if len(line) > cls.MAX_LINE:
-                raise _BadHead(431, "Line too long")
-            if line in (b"\r\n", b"\n", b""):
-                return cls(pairs)
-            if len(pairs) >= cls.MAX_HEADERS:
-                raise _BadHead(431, "Too many headers")
-            text = str(line, "iso-8859-1").rstrip("\r\n")
-            if text[0] in " \t":
-                # An obsolete folded line continues the previous value.
-                if not pairs:
-                    raise _BadHead(400, "Bad header line")
-                name, value = pairs[-1]
-                pairs[-1] = (name, f"{value} {text.strip()}")
-                continue
-            name, colon, value = text.partition(":")
-            if not colon or not name or name != name.strip():
-                raise _BadHead(400, "Bad header line")
-            pairs.append((name, value.strip(" \t")))
-
-    def get(self, name: str, default: Any = None) -> Any:
-        by_name = self._by_name
-        if by_name is None:
-            # The first value of each name, as email.message.Message.get().
-            by_name = self._by_name = {}
-            for key, value in self._headers:
-                by_name.setdefault(key.lower(), value)
-        return by_name.get(name.lower(), default)
-
-    def get_content_type(self) -> str:
-        value = str(self.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        return value if value.count("/") == 1 else "text/plain"
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._headers)
-
-
-class _ServerLog:
-    """Routes eventlet.wsgi's log calls to our loggers."""
-
-    def __init__(self, access: bool) -> None:
-        self._access = access
-
-    def info(self, message: str, *args: Any) -> None:
-        if message.startswith("Traceback"):
-            logger.error("error in WSGI application:\n%s", message)
-        elif self._access:
-            access_logger.info(message.rstrip(), *args)
-
-    def debug(self, message: str, *args: Any) -> None:
-        logger.debug(message, *args)
-
-    def error(self, message: str, *args: Any) -> None:
-        logger.error(message, *args)
-
-    def write(self, message: str) -> None:
-        self.info(message)
-
-
-class _Request:
-    """One connection handed to :class:`_Pool`: what ``spawn`` returns."""
-
-    __slots__ = ("args", "fn", "links")
-
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.fn = fn
-        self.args = args
-        self.links: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
-
-    def link(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Call ``fn(self, *args)`` once the connection is served."""
-        self.links.append((fn, args))
-
-    def done(self) -> None:
-        for fn, args in self.links:
-            try:
-                fn(self, *args)
-            except Exception:
-                logger.exception("error while closing a connection")
-
-
-class _Pool:
-    """The green threads that serve eventlet.wsgi's connections, reused.
-
-    eventlet.wsgi starts every accepted connection with ``pool.spawn()``;
-    with a ``GreenPool`` that is a new green thread each time, and a new
-    green thread costs CPython 3.11 a frame stack mapped and unmapped
-    (see :class:`~realtime.async_modes.base.GreenWorkers`): some 7 % of the
-    server's time while WebSocket clients connect. Here a green thread that
-    has served its connection waits for the next one. There is no limit on
-    how many connections are served at once (eventlet's default is 1,024),
-    and ``waitall`` ends the connections still open at shutdown, detached
-    WebSockets included.
-    """
-
-    #: Idle green threads kept at most.
-    KEEP = 256
-
-    def __init__(self, detached: weakref.WeakSet[_GreenHandedOver]) -> None:
-        self._detached = detached
-        self._idle: list[Any] = []
-        self._busy: set[Any] = set()
-
-    def spawn(self, fn: Callable[..., Any], *args: Any) -> _Request:
-        request = _Request(fn, args)
-        hub = eventlet.hubs.get_hub()
-        if self._idle:
-            hub.schedule_call_global(0, self._hand, self._idle.pop(), request)
-        else:
-            thread = eventlet.greenthread.GreenThread(hub.greenlet)
-            hub.schedule_call_global(0, thread.switch, self._serve, (request,), {})
-        return request
-
-    def _hand(self, thread: Any, request: _Request) -> None:
-        # On the hub; a thread that retired since it was picked hands over.
-        if thread.dead:
-            self.spawn(request.fn, *request.args).links.extend(request.links)
-            return
-        thread.switch(request)
-
-    def _serve(self, request: _Request) -> None:
-        me = greenlet.getcurrent()
-        hub = eventlet.hubs.get_hub()
-        while True:
-            self._busy.add(me)
-            try:
-                contextvars.Context().run(request.fn, *request.args)
-            except Exception:
-                logger.exception("error while serving a connection")
-            finally:
-                self._busy.discard(me)
-                request.done()
-            del request
-            if len(self._idle) >= self.KEEP:
-                return
-            self._idle.append(me)
-            try:
-                woken = hub.switch()
-            except BaseException:
-                woken = None  # killed at shutdown, or a stray timeout
-            if type(woken) is not _Request:
-                with contextlib.suppress(ValueError):
-                    self._idle.remove(me)
-                return
-            request = woken
-
-    def waitall(self) -> None:
-        for thread in list(self._busy):
-            thread.kill()
-        for thread in list(self._idle):
-            thread.kill()
-        detached = list(self._detached)
-        for handed in detached:
-            handed.abort()
-        if detached:
-            eventlet.sleep(0)  # the disconnect handlers just submitted start
-        while self._busy:
-            eventlet.sleep(0.01)
-
-
-class _EventletServer(EmbeddedServer):
-    def __init__(self, app: WSGIApp, host: str, port: int, options: ServerOptions) -> None:
-        self._app = app
-        self._options = options
-        self._sock = eventlet.listen((host, port), backlog=options.backlog)
-        self._main: Any = None
-        self._detached: weakref.WeakSet[_GreenHandedOver] = weakref.WeakSet()
-        self._protocol = type(
-            "Protocol",
-            (_Protocol,),
-            {
-                "http_timeout": options.http_timeout,
-                "detached_connections": self._detached,
-                "access_log": options.log_output,
-            },
-        )
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._sock.getsockname()[:2]
-        return str(host), int(port)
-
-    def serve_forever(self) -> None:
-        self._main = greenlet.getcurrent()
-        eventlet.wsgi.server(
-            self._sock,
-            self._app,
-            log=_ServerLog(self._options.log_output),
-            log_output=True,
-            debug=False,
-            protocol=self._protocol,
-            custom_pool=_Pool(self._detached),
-            socket_timeout=self._options.http_timeout,
-            keepalive=True,
-        )
-
-    def stop(self) -> None:
-        if self._main is not None:
-            eventlet.kill(self._main, SystemExit)

@@ -9,7 +9,6 @@ the hub, and that stopping the server still ends the connections.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from typing import Any
 
@@ -105,52 +104,3 @@ def test_a_detached_connection_after_an_upgrade(server_pool: ServerPool) -> None
     )
     assert eio.ws_recv_skip_pings(ws) == "4after"
     ws.close()
-
-
-def test_request_green_threads_are_reused_and_stopped() -> None:
-    # eventlet.wsgi starts each connection on a green thread of the pool;
-    # those are kept between connections, and stopping the server ends a
-    # request still running on one.
-    import greenlet
-    import requests
-
-    seen: list[Any] = []  # the green threads themselves: ids could be reused
-    release = threading.Event()
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        import eventlet
-        import eventlet.greenthread
-
-        current = greenlet.getcurrent()
-        assert isinstance(current, eventlet.greenthread.GreenThread)
-        seen.append(current)
-        if environ["PATH_INFO"] == "/hang":
-            while not release.is_set():
-                eventlet.sleep(0.02)
-        start_response("200 OK", [("Content-Length", "2"), ("Connection", "close")])
-        return [b"ok"]
-
-    cut: list[BaseException] = []
-    with eventlet_server(app) as url:
-        for _ in range(10):
-            assert requests.get(url + "/", timeout=5).text == "ok"
-            time.sleep(0.05)  # the thread that served it is back in the pool
-        # A green thread per connection would be ten; a loaded machine may
-        # accept the next connection before the last thread is back.
-        assert len({id(thread) for thread in seen}) <= 3
-
-        def hang() -> None:
-            try:
-                requests.get(url + "/hang", timeout=10)
-            except requests.RequestException as exc:
-                cut.append(exc)
-
-        hanging = threading.Thread(target=hang, daemon=True)
-        hanging.start()
-        deadline = time.monotonic() + 5
-        while len(seen) < 11 and time.monotonic() < deadline:
-            time.sleep(0.02)
-    # The server stopped although a request was still running on it.
-    hanging.join(10)
-    assert cut  # its connection was closed with the server
-    release.set()

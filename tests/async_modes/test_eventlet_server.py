@@ -1,0 +1,269 @@
+"""realtime's embedded eventlet server: request heads read by its own header
+parser (and that parser against http.client's, on random heads), what it
+logs, its green threads reused between connections."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import logging
+import re
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from realtime.async_modes.eventlet_server import _BadHead, _Headers
+from tests.support.embedded import eventlet_server
+from tests.support.servers import ServerPool, ServerProcess
+
+ECHO = "tests.support.apps:engine_echo"
+
+
+@pytest.fixture
+def server(server_pool: ServerPool) -> ServerProcess:
+    return server_pool.get(ECHO, "eventlet")
+
+
+def exchange(server: ServerProcess, raw: bytes, timeout: float = 5) -> bytes:
+    """Send ``raw``, return everything the server sends until it closes."""
+    host, port = server.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(raw)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+def statuses(data: bytes) -> list[bytes]:
+    return re.findall(rb"HTTP/1\.[01] (\d{3}) ", data)
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(server: ServerProcess) -> None:
+    request = b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    data = exchange(server, request * 2 + last)
+    assert statuses(data) == [b"200"] * 3
+
+
+def test_http_1_0_closes_after_one_response(server: ServerProcess) -> None:
+    data = exchange(server, b"GET /info HTTP/1.0\r\n\r\n")
+    assert statuses(data) == [b"200"]
+
+
+def test_headers_in_any_case_with_folding_and_repeats(server: ServerProcess) -> None:
+    # A folded header and a header given twice still make one request the
+    # engine reads (its CORS check sees the Origin header, in any case).
+    data = exchange(
+        server,
+        b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n"
+        b"host: x\r\nX-Long: first\r\n second\r\nX-Twice: a\r\nX-Twice: b\r\n"
+        b"oRiGiN: http://elsewhere.example\r\nConnection: close\r\n\r\n",
+    )
+    assert statuses(data)[0] == b"403"  # a cross-origin refusal
+
+
+def test_too_many_headers_get_431(server: ServerProcess) -> None:
+    head = b"GET /info HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101))
+    data = exchange(server, head + b"\r\n")
+    assert statuses(data)[0] == b"431"
+
+
+def test_a_header_line_too_long_is_refused(server: ServerProcess) -> None:
+    # eventlet.wsgi's reader stops at 8 KiB lines before the parser sees them.
+    data = exchange(server, b"GET /info HTTP/1.1\r\nX-Big: " + b"y" * 70000 + b"\r\n\r\n")
+    assert statuses(data)[0] == b"400"
+
+
+@pytest.mark.parametrize(
+    "line", [b"no colon here", b": no name", b"Space Before : colon", b" folded first"]
+)
+def test_a_line_that_is_not_a_header_gets_400(server: ServerProcess, line: bytes) -> None:
+    data = exchange(server, b"GET /info HTTP/1.1\r\n" + line + b"\r\n\r\n")
+    assert statuses(data)[0] == b"400"
+
+
+def test_expect_100_continue(server: ServerProcess) -> None:
+    host, port = server.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /info HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+        # The interim response comes only once the app reads the body; this
+        # app does not, so the final response comes without it.
+        sock.sendall(b"hello")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert statuses(data)[-1] == b"200"
+
+
+def test_other_request_lines_keep_http_servers_answers(server: ServerProcess) -> None:
+    # (http.server answers these without a status line: the code is in the body.)
+    assert b"505" in exchange(server, b"GET /info HTTP/2.0\r\n\r\n")
+    assert b"400" in exchange(server, b"GET /info JUNK/1.1\r\n\r\n")
+    assert b"400" in exchange(server, b"GET\r\n\r\n")
+
+
+# -- The header parser against http.client's -----------------------------------
+
+#: Header names: tokens (RFC 9110 5.6.2), in any case, some the server reads.
+NAMES = st.one_of(
+    st.sampled_from(
+        ["Host", "Content-Type", "content-length", "CONNECTION", "Origin", "X-Twice", "Cookie"]
+    ),
+    st.text(alphabet="abcXYZ019!#$%&'*+-.^_`|~", min_size=1, max_size=12),
+)
+#: Header values: visible characters and spaces, some Latin-1, any padding.
+VALUES = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+    max_size=40,
+)
+CONTENT_TYPES = st.sampled_from(
+    ["text/plain", "Application/JSON; charset=utf-8", "multipart/form-data; b=x", "x", "a/b/c"]
+)
+
+
+@st.composite
+def heads(draw: st.DrawFn) -> tuple[bytes, list[str]]:
+    """Header lines ending in the empty line; the names to look up."""
+    lines = []
+    names = []
+    for _ in range(draw(st.integers(0, 12))):
+        name = draw(NAMES)
+        value = draw(CONTENT_TYPES if name.lower() == "content-type" else VALUES)
+        lines.append(f"{name}:{draw(st.sampled_from(['', ' ', '  ', chr(9)]))}{value}\r\n")
+        if draw(st.integers(0, 5)) == 0:  # an obsolete folded continuation (RFC 9112 5.2)
+            lines.append(f"{draw(st.sampled_from([' ', chr(9)]))}{draw(VALUES)}x\r\n")
+        names.append(name)
+    names += draw(st.lists(NAMES, max_size=3))
+    return "".join(lines).encode("latin-1") + b"\r\n", names
+
+
+def _field_value(value: str | None) -> str | None:
+    # A field value as RFC 9110 5.5 and 9112 5.2 define it, and as
+    # eventlet.wsgi puts it in the environ: folds joined, no whitespace
+    # around it. (email's parser keeps the whitespace at the end, the
+    # parser here drops it.)
+    return None if value is None else re.sub(r"\r?\n[ \t]+", " ", value).strip(" \t\r\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(heads())
+def test_the_header_parser_reads_what_http_client_reads(head: tuple[bytes, list[str]]) -> None:
+    data, names = head
+    ours = _Headers.read(io.BytesIO(data + b"body"))
+    theirs = http.client.parse_headers(io.BytesIO(data + b"body"))
+    # The pairs eventlet.wsgi builds the environ from, in order.
+    assert [(k, _field_value(v)) for k, v in ours.items()] == [
+        (k, _field_value(v)) for k, v in theirs._headers
+    ]
+    for name in names:
+        assert _field_value(ours.get(name)) == _field_value(theirs.get(name))
+    assert _field_value(ours.get_content_type()) == _field_value(theirs.get_content_type())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n",
+        b"X-Big: " + b"y" * 70000 + b"\r\n\r\n",
+    ],
+    ids=["too-many", "too-long"],
+)
+def test_the_header_parser_refuses_what_http_client_refuses(data: bytes) -> None:
+    with pytest.raises(http.client.HTTPException):
+        http.client.parse_headers(io.BytesIO(data))
+    with pytest.raises(_BadHead) as refused:
+        _Headers.read(io.BytesIO(data))
+    assert refused.value.status == 431
+
+
+# -- What it logs --------------------------------------------------------------
+
+
+def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    if environ["PATH_INFO"] == "/boom":
+        raise RuntimeError("kaboom")
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+
+@pytest.mark.parametrize("log_output", [False, True])
+def test_app_errors_are_logged_and_access_lines_only_when_asked(
+    caplog: pytest.LogCaptureFixture, log_output: bool
+) -> None:
+    with caplog.at_level(logging.INFO), eventlet_server(app, log_output=log_output) as url:
+        assert requests.get(url + "/fine", timeout=5).text == "ok"
+        broken = requests.get(url + "/boom", timeout=5)
+    assert broken.status_code == 500
+    assert "kaboom" not in broken.text  # no traceback to the client
+    errors = [
+        r for r in caplog.records if r.name == "realtime.server" and r.levelno >= logging.ERROR
+    ]
+    assert any("kaboom" in r.getMessage() for r in errors)
+    access = [r.getMessage() for r in caplog.records if r.name == "realtime.access"]
+    if log_output:
+        assert any("GET /fine" in line and " 200 " in line for line in access), access
+    else:
+        assert access == []
+
+
+# -- Its green threads ---------------------------------------------------------
+
+
+def test_request_green_threads_are_reused_and_stopped() -> None:
+    # eventlet.wsgi starts each connection on a green thread of the pool;
+    # those are kept between connections, and stopping the server ends a
+    # request still running on one.
+    import greenlet
+
+    seen: list[Any] = []  # the green threads themselves: ids could be reused
+    release = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        import eventlet
+        import eventlet.greenthread
+
+        current = greenlet.getcurrent()
+        assert isinstance(current, eventlet.greenthread.GreenThread)
+        seen.append(current)
+        if environ["PATH_INFO"] == "/hang":
+            while not release.is_set():
+                eventlet.sleep(0.02)
+        start_response("200 OK", [("Content-Length", "2"), ("Connection", "close")])
+        return [b"ok"]
+
+    cut: list[BaseException] = []
+    with eventlet_server(app) as url:
+        for _ in range(10):
+            assert requests.get(url + "/", timeout=5).text == "ok"
+            time.sleep(0.05)  # the thread that served it is back in the pool
+        # A green thread per connection would be ten; a loaded machine may
+        # accept the next connection before the last thread is back.
+        assert len({id(thread) for thread in seen}) <= 3
+
+        def hang() -> None:
+            try:
+                requests.get(url + "/hang", timeout=10)
+            except requests.RequestException as exc:
+                cut.append(exc)
+
+        hanging = threading.Thread(target=hang, daemon=True)
+        hanging.start()
+        deadline = time.monotonic() + 5
+        while len(seen) < 11 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    # The server stopped although a request was still running on it.
+    hanging.join(10)
+    assert cut  # its connection was closed with the server
+    release.set()
