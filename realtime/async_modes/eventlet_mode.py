@@ -40,8 +40,6 @@ import greenlet
 from realtime.async_modes.base import (
     EmbeddedServer,
     Event,
-    GreenMode,
-    GreenWorkers,
     HandedOverSocket,
     HangupWatch,
     Lock,
@@ -52,6 +50,7 @@ from realtime.async_modes.base import (
     peer_closed,
 )
 from realtime.async_modes.eventlet_server import PROTOCOL_KEY, EventletServer
+from realtime.async_modes.green import GreenMode, GreenWorkers
 
 __all__ = ["EventletMode"]
 

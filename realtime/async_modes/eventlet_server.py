@@ -301,7 +301,7 @@ class _Pool:
     eventlet.wsgi starts every accepted connection with ``pool.spawn()``;
     with a ``GreenPool`` that is a new green thread each time, and a new
     green thread costs CPython 3.11 a frame stack mapped and unmapped
-    (see :class:`~realtime.async_modes.base.GreenWorkers`): some 7 % of the
+    (see :class:`~realtime.async_modes.green.GreenWorkers`): some 7 % of the
     server's time while WebSocket clients connect. Here a green thread that
     has served its connection waits for the next one. There is no limit on
     how many connections are served at once (eventlet's default is 1,024),

@@ -22,8 +22,6 @@ import greenlet
 from realtime.async_modes.base import (
     EmbeddedServer,
     Event,
-    GreenMode,
-    GreenWorkers,
     HandedOverSocket,
     HangupWatch,
     Lock,
@@ -35,6 +33,7 @@ from realtime.async_modes.base import (
     no_delay,
     peer_closed,
 )
+from realtime.async_modes.green import GreenMode, GreenWorkers
 from realtime.exceptions import ConfigurationError
 
 __all__ = ["GeventMode"]
