@@ -64,6 +64,8 @@ setup(
     license="MIT",
     python_requires=">=3.11",
     packages=find_packages(include=["realtime", "realtime.*"]),
+    # static/* is the files of realtime/static, not its build/ folder (the
+    # scripts that generate some of them, and their node_modules).
     package_data={"realtime": ["py.typed", "static/*"]},
     install_requires=["websockets>=13", "orjson>=3.9", "werkzeug>=3.0"],
     extras_require=EXTRAS,

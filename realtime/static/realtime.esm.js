@@ -4,13 +4,13 @@
  *
  * Loads as a classic <script> (defines the global `io`) and through require()
  * (module.exports = io). realtime.esm.js, generated from this file by
- * tests/node/build-esm.js, is the same code as an ES module: `import { io }`;
- * realtime.min.js, by tests/node/build-min.js, the same script minified.
+ * build/build-esm.js, is the same code as an ES module: `import { io }`;
+ * realtime.min.js, by build/build-min.js, the same script minified.
  *
  * Specs: https://github.com/socketio/socket.io/tree/main/docs/engine.io-protocol
  *        https://github.com/socketio/socket.io/tree/main/docs/socket.io-protocol
  */
-// Generated from realtime.js by tests/node/build-esm.js: edit that file, not this one.
+// Generated from realtime.js by realtime/static/build/build-esm.js: edit that file, not this one.
 
 // Layers, bottom up: wire codecs; Transport (polling, long or short;
 // websocket; sse and streaming; any registered later); Engine (one Engine.IO

@@ -4,8 +4,8 @@
  *
  * Loads as a classic <script> (defines the global `io`) and through require()
  * (module.exports = io). realtime.esm.js, generated from this file by
- * tests/node/build-esm.js, is the same code as an ES module: `import { io }`;
- * realtime.min.js, by tests/node/build-min.js, the same script minified.
+ * build/build-esm.js, is the same code as an ES module: `import { io }`;
+ * realtime.min.js, by build/build-min.js, the same script minified.
  *
  * Specs: https://github.com/socketio/socket.io/tree/main/docs/engine.io-protocol
  *        https://github.com/socketio/socket.io/tree/main/docs/socket.io-protocol

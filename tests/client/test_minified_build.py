@@ -1,6 +1,6 @@
 """The minified build, realtime.min.js and its source map, served by the server.
 
-They are generated from realtime.js by tests/node/build-min.js;
+They are generated from realtime.js by realtime/static/build/build-min.js;
 tests/node/loading.test.mjs checks they are up to date and that the script
 works under Node, tests/browser/test_client_in_chromium.py that it works in
 Chromium.

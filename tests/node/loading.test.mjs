@@ -1,7 +1,8 @@
 // How the file loads: as an ES module (realtime.esm.js, which must match its
 // source), as a classic script defining the global `io`, and through require();
 // and the same for the minified build (realtime.min.js and its source map,
-// which must match their source too).
+// which must match their source too). The build scripts, and terser, are in
+// realtime/static/build (npm ci --prefix realtime/static/build).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -12,19 +13,19 @@ import esmDefault from "../../realtime/static/realtime.esm.js";
 
 const require = createRequire(import.meta.url);
 const h = require("./helpers.js");
-const { render, SOURCE, TARGET } = require("./build-esm.js");
-const min = require("./build-min.js");
+const { render, SOURCE, TARGET } = require("../../realtime/static/build/build-esm.js");
+const min = require("../../realtime/static/build/build-min.js");
 
 describe("loading", () => {
-  it("realtime.esm.js is up to date (run: node tests/node/build-esm.js)", () => {
+  it("realtime.esm.js is up to date (run: npm run build --prefix realtime/static/build)", () => {
     const fresh = readFileSync(TARGET, "utf8") === render(readFileSync(SOURCE, "utf8"));
-    assert.ok(fresh, "realtime.esm.js is stale: run node tests/node/build-esm.js");
+    assert.ok(fresh, "realtime.esm.js is stale: run npm run build --prefix realtime/static/build");
   });
 
-  it("realtime.min.js and its map are up to date (run: node tests/node/build-min.js)", async () => {
+  it("realtime.min.js and its map are up to date (run: npm run build --prefix realtime/static/build)", async () => {
     const { code, map } = await min.render(readFileSync(min.SOURCE, "utf8"));
     const fresh = readFileSync(min.TARGET, "utf8") === code && readFileSync(min.MAP, "utf8") === map;
-    assert.ok(fresh, "realtime.min.js is stale: run node tests/node/build-min.js");
+    assert.ok(fresh, "realtime.min.js is stale: run npm run build --prefix realtime/static/build");
   });
 
   it("works as an ES module", async () => {

@@ -70,6 +70,18 @@ if command -v npm >/dev/null 2>&1; then
     fi
 fi
 
+# --- The JavaScript client's build (realtime/static/build) -----------------------
+# tests/node/loading.test.mjs runs the build scripts to check that the files
+# generated from realtime/static/realtime.js are fresh: they need terser (and
+# measure-size.js the official client), pinned by their own package-lock.json.
+# Installed the same way as above; without npm the test skips, or fails under CI.
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -f realtime/static/build/node_modules/.package-lock.json ] ||
+        [ realtime/static/build/package-lock.json -nt realtime/static/build/node_modules/.package-lock.json ]; then
+        npm ci --prefix realtime/static/build --no-audit --no-fund --loglevel=error >/dev/null
+    fi
+fi
+
 # --- RabbitMQ (tests/managers/test_kombu_broker.py) ------------------------------
 # The kombu broker's tests use a RabbitMQ on 127.0.0.1:5672 and boot private
 # nodes of their own from the same package. Start one on the standard port if

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Prints the sizes of the client, plain and gzipped (zlib level 9, as
 // `gzip -9`), beside the official client's minified bundle, for the Size
-// table of docs/client.md:
-//   node tests/node/measure-size.js
+// table of docs/client.md, with the packages of package.json installed:
+//   node realtime/static/build/measure-size.js   (or: npm run size --prefix realtime/static/build)
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
 const zlib = require("node:zlib");
 
-const STATIC = path.join(__dirname, "..", "..", "realtime", "static");
+const STATIC = path.join(__dirname, "..");
 const CLIENT = path.join(__dirname, "node_modules", "socket.io-client");
 const official = path.join(CLIENT, "dist", "socket.io.min.js");
 const { version } = JSON.parse(fs.readFileSync(path.join(CLIENT, "package.json"), "utf8"));

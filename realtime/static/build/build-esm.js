@@ -2,13 +2,13 @@
 // Writes realtime/static/realtime.esm.js: the "body" region of realtime.js
 // (everything but the classic-script wrapper) followed by ES exports, so the
 // two files can never differ in behaviour. Run it after editing realtime.js:
-//   node tests/node/build-esm.js        (or: npm run build:esm --prefix tests/node)
-// esm.test.mjs fails while the generated file is stale.
+//   node realtime/static/build/build-esm.js   (or: npm run build --prefix realtime/static/build)
+// tests/node/loading.test.mjs fails while the generated file is stale.
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
 
-const STATIC = path.join(__dirname, "..", "..", "realtime", "static");
+const STATIC = path.join(__dirname, "..");
 const SOURCE = path.join(STATIC, "realtime.js");
 const TARGET = path.join(STATIC, "realtime.esm.js");
 
@@ -20,7 +20,7 @@ function render(source) {
   const banner = source.slice(0, wrapper);
   const body = source.slice(source.indexOf("\n", open) + 1, close);
   return banner +
-    "// Generated from realtime.js by tests/node/build-esm.js: edit that file, not this one.\n" +
+    "// Generated from realtime.js by realtime/static/build/build-esm.js: edit that file, not this one.\n" +
     body +
     "export { io, Manager, Socket };\nexport default io;\n";
 }
