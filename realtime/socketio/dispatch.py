@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from realtime.engine import DisconnectReason
 from realtime.engine.outgoing import Outgoing
-from realtime.exceptions import ConnectionRefused, PacketDecodeError
+from realtime.exceptions import BrokerUnavailable, ConnectionRefused, PacketDecodeError
 from realtime.protocol.parsers import Parser
 from realtime.protocol.socketio import SioPacket, SioPacketType, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
@@ -158,6 +158,8 @@ class Dispatcher:
             return
         if kind is SioPacketType.EVENT or kind is SioPacketType.BINARY_EVENT:
             socket.received += 1
+            if self.resumer is not None:
+                self.resumer.touched(socket, urgent=False)
             self._run(connection, self._event, socket, packet)
         elif kind is SioPacketType.ACK or kind is SioPacketType.BINARY_ACK:
             # Resolved here, on the reading task: a handler that waits in
@@ -203,7 +205,19 @@ class Dispatcher:
             self.delivery.packet(eio_sid, SioPacket.connect_error(namespace, INVALID_NAMESPACE))
             return
         self.delivery.hold(eio_sid, namespace)
-        socket, missed = self._new_or_resumed(connection, packet, auth)
+        try:
+            socket, missed = self._new_or_resumed(connection, packet, auth)
+        except BrokerUnavailable as exc:
+            # Its state may be elsewhere: a fresh socket would lose it. The
+            # client reconnects and asks again.
+            self.delivery.release(eio_sid, namespace, None, keep=False)
+            self.logger.info(
+                "cannot resume a socket of %s now (%s); closing the connection for it to retry",
+                eio_sid,
+                exc,
+            )
+            self.engine.disconnect(eio_sid, reason=DisconnectReason.TRANSPORT_ERROR)
+            return
         connection.sockets[namespace] = socket
         self.clients.sockets[socket.sid] = socket
         self._admit(connection, socket, resolved, auth, missed)

@@ -106,6 +106,7 @@ class Server:
         engineio_logger: bool | logging.Logger = False,
         **engine_options: Any,
     ) -> None:
+        self._owns_manager = manager is None and client_manager is None
         self.manager = manager or client_manager or _manager_for(message_queue, channel)
         mode = get_async_mode(engine_options.pop("async_mode", None))
         self.engine = EngineServer(
@@ -511,7 +512,10 @@ class Server:
         Raises:
             KeyError: no such client in that namespace.
         """
-        self._clients.socket(sid, namespace).session = dict(session)
+        socket = self._clients.socket(sid, namespace)
+        socket.session = dict(session)
+        if self._dispatcher.resumer is not None:
+            self._dispatcher.resumer.touched(socket, urgent=True)
 
     @contextlib.contextmanager
     def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
@@ -576,6 +580,8 @@ class Server:
         self.engine.shutdown()
         if self._recovery is not None:
             self._recovery.close()
+        if self._owns_manager:
+            self.manager.close()
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``target`` as a task of the server's async mode."""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from realtime.socketio.managers.gathering import AnswerCallback, Gathering
     from realtime.socketio.managers.redis_stream import OrderedLogHost
 
-__all__ = ["Manager", "ManagerHost", "Members"]
+__all__ = ["Manager", "ManagerHost", "Members", "MembershipObserver"]
 
 #: Connections as (Socket.IO sid, Engine.IO sid) pairs.
 Members = Sequence[tuple["SocketSid", "EngineSid"]]
@@ -55,6 +55,13 @@ class ManagerHost(Protocol):
         """Disconnect a client of this process from ``namespace``."""
 
 
+class MembershipObserver(Protocol):
+    """Hears of room changes of this process's connections (recovery keeps them)."""
+
+    def rooms_changed(self, namespace: str, sid: SocketSid) -> None:
+        """``sid`` entered or left a room of ``namespace`` (not when it leaves them all)."""
+
+
 class Manager(abc.ABC):
     """Rooms and fan-out for one server.
 
@@ -64,6 +71,7 @@ class Manager(abc.ABC):
 
     def __init__(self) -> None:
         self._host: ManagerHost | None = None
+        self._observer: MembershipObserver | None = None
 
     def bind(self, host: ManagerHost) -> None:
         """Called once by the server: how to reach its clients."""
@@ -91,6 +99,21 @@ class Manager(abc.ABC):
     @abc.abstractmethod
     def add(self, namespace: str, sid: SocketSid, eio_sid: EngineSid) -> None:
         """A connection joined ``namespace``; it enters its own room."""
+
+    @abc.abstractmethod
+    def restore(
+        self, namespace: str, sid: SocketSid, eio_sid: EngineSid, rooms: Iterable[str]
+    ) -> None:
+        """A connection comes back with its rooms (connection state recovery).
+
+        It joins ``namespace`` and ``rooms`` in this process at once, with
+        nothing else happening on the way: no message is delivered, none is
+        published.
+        """
+
+    def observe(self, observer: MembershipObserver) -> None:
+        """Tell ``observer`` each time a connection of this process enters or leaves a room."""
+        self._observer = observer
 
     @abc.abstractmethod
     def remove(self, namespace: str, sid: SocketSid) -> None:
@@ -173,6 +196,9 @@ class Manager(abc.ABC):
 
     def forget(self, gathering: Gathering) -> None:  # noqa: B027 - nothing to forget here
         """The caller stopped waiting for ``gathering``."""
+
+    def close(self) -> None:  # noqa: B027 - a manager in memory holds nothing to release
+        """Release what the manager holds (a broker connection)."""
 
     def disconnect_elsewhere(self, sid: str, namespace: str) -> bool:
         """Disconnect a client another process serves; False if there is none."""

@@ -10,7 +10,8 @@ the messaging layer's (see :mod:`realtime.socketio.managers.pubsub`), the
 others the engine's (see :mod:`realtime.engine.forwarding`).
 
 Liveness: every listening process publishes ``{"op": "alive"}`` to every
-process each :data:`HEARTBEAT_INTERVAL` seconds. A process that has been
+process each :data:`HEARTBEAT_INTERVAL` seconds, and ``{"op": "bye"}`` when
+it closes. A process that has been
 silent (no heartbeat, no message) for :data:`NODE_TIMEOUT` seconds, or to
 which a message reached no one, is *lost*: the link tells its watchers
 (:class:`~realtime.engine.forwarding.ClusterEvents`), which close what
@@ -53,6 +54,7 @@ HEARTBEAT_INTERVAL = 1.0
 #: NODE_TIMEOUT + HEARTBEAT_INTERVAL seconds (4 s).
 NODE_TIMEOUT = 3.0
 _ALIVE = "alive"
+_BYE = "bye"
 
 try:  # msgpack comes with the redis extra
     import msgpack
@@ -141,6 +143,11 @@ class BrokerLink:
         """Whether the subscription is in place."""
         return self._up_since is not None
 
+    def peers(self) -> set[str]:
+        """The other processes heard from lately (and not lost since)."""
+        with self._seen_lock:
+            return set(self._last_seen)
+
     # -- sending ----------------------------------------------------------------
 
     def send(self, node: str, message: dict[str, Any]) -> bool:
@@ -192,6 +199,10 @@ class BrokerLink:
                 self._last_seen[sender] = time.monotonic()
         op = message.get("op")
         if op == _ALIVE:
+            return
+        if op == _BYE:
+            if isinstance(sender, str) and sender != self.node_id:
+                self._lose(sender)
             return
         handler = (
             self._manager_handler if isinstance(op, str) and op.startswith("m.") else self._handler
@@ -251,6 +262,9 @@ class BrokerLink:
                 logger.exception("error while handling the loss of process %s", node)
 
     def close(self) -> None:
-        """Stop listening."""
+        """Say goodbye to the other processes, and stop listening."""
+        if not self._closed and self.connected:
+            with contextlib.suppress(BrokerUnavailable):
+                self.send_all({"op": _BYE, "from": self.node_id})
         self._closed = True
         self.broker.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from realtime.socketio.managers.base import Manager
@@ -40,6 +40,16 @@ class MemoryManager(Manager):
             self._memberships.setdefault(namespace, {})[sid] = {}
             self._enter(namespace, sid, sid)
 
+    def restore(
+        self, namespace: str, sid: SocketSid, eio_sid: EngineSid, rooms: Iterable[str]
+    ) -> None:
+        with self._lock:
+            self._eio.setdefault(namespace, {})[sid] = eio_sid
+            self._memberships.setdefault(namespace, {})[sid] = {}
+            self._enter(namespace, sid, sid)
+            for room in rooms:
+                self._enter(namespace, sid, room)
+
     def remove(self, namespace: str, sid: SocketSid) -> None:
         with self._lock:
             joined = self._memberships.get(namespace, {}).pop(sid, None)
@@ -49,22 +59,26 @@ class MemoryManager(Manager):
 
     def enter_room(self, namespace: str, sid: SocketSid, room: str) -> None:
         with self._lock:
-            self._enter(namespace, sid, room)
+            entered = self._enter(namespace, sid, room)
+        if entered and self._observer is not None:
+            self._observer.rooms_changed(namespace, sid)
 
-    def _enter(self, namespace: str, sid: SocketSid, room: str) -> None:
+    def _enter(self, namespace: str, sid: SocketSid, room: str) -> bool:
         eio_sid = self._eio.get(namespace, {}).get(sid)
         joined = self._memberships.get(namespace, {}).get(sid)
-        if eio_sid is None or joined is None:
-            return
+        if eio_sid is None or joined is None or room in joined:
+            return False
         self._rooms.setdefault(namespace, {}).setdefault(room, {})[sid] = eio_sid
         joined[room] = None
+        return True
 
     def leave_room(self, namespace: str, sid: SocketSid, room: str) -> None:
         with self._lock:
             self._drop(namespace, room, sid)
             joined = self._memberships.get(namespace, {}).get(sid)
-            if joined is not None:
-                joined.pop(room, None)
+            left = joined is not None and joined.pop(room, False) is None
+        if left and self._observer is not None:
+            self._observer.rooms_changed(namespace, sid)
 
     def _drop(self, namespace: str, room: str, sid: SocketSid) -> None:
         rooms = self._rooms.get(namespace, {})
@@ -82,6 +96,10 @@ class MemoryManager(Manager):
                 joined = memberships.get(sid)
                 if joined is not None:
                     joined.pop(room, None)
+        observer = self._observer
+        if observer is not None:
+            for sid in members or ():
+                observer.rooms_changed(namespace, sid)
 
     def rooms(self, namespace: str, sid: SocketSid) -> list[str]:
         return list(self._memberships.get(namespace, {}).get(sid, ()))

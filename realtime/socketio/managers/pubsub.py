@@ -25,7 +25,8 @@ op                        to            fields
 ``m.disconnect``          the owner     ns, sid
 ``m.moved``               every process sid, node: the client came back on another
                                         process (connection state recovery)
-``m.takeover``            the holder    pid: close that dropped client's connection
+``m.query`` / ``m.reply``  every / asker questions to every process and their answers
+                                        (:mod:`realtime.socketio.managers.queries`)
 ========================  ============  ============================================
 
 A sid names the process that made it, and requests for a client go there,
@@ -43,7 +44,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from realtime.async_modes import get_async_mode, patched_mode
@@ -57,6 +58,8 @@ from realtime.socketio.managers.brokers import open_broker
 from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.gathering import Gathering
 from realtime.socketio.managers.memory import MemoryManager
+from realtime.socketio.managers.outbox import Deduplicator, Outbox, OutboxOptions
+from realtime.socketio.managers.queries import Queries
 from realtime.socketio.managers.redis_stream import OrderedLog, StreamWriter
 
 if TYPE_CHECKING:
@@ -74,7 +77,7 @@ REPORT_WINDOW = 10.0
 #: Seconds between two warnings that publishing failed.
 WARNING_INTERVAL = 10.0
 
-_FANOUT_OPS = frozenset({"m.emit", "m.request", "m.close_room", "m.moved"})
+_FANOUT_OPS = frozenset({"m.emit", "m.request", "m.close_room", "m.moved", "m.query"})
 #: Clients remembered as moved to another process, at most (the oldest go first).
 MAX_MOVED = 100_000
 
@@ -98,6 +101,9 @@ class PubSubManager(MemoryManager):
         json: the JSON module of that format.
         async_mode: the async mode of a write-only manager (default: the
             one the process is patched for, else threading).
+        outbox: bounds of what waits for the broker while it is away
+            (:class:`~realtime.socketio.managers.outbox.OutboxOptions` fields:
+            ``max_messages``, ``max_bytes``).
     """
 
     def __init__(
@@ -110,6 +116,7 @@ class PubSubManager(MemoryManager):
         serializer: str | Parser = "default",
         json: Serializer | None = None,
         async_mode: str | None = None,
+        outbox: OutboxOptions | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if not channel:
@@ -125,7 +132,10 @@ class PubSubManager(MemoryManager):
         self._gatherings: dict[str, _Entry] = {}
         self._last_warning = 0.0
         self._moved: dict[str, str] = {}
-        self._takeover: Callable[[str], None] | None = None
+        self._queries: Queries | None = None
+        self.outbox_options = OutboxOptions.from_option(outbox)
+        self._outbox: Outbox | None = None
+        self._dedup = Deduplicator()
         # The deployment's ordered log, with connection state recovery on
         # (see use_ordered_log): room changes go through it too.
         self.ordered: OrderedLog | None = None
@@ -140,6 +150,8 @@ class PubSubManager(MemoryManager):
         if self._link is None:
             broker = open_broker(self.url, mode, self.logger)
             self._link = BrokerLink(broker, self.channel, fanout=True, listen=not self.write_only)
+            self._queries = Queries(self._link, mode, self.logger)
+            self._outbox = Outbox(self._send_now, mode, self.outbox_options, self.logger)
             self._link.on_manager_message(self._on_message)
         return self._link
 
@@ -177,7 +189,9 @@ class PubSubManager(MemoryManager):
         return self._link
 
     def close(self) -> None:
-        """Disconnect from the broker."""
+        """Disconnect from the broker (what waits in the outbox is dropped)."""
+        if self._outbox is not None:
+            self._outbox.close()
         if self._link is not None:
             self._link.close()
 
@@ -192,14 +206,15 @@ class PubSubManager(MemoryManager):
     ) -> list[SocketSid]:
         excluded = list(exclude)
         reached = super().broadcast(namespace, outgoing, rooms, excluded) if self._host else []
-        self._publish_all(
+        self._post(
+            None,
             {
                 "op": "m.emit",
                 "ns": namespace,
                 "rooms": None if rooms is None else list(rooms),
                 "exclude": excluded,
                 **self._encoded(outgoing),
-            }
+            },
         )
         return reached
 
@@ -258,7 +273,7 @@ class PubSubManager(MemoryManager):
         if self._elsewhere(namespace, sid):
             message = {"op": op, "ns": namespace, "sid": sid, "room": room}
             if not self._append_ordered(message):
-                self._send(self.owner(sid), message)
+                self._post(self.owner(sid), message)
             return
         if ordered is not None:
             # Events this process emitted before reach the client first.
@@ -275,7 +290,7 @@ class PubSubManager(MemoryManager):
                 self.ordered.catch_up()
             return
         super().close_room(namespace, room)
-        self._publish_all(message)
+        self._post(None, message)
 
     def _append_ordered(self, message: dict[str, Any]) -> bool:
         """Append a room change to the deployment's ordered log, if it has one.
@@ -313,7 +328,9 @@ class PubSubManager(MemoryManager):
         if not self._elsewhere(namespace, SocketSid(sid)):
             return False
         message = {"op": "m.disconnect", "ns": namespace, "sid": sid}
-        return self._append_ordered(message) or self._send(self.owner(sid), message)
+        if not self._append_ordered(message):
+            self._post(self.owner(sid), message)
+        return True
 
     def _elsewhere(self, namespace: str, sid: str) -> bool:
         """``sid`` is not a client of this process, and names another one."""
@@ -353,13 +370,16 @@ class PubSubManager(MemoryManager):
             if len(moved) > MAX_MOVED:
                 del moved[next(iter(moved))]
 
-    def on_takeover(self, handler: Callable[[str], None]) -> None:
-        """Call ``handler(pid)`` when another process asks this one to let go of ``pid``."""
-        self._takeover = handler
+    @property
+    def queries(self) -> Queries:
+        """Questions to every other process, and this one's answers.
 
-    def ask_takeover(self, node: str, pid: str) -> bool:
-        """Ask process ``node`` to close the connection of the client ``pid``."""
-        return self._send(node, {"op": "m.takeover", "pid": pid})
+        Raises:
+            ConfigurationError: the manager is not attached to a server.
+        """
+        if self._queries is None:
+            raise ConfigurationError("the manager is not attached to a server")
+        return self._queries
 
     # -- a write-only manager: an emitter ---------------------------------------
 
@@ -474,6 +494,39 @@ class PubSubManager(MemoryManager):
             self.warn("cannot reach the other server processes (%s); local clients only", exc)
             return 0
 
+    def _post(self, node: str | None, message: dict[str, Any]) -> None:
+        """Send to every process (``node`` None) or one, in order, through the
+        outbox when the broker is away (a write-only manager raises instead).
+
+        Raises:
+            BrokerUnavailable: the broker is away and this manager is write-only.
+        """
+        if self.write_only or self._outbox is None:
+            if node is None:
+                self._publish_all(message)
+            else:
+                self._send(node, message)
+            return
+        self._outbox.post(node, message)
+
+    def _send_now(self, node: str | None, message: dict[str, Any]) -> bool:
+        """The outbox's way out: publish; False if a process that should have
+        got it did not (it resubscribes after an outage, say).
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        link = self._require_link()
+        message["from"] = link.node_id
+        peers = link.peers()
+        if node is None:
+            receivers = link.send_all(message)
+            # Every process (this one too) listens to the fan-out channel.
+            return receivers is None or receivers > len(peers)
+        receivers = link.broker.publish(link.node_channel(node), pack(message))
+        # A process that is gone for good gets nothing, and nothing waits for it.
+        return receivers is None or receivers > 0 or node not in peers
+
     def _send(self, node: str, message: dict[str, Any]) -> bool:
         """Send to one process; False if it cannot have got it.
 
@@ -500,10 +553,13 @@ class PubSubManager(MemoryManager):
         op = message.get("op")
         if self._host is None or self._link is None:
             return
-        if message.get("from") == self._link.node_id and op in _FANOUT_OPS:
+        origin = message.get("from")
+        if origin == self._link.node_id and op in _FANOUT_OPS:
             if op == "m.request":
                 self._on_report(message["rid"], [])
             return
+        if "seq" in message and not self._dedup.first_time(str(origin), message["seq"]):
+            return  # sent twice (again from an outbox): handled already
         try:
             handler = _HANDLERS.get(str(op))
             if handler is None:
@@ -588,9 +644,11 @@ class PubSubManager(MemoryManager):
     def _on_moved(self, message: dict[str, Any]) -> None:
         self._remember_move(str(message["sid"]), str(message["node"]))
 
-    def _on_takeover(self, message: dict[str, Any]) -> None:
-        if self._takeover is not None:
-            self._takeover(str(message["pid"]))
+    def _on_query(self, message: dict[str, Any]) -> None:
+        self.queries.on_query(message)
+
+    def _on_reply(self, message: dict[str, Any]) -> None:
+        self.queries.on_reply(message)
 
     def _local_members(
         self, namespace: str, rooms: Sequence[str] | None, exclude: Iterable[str] | None
@@ -676,7 +734,8 @@ _HANDLERS: dict[str, Callable[[PubSubManager, dict[str, Any]], None]] = {
     "m.close_room": PubSubManager._on_close_room,
     "m.disconnect": PubSubManager._on_disconnect,
     "m.moved": PubSubManager._on_moved,
-    "m.takeover": PubSubManager._on_takeover,
+    "m.query": PubSubManager._on_query,
+    "m.reply": PubSubManager._on_reply,
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from realtime.socketio.managers.broker_link import pack
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from realtime.protocol.parsers import Parser
     from realtime.protocol.socketio import SioPacket, SocketSid
     from realtime.socketio.managers.broker_link import BrokerLink
+    from realtime.socketio.managers.outbox import OutboxOptions
+    from realtime.socketio.managers.queries import Queries
 
 __all__ = [
     "MARK_CHECK",
@@ -97,6 +99,7 @@ class OrderedLogHost(Protocol):
 
     channel: str
     logger: logging.Logger
+    outbox_options: OutboxOptions
 
     @property
     def link(self) -> BrokerLink:
@@ -130,8 +133,6 @@ class OrderedLogHost(Protocol):
     def moved_here(self, sid: str) -> None:
         """Client ``sid`` came back on this process."""
 
-    def on_takeover(self, handler: Callable[[str], None]) -> None:
-        """Call ``handler(pid)`` when another process asks this one to let go of ``pid``."""
-
-    def ask_takeover(self, node: str, pid: str) -> bool:
-        """Ask process ``node`` to close the connection of the client ``pid``."""
+    @property
+    def queries(self) -> Queries:
+        """Questions to every other process, and this one's answers."""

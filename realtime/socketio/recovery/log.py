@@ -15,13 +15,12 @@ so realtime's client can send again, once, what was lost on the way.
 from __future__ import annotations
 
 import abc
-import collections
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from realtime.socketio.recovery.options import IN_FLIGHT, RecoveryOptions, Snapshot, matches
+from realtime.socketio.recovery.journal import Entry, Journal
+from realtime.socketio.recovery.options import RecoveryOptions, Snapshot
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -29,11 +28,26 @@ if TYPE_CHECKING:
     from realtime.protocol.socketio import SioPacket
     from realtime.socketio.managers.base import Manager
 
-__all__ = ["MemoryRecoveryLog", "RecoveryLog"]
+__all__ = ["MemoryRecoveryLog", "RecoveryHost", "RecoveryLog"]
+
+
+class RecoveryHost(Protocol):
+    """What a recovery log may ask of the server it serves (its resumer)."""
+
+    def let_go(self, pid: str) -> None:
+        """Close this process's connection of ``pid``, as dropped, and wait until it left."""
+
+    def current(self, pid: str) -> Snapshot | None:
+        """The snapshot of this process's connected socket ``pid``, as it is now."""
+
+    def cut_off(self, namespace: str, rooms: Sequence[str] | None) -> None:
+        """Close the connections of this process's sockets in ``rooms`` of
+        ``namespace`` (all for None), as lost: they missed events that cannot
+        be replayed, and must reconnect to learn it."""
 
 
 class RecoveryLog(abc.ABC):
-    """Offsets, the events kept for replay, and the snapshots of dropped sockets.
+    """Offsets, the events kept for replay, and the state of recoverable sockets.
 
     Args:
         options: the bounds.
@@ -57,53 +71,49 @@ class RecoveryLog(abc.ABC):
         """Run ``add`` (a socket joining) in order with emits; the log's position then."""
 
     @abc.abstractmethod
-    def save(self, snapshot: Snapshot) -> None:
-        """Keep ``snapshot`` for ``max_disconnection_duration`` seconds."""
-
-    @abc.abstractmethod
-    def take(self, pid: str) -> Snapshot | None:
-        """Remove and return the snapshot of ``pid``; None if there is none (or it expired)."""
-
-    @abc.abstractmethod
     def resume(
         self, snapshot: Snapshot, offset: str | None, add: Callable[[], None]
     ) -> list[Outgoing] | None:
         """What ``snapshot``'s client missed after ``offset`` (None: it received nothing).
 
-        ``add`` (the socket joining again) runs in order with emits, so every
-        event is either in the list or delivered live afterwards, never both.
-        None when part of what it missed is no longer kept.
+        ``add`` (the socket joining again, with nothing delivered on the way)
+        runs in order with emits, so every event is either in the list or
+        delivered live afterwards, exactly once. None when part of what it
+        missed is no longer kept.
         """
 
-    # The hooks below matter when clients may come back to another process;
-    # a log that serves one process has nothing to do in them.
+    @abc.abstractmethod
+    def save(self, snapshot: Snapshot) -> None:
+        """A socket dropped: keep ``snapshot`` for ``max_disconnection_duration`` seconds."""
+
+    @abc.abstractmethod
+    def take(self, pid: str) -> Snapshot | None:
+        """Remove and return the snapshot of ``pid``, wherever it is kept; None
+        if there is none (or it expired).
+
+        Raises:
+            BrokerUnavailable: the snapshot may exist but cannot be reached now.
+        """
+
+    def attach(self, host: RecoveryHost) -> None:
+        """How the log reaches the server's sockets."""
+        self.host = host
+
+    # The hooks below keep the state of connected sockets where another
+    # process finds it if this one dies; a log that serves one process has
+    # nothing to do in them.
 
     def connected(self, pid: str) -> None:  # noqa: B027
-        """A socket with ``pid`` is now served by this process."""
+        """A recoverable socket with ``pid`` is now served by this process."""
+
+    def changed(self, pid: str, *, urgent: bool) -> None:  # noqa: B027
+        """The rooms or session (``urgent``), or the counters, of socket ``pid`` changed."""
 
     def left(self, pid: str) -> None:  # noqa: B027
-        """The socket with ``pid`` is no longer served by this process."""
-
-    def take_elsewhere(self, pid: str) -> Snapshot | None:
-        """Have another process let go of ``pid``, and take its snapshot."""
-        return None
-
-    def attach(self, take_over: Callable[[str], None]) -> None:  # noqa: B027
-        """``take_over(pid)`` closes this process's connection of ``pid``, as dropped."""
+        """The socket with ``pid`` left on purpose: nothing is kept of it."""
 
     def close(self) -> None:  # noqa: B027 - most logs hold nothing to release
         """Release what the log holds."""
-
-
-@dataclass(slots=True)
-class _Entry:
-    offset: int
-    namespace: str
-    rooms: tuple[str, ...] | None
-    exclude: frozenset[str]
-    outgoing: Outgoing
-    size: int
-    at: float
 
 
 class MemoryRecoveryLog(RecoveryLog):
@@ -130,14 +140,9 @@ class MemoryRecoveryLog(RecoveryLog):
         self._lock = mode.lock()
         self._prepare = prepare
         self._manager = manager
-        self._entries: collections.deque[_Entry] = collections.deque()
-        self._bytes = 0
+        self._journal = Journal(options, (0,))
         self._next = 1
         self._snapshots: dict[str, Snapshot] = {}
-        # The newest offset trimmed, by (namespace, room) it was emitted to
-        # (room None: the whole namespace): a snapshot whose client missed a
-        # trimmed event cannot be recovered.
-        self._trimmed: dict[tuple[str, str | None], tuple[int, float]] = {}
 
     def emit(
         self,
@@ -151,43 +156,17 @@ class MemoryRecoveryLog(RecoveryLog):
             offset = self._next
             outgoing = self._prepare(packet.with_data([*packet.data, str(offset)]))
             self._next += 1
-            size = sum(len(p.data) for p in outgoing.packets)
-            now = time.monotonic()
-            self._entries.append(
-                _Entry(
-                    offset,
-                    namespace,
-                    None if rooms is None else tuple(rooms),
-                    excluded,
-                    outgoing,
-                    size,
-                    now,
-                )
+            entry = Entry(
+                (offset,),
+                namespace,
+                None if rooms is None else tuple(rooms),
+                excluded,
+                outgoing,
+                sum(len(p.data) for p in outgoing.packets),
+                time.monotonic(),
             )
-            self._bytes += size
-            self._trim(now)
+            self._journal.append(entry, entry.at)
             self._manager.broadcast(namespace, outgoing, rooms, excluded)
-
-    def _trim(self, now: float) -> None:
-        options = self.options
-        oldest_kept = now - options.max_disconnection_duration
-        entries = self._entries
-        trimmed = self._trimmed
-        while entries and (
-            len(entries) > options.max_packets
-            or self._bytes > options.max_bytes
-            or entries[0].at < oldest_kept
-        ):
-            entry = entries.popleft()
-            self._bytes -= entry.size
-            for room in entry.rooms or (None,):
-                trimmed[(entry.namespace, room)] = (entry.offset, entry.at)
-        if len(trimmed) > 2 * options.max_packets:
-            # Events trimmed before any snapshot that is still kept could
-            # have dropped were received while the client was connected.
-            forget = now - options.max_disconnection_duration - IN_FLIGHT
-            for key in [k for k, (_, at) in trimmed.items() if at < forget]:
-                del trimmed[key]
 
     def join(self, add: Callable[[], None]) -> str | None:
         with self._lock:
@@ -218,21 +197,10 @@ class MemoryRecoveryLog(RecoveryLog):
         except ValueError:
             return None
         with self._lock:
-            self._trim(time.monotonic())
-            if start >= self._next or self._lost(snapshot, start):
-                # The offset is not ours, or part of what it missed is gone.
-                return None
-            missed = [
-                entry.outgoing
-                for entry in self._entries
-                if entry.offset > start
-                and matches(entry.namespace, entry.rooms, entry.exclude, snapshot)
-            ]
-            add()
+            self._journal.trim(time.monotonic())
+            if start >= self._next:
+                return None  # not an offset of this log
+            missed = self._journal.since((start,), snapshot)
+            if missed is not None:
+                add()
             return missed
-
-    def _lost(self, snapshot: Snapshot, start: int) -> bool:
-        """Whether an event after ``start``, maybe meant for ``snapshot``, was trimmed."""
-        trimmed = self._trimmed
-        keys = [(snapshot.namespace, None)] + [(snapshot.namespace, r) for r in snapshot.rooms]
-        return any(trimmed.get(key, (0, 0.0))[0] > start for key in keys)

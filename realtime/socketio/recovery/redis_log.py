@@ -1,57 +1,78 @@
 """Connection state recovery across the processes of a deployment, in Redis.
 
 With ``message_queue`` set, a client that drops may come back to any
-process, so the log of recoverable events and the snapshots of dropped
-sockets live in Redis, where every process finds them:
+process, so the log of recoverable events lives in Redis, where every
+process reads it:
 
 - ``<channel>:recovery:log``, a Redis Stream: every event the servers emit
-  without an acknowledgement is appended there (``XADD``), and its entry id
-  (``<milliseconds>-<sequence>``) is its offset. Each process reads the
-  stream (``XREAD``) and delivers the entries to its own clients, so every
-  client of every process receives events in offset order; the stream is
+  without an acknowledgement is appended there (by each process's
+  :class:`~realtime.socketio.recovery.redis_appender.Appender`: in order,
+  once each, through outages), and its entry id (``<ms>-<seq>``) is its
+  offset. Each process reads the whole stream (``XREAD``) and delivers the
+  entries to its own clients, so every client of every process receives
+  events in offset order; it also keeps what it read (a
+  :class:`~realtime.socketio.recovery.journal.Journal`) to replay it to
+  clients that come back, whatever became of Redis meanwhile. The stream is
   trimmed to ``max_packets`` entries and ``max_disconnection_duration``
-  seconds. Changes that concern other processes (``enter_room``,
+  seconds. Room changes that concern other processes (``enter_room``,
   ``leave_room`` and ``disconnect`` of their clients, ``close_room``) go
-  through the stream too, so they stay in order with the events around them; before a process
-  changes the rooms of its own clients it delivers what it appended and has
-  not read back yet (:meth:`RedisRecoveryLog.catch_up`), so an event emitted
-  before ``leave_room`` still reaches the client that leaves.
-- ``<channel>:recovery:snap:<pid>``: the snapshot of a dropped socket,
-  expiring after ``max_disconnection_duration``.
-- ``<channel>:recovery:live:<pid>``: the process serving a connected socket,
-  so that a client that comes back elsewhere before its old connection was
-  noticed dead can have that process close it (``m.takeover``).
+  through the stream too, so they stay in order with the events around
+  them; before a process changes the rooms of its own clients it delivers
+  what it appended and has not read back yet (:meth:`RedisRecoveryLog.catch_up`),
+  so an event emitted before ``leave_room`` still reaches the client that
+  leaves.
+- ``<channel>:recovery:rec:<pid>``: the state of each recoverable socket,
+  written by the process that serves it as it changes
+  (:mod:`realtime.socketio.recovery.redis_records`), so that it survives
+  that process.
+- ``<channel>:recovery:seq:<node>``: the last entry each process appended.
+- ``<channel>:recovery:epoch`` and ``...:since``: a value that changes when
+  Redis loses its data, and the stream position from which the stream holds
+  everything since.
+
+While Redis cannot be reached, a process still serves its own clients: what
+it emits is delivered to them at once, and waits in the appender's outbox
+to be appended when Redis is back; when it is read back, this process does
+not deliver it again. The offsets of events delivered that way say so:
+``<entry id>~<node>~<n>`` reads "everything up to this entry, and node's own
+events up to its n-th". A client that comes back with such an offset is
+replayed what came after, less node's events it already has.
+
+A client that comes back is resumed where it lands: if another process
+holds its socket (connected or dropped), that process hands it over (a
+question to every process, see :mod:`realtime.socketio.managers.queries`);
+if the process that held it is gone, its record in Redis is taken over.
 
 While recovery is on, the servers keep ``<channel>:recovery:on`` alive, so
 that a write-only :class:`realtime.Emitter` appends its events to the stream
 too (:class:`~realtime.socketio.managers.redis_stream.StreamWriter`): in a
 deployment with recovery every event a client receives carries an offset.
-
-A socket that resumes on another process keeps its sid, which names the
-process that made it; an ``m.moved`` message tells every process where it
-now lives (see :mod:`realtime.socketio.managers.pubsub`).
 """
 
 from __future__ import annotations
 
-import threading
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from realtime.engine.outgoing import Outgoing
-from realtime.exceptions import ConfigurationError
-from realtime.socketio.managers.broker_link import pack, unpack
+from realtime.exceptions import BrokerUnavailable, ConfigurationError
+from realtime.socketio.managers.broker_link import unpack
 from realtime.socketio.managers.redis_stream import MARK_TTL, stream_keys
+from realtime.socketio.recovery.journal import Entry, Journal, Position, Skip
 from realtime.socketio.recovery.log import RecoveryLog
-from realtime.socketio.recovery.options import RecoveryOptions, Snapshot, matches
+from realtime.socketio.recovery.options import Snapshot, matches
+from realtime.socketio.recovery.redis_appender import Appender
+from realtime.socketio.recovery.redis_records import RecordStore, snapshot_from, snapshot_to
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
+    from realtime.engine.outgoing import Outgoing
     from realtime.protocol.socketio import SioPacket
     from realtime.socketio.managers.redis_stream import OrderedLogHost
+    from realtime.socketio.recovery.options import RecoveryOptions
 
-__all__ = ["RedisRecoveryLog"]
+__all__ = ["TAKEOVER_TIMEOUT", "RedisRecoveryLog", "parse_offset"]
 
 #: Milliseconds an XREAD waits for entries before it looks again.
 _BLOCK_MS = 1000
@@ -59,12 +80,12 @@ _BLOCK_MS = 1000
 _BATCH = 512
 #: Seconds between two trims of the stream by age.
 _TRIM_INTERVAL = 5.0
-#: Seconds a resuming client waits for another process to let go of it.
-TAKEOVER_TIMEOUT = 5.0
-#: Seconds a connected client's ``live`` key is kept (refreshed on recovery).
-_LIVE_TTL = 24 * 3600
-_FIRST_BACKOFF = 0.5
-_MAX_BACKOFF = 10.0
+#: Seconds a resuming client waits for another process to hand its socket over.
+TAKEOVER_TIMEOUT = 6.0
+_FIRST_BACKOFF = 0.1
+_MAX_BACKOFF = 2.0
+_TAKEOVER = "recovery.takeover"
+_EVENT_FIELDS = frozenset({"ns", "rooms", "exclude", "fmt", "parts"})
 
 
 def _stream_id(text: str) -> tuple[int, int] | None:
@@ -79,39 +100,20 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _current_task() -> object:
-    """What tells the running task (thread or greenlet) from the others."""
-    try:
-        import greenlet  # noqa: PLC0415 - only with eventlet or gevent installed
-    except ImportError:
-        return threading.get_ident()
-    return greenlet.getcurrent()
+def parse_offset(text: str) -> tuple[Position, str | None, int] | None:
+    """An offset as (position, node, n): "up to position, and node's own events up to n".
 
-
-class _ReentrantLock:
-    """The async mode's lock, which the task holding it may take again.
-
-    Delivering an event may end a connection, whose socket then leaves its
-    rooms, which catches up with the log: under the same lock.
+    None if ``text`` is no offset of this log.
     """
-
-    def __init__(self, lock: Any) -> None:
-        self._lock = lock
-        self._owner: object = None
-        self._depth = 0
-
-    def __enter__(self) -> None:
-        me = _current_task()
-        if self._owner is not me:
-            self._lock.acquire()
-            self._owner = me
-        self._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        self._depth -= 1
-        if self._depth == 0:
-            self._owner = None
-            self._lock.release()
+    parts = text.split("~")
+    position = _stream_id(parts[0])
+    if position is None:
+        return None
+    if len(parts) == 1:
+        return position, None, 0
+    if len(parts) == 3 and parts[1] and parts[2].isdigit():
+        return position, parts[1], int(parts[2])
+    return None
 
 
 class RedisRecoveryLog(RecoveryLog):
@@ -133,15 +135,14 @@ class RedisRecoveryLog(RecoveryLog):
     ) -> None:
         super().__init__(options)
         link = manager.link
-        broker = link.broker
-        client = getattr(broker, "client", None)
+        client = getattr(link.broker, "client", None)
         if client is None:
             raise ConfigurationError(
                 "connection_state_recovery with a message_queue needs Redis "
                 "(redis://, rediss:// or unix://)"
             )
         self._redis = client
-        self._errors: type[Exception] = broker.errors  # type: ignore[attr-defined]
+        self._errors: type[Exception] = link.broker.errors  # type: ignore[attr-defined]
         self._mode = mode
         self._prepare = prepare
         self._manager = manager
@@ -149,21 +150,50 @@ class RedisRecoveryLog(RecoveryLog):
         self._logger = manager.logger
         prefix = f"{manager.channel}:recovery"
         self._stream, self._mark = stream_keys(manager.channel)
-        self._snap_prefix = f"{prefix}:snap:"
-        self._live_prefix = f"{prefix}:live:"
-        self._lock = _ReentrantLock(mode.lock())
+        self._epoch_key, self._since_key = f"{prefix}:epoch", f"{prefix}:since"
+        self._lock = mode.rlock()
         self._closed = False
         self._last_trim = 0.0
         self._position = self._last_id()
+        self._journal = Journal(options, _stream_id(self._position) or (0, 0))
+        # Per process (node id), the highest entry number read from it.
+        self._seen: dict[str, int] = {}
+        # This process's entries it delivered itself (Redis being away) and
+        # has not read back yet, and the highest of them.
+        self._pending_local: set[int] = set()
+        self._local_max = 0
+        self._local_count = 0
+        self._epoch = self._join_epoch()
         self._keep_mark()
-        # The newest entry this process appended.
-        self._own_last = (0, 0)
-        self._take_over: Callable[[str], None] | None = None
-        manager.on_takeover(self._on_takeover)
+        key_ttl = int(max(options.max_disconnection_duration * 2, 3600))
+        self._appender = Appender(
+            client,
+            self._errors,
+            self._stream,
+            f"{prefix}:seq:{self._node}",
+            self._node,
+            mode,
+            max_len=options.max_packets,
+            key_ttl=key_ttl,
+            outbox=manager.outbox_options,
+            on_dropped=self._dropped,
+            logger=self._logger,
+        )
+        self._records = RecordStore(
+            client,
+            self._errors,
+            prefix,
+            self._node,
+            mode,
+            options.max_disconnection_duration,
+            self._current,
+            self._logger,
+        )
+        manager.queries.serve(_TAKEOVER, self._hand_over)
         manager.use_ordered_log(self)
         mode.spawn(self._read)
 
-    # -- emitting and delivering ------------------------------------------------
+    # -- emitting ----------------------------------------------------------------
 
     def emit(
         self,
@@ -172,64 +202,89 @@ class RedisRecoveryLog(RecoveryLog):
         rooms: Sequence[str] | None,
         exclude: Iterable[str],
     ) -> None:
-        excluded = list(exclude)
-        entry = {
+        message = {
             "ns": namespace,
             "rooms": None if rooms is None else list(rooms),
-            "exclude": excluded,
+            "exclude": list(exclude),
             "fmt": self._manager.parser.name,
             "parts": [p.data for p in self._prepare(packet).packets],
         }
-        try:
-            self._xadd(entry)
-        except self._errors as exc:
-            # Without Redis no process can be reached: the local clients
-            # still get the event, which cannot be replayed. Its offset is
-            # the last one read, so a client that recovers from it gets all
-            # that follows (a client takes a last string argument for an
-            # offset: the event must not go without one).
-            self._manager.warn("cannot append to the recovery log (%s); local clients only", exc)
-            outgoing = self._prepare(packet.with_data([*packet.data, self._position]))
-            self._manager.broadcast_here(namespace, outgoing, rooms, excluded)
+        appended = self._appender.append(message)
+        if appended.entry_id is None:
+            self._serve_locally(appended.seq, message)
 
     def append(self, message: dict[str, Any]) -> bool:
-        try:
-            self._xadd(message)
-        except self._errors as exc:
-            self._manager.warn("cannot append to the recovery log (%s)", exc)
-            return False
+        """Append a room change (the managers' :class:`OrderedLog` side)."""
+        appended = self._appender.append(message)
+        if appended.entry_id is None:
+            self._serve_locally(appended.seq, message)
         return True
 
-    def _xadd(self, message: dict[str, Any]) -> None:
-        entry_id = self._redis.xadd(
-            self._stream, {"m": pack(message)}, maxlen=self.options.max_packets, approximate=True
-        )
-        self._own_last = max(self._own_last, _stream_id(_text(entry_id)) or (0, 0))
+    def _serve_locally(self, seq: int, message: dict[str, Any]) -> None:
+        """Redis is away: apply this process's entry ``seq`` here now, once."""
+        with self._lock:
+            if self._seen.get(self._node, 0) >= seq:
+                return  # read back already (the append went through after all)
+            self._pending_local.add(seq)
+            self._local_max = max(self._local_max, seq)
+            if "op" in message:
+                self._apply(message)
+                return
+            # Kept in the journal after what was read last, until its copy is read.
+            self._local_count += 1
+            position = (*self._position_id(), self._local_count)
+            self._deliver_event(message, position, self._offset(self._position), self._node, seq)
+
+    def _dropped(self, messages: list[dict[str, Any]]) -> None:
+        """Entries the outbox dropped: they never reach the log; say so to the others."""
+        with self._lock:
+            for message in messages:
+                self._pending_local.discard(int(message.get("s", 0)))
+        for message in messages:
+            if "op" in message:
+                continue
+            gap = {"gap": True, "ns": message["ns"], "rooms": message["rooms"]}
+            self._appender.append(gap)
 
     def catch_up(self) -> None:
-        if self._own_last <= self._position_id():
+        """Deliver to this process's clients what it appended and has not read yet."""
+        if self._appender.last_id <= self._position_id():
             return
         with self._lock:
-            own_last = self._own_last
-            if own_last <= self._position_id():
-                return
-            try:
-                entries = self._redis.xrange(
-                    self._stream, min=f"({self._position}", max=f"{own_last[0]}-{own_last[1]}"
-                )
-            except self._errors as exc:
-                self._logger.warning("cannot read the recovery log (%s)", exc)
-                return
-            for entry_id, fields in entries:
-                self._deliver(_text(entry_id), fields)
+            self._catch_up_locked()
+
+    def _catch_up_locked(self) -> None:
+        last = self._appender.last_id
+        if last <= self._position_id():
+            return
+        try:
+            entries = self._redis.xrange(
+                self._stream, min=f"({self._position}", max=f"{last[0]}-{last[1]}"
+            )
+        except self._errors as exc:
+            self._logger.warning("cannot read the recovery log (%s)", exc)
+            return
+        for entry_id, fields in entries:
+            self._read_entry(_text(entry_id), fields)
+
+    # -- reading -------------------------------------------------------------------
 
     def _position_id(self) -> tuple[int, int]:
         return _stream_id(self._position) or (0, 0)
 
+    def _offset(self, position: str) -> str:
+        """The offset of what is delivered at ``position`` (see the module's notes)."""
+        if self._pending_local:
+            return f"{position}~{self._node}~{self._local_max}"
+        return position
+
     def _read(self) -> None:
         backoff = _FIRST_BACKOFF
+        failed = False
         while not self._stopping():
             try:
+                if failed:
+                    self._after_outage()
                 reply = self._redis.xread(
                     {self._stream: self._position}, count=_BATCH, block=_BLOCK_MS
                 )
@@ -237,60 +292,145 @@ class RedisRecoveryLog(RecoveryLog):
             except self._errors as exc:
                 if self._stopping():
                     return
-                self._logger.warning(
-                    "cannot read the recovery log (%s); again in %.1f s", exc, backoff
-                )
+                if not failed:
+                    self._logger.warning("cannot read the recovery log (%s); retrying", exc)
+                failed = True
                 self._mode.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
                 continue
-            backoff = _FIRST_BACKOFF
+            except Exception:
+                self._logger.exception("error reading the recovery log")
+                self._mode.sleep(_MAX_BACKOFF)
+                continue
+            if failed:
+                self._logger.warning("reading the recovery log again")
+            failed, backoff = False, _FIRST_BACKOFF
             for _, entries in reply or ():
                 with self._lock:
                     for entry_id, fields in entries:
-                        self._deliver(_text(entry_id), fields)
+                        self._read_entry(_text(entry_id), fields)
 
     def _stopping(self) -> bool:
         # A method, not the attribute: close() flips it from another task.
         return self._closed
 
-    def _deliver(self, entry_id: str, fields: dict[Any, Any]) -> None:
-        """Deliver one entry to this process's clients; the caller holds the lock."""
+    def _read_entry(self, entry_id: str, fields: dict[Any, Any]) -> None:
+        """Deliver one entry to this process's clients, once; the caller holds the lock."""
         number = _stream_id(entry_id)
         if number is None or number <= self._position_id():
-            return  # delivered already, by a catch-up
+            return  # read already, by a catch-up
         self._position = entry_id
         try:
-            entry = self._entry(fields)
-            if entry is None:
+            data = fields.get(b"m", fields.get("m"))
+            message = unpack(data) if isinstance(data, bytes) else None
+            if message is None:
                 return
-            if "op" in entry:
-                self._manager.apply_ordered(entry)
-                return
-            outgoing = self._outgoing(entry, entry_id)
-            if outgoing is not None:
-                self._manager.broadcast_here(
-                    entry["ns"], outgoing, entry["rooms"], entry["exclude"]
-                )
+            origin, seq = message.get("o"), message.get("s")
+            if isinstance(origin, str) and isinstance(seq, int):
+                if seq <= self._seen.get(origin, 0):
+                    return  # appended again after an error: read already
+                self._seen[origin] = seq
+                if origin == self._node and seq in self._pending_local:
+                    # Delivered here when it could not be appended.
+                    self._pending_local.discard(seq)
+                    self._journal.supersede(seq)
+                    if "op" not in message and "gap" not in message:
+                        self._keep(message, number, entry_id, origin, seq)
+                    return
+            else:
+                origin, seq = None, None
+            if "op" in message:
+                if "ns" in message:
+                    self._apply(message)
+            elif "gap" in message:
+                self._gap(message, number, origin)
+            elif message.keys() >= _EVENT_FIELDS:
+                self._deliver_event(message, number, self._offset(entry_id), origin, seq)
         except Exception:
             self._logger.exception("could not deliver recovery log entry %s", entry_id)
 
-    @staticmethod
-    def _entry(fields: dict[Any, Any]) -> dict[str, Any] | None:
-        """An entry's message: a room change (``op``) or an event; None if neither."""
-        data = fields.get(b"m", fields.get("m"))
-        entry = unpack(data) if isinstance(data, bytes) else None
-        if entry is None:
-            return None
-        if "op" in entry:
-            return entry if "ns" in entry else None
-        return entry if {"ns", "rooms", "exclude", "fmt", "parts"} <= entry.keys() else None
+    def _apply(self, message: dict[str, Any]) -> None:
+        self._manager.apply_ordered(message)
 
-    def _outgoing(self, entry: dict[str, Any], offset: str) -> Outgoing | None:
-        """The entry's packet with its offset as a last argument, encoded once."""
-        packet = self._manager.decode_packet(entry)
+    def _deliver_event(
+        self,
+        message: dict[str, Any],
+        position: Position,
+        offset: str,
+        origin: str | None,
+        seq: int | None,
+    ) -> None:
+        entry = self._entry(message, position, offset, origin, seq)
+        if entry is None:
+            return
+        self._manager.broadcast_here(entry.namespace, entry.outgoing, entry.rooms, entry.exclude)
+
+    def _keep(
+        self, message: dict[str, Any], position: Position, offset: str, origin: str, seq: int
+    ) -> None:
+        """Keep an entry for replay without delivering it."""
+        self._entry(message, position, offset, origin, seq)
+
+    def _entry(
+        self,
+        message: dict[str, Any],
+        position: Position,
+        offset: str,
+        origin: str | None,
+        seq: int | None,
+    ) -> Entry | None:
+        """The event with its offset as a last argument, encoded once, kept in the journal."""
+        packet = self._manager.decode_packet(message)
         if packet is None:
             return None
-        return self._prepare(packet.with_data([*packet.data, offset]))
+        outgoing = self._prepare(packet.with_data([*packet.data, offset]))
+        rooms = message["rooms"]
+        entry = Entry(
+            position,
+            str(message["ns"]),
+            None if rooms is None else tuple(str(r) for r in rooms),
+            frozenset(str(s) for s in message["exclude"]),
+            outgoing,
+            sum(len(p.data) for p in outgoing.packets),
+            time.monotonic(),
+            origin,
+            seq,
+            local=len(position) > 2,
+        )
+        self._journal.append(entry, entry.at)
+        return entry
+
+    def _gap(self, message: dict[str, Any], position: Position, origin: str | None) -> None:
+        """Events another process could not append: whoever missed them must know."""
+        if origin == self._node:
+            return  # this process's clients got them
+        namespace = str(message["ns"])
+        rooms = message.get("rooms")
+        self._journal.mark_lost(namespace, rooms, position, time.monotonic())
+        self.host.cut_off(namespace, rooms)
+
+    def _after_outage(self) -> None:
+        """Redis answers again: if it lost its data, write back what this process holds."""
+        epoch = self._redis.get(self._epoch_key)
+        if epoch is not None and _text(epoch) == self._epoch:
+            return
+        self._logger.warning(
+            "Redis lost the recovery state (restarted empty, or a failover); writing it again"
+        )
+        self._epoch = self._join_epoch()
+        self._records.rewrite_all()
+        self._keep_mark()
+
+    def _join_epoch(self) -> str:
+        """The current epoch of Redis's data, starting one if there is none."""
+        try:
+            self._redis.set(self._epoch_key, secrets.token_hex(8), nx=True)
+            self._redis.set(self._since_key, self._position, nx=True)
+            epoch = self._redis.get(self._epoch_key)
+        except self._errors as exc:
+            self._logger.warning("cannot reach Redis for recovery (%s)", exc)
+            return ""
+        return _text(epoch) if epoch is not None else ""
 
     def _trim_by_age(self) -> None:
         now = time.time()
@@ -320,43 +460,68 @@ class RedisRecoveryLog(RecoveryLog):
     def join(self, add: Callable[[], None]) -> str | None:
         with self._lock:
             add()
-            return self._position
+            return self._offset(self._position)
 
     def resume(
         self, snapshot: Snapshot, offset: str | None, add: Callable[[], None]
     ) -> list[Outgoing] | None:
-        start_text = offset if offset is not None else snapshot.first_offset or "0-0"
-        start = _stream_id(start_text)
-        if start is None:
+        parsed = parse_offset(offset if offset is not None else snapshot.first_offset or "0-0")
+        if parsed is None:
             return None
+        start, node, upto = parsed
+
+        def has(origin: str | None, seq: int | None) -> bool:
+            """Whether the client has this entry: node's own, delivered before it dropped."""
+            return origin == node and seq is not None and seq <= upto
+
         with self._lock:
-            position = self._position
-            if start > (_stream_id(position) or (0, 0)):
+            self._catch_up_locked()
+            if start > self._position_id():
                 return None  # not an offset of this log, or not read here yet
-            try:
-                if self._trimmed_after(start):
-                    return None
-                entries = self._redis.xrange(self._stream, min=f"({start_text}", max=position)
-            except self._errors as exc:
-                self._logger.warning("cannot read the recovery log (%s)", exc)
+            missed = self._journal.since(start, snapshot, has)
+            if missed is None and not self._journal.covers(start):
+                missed = self._from_redis(start, snapshot, has)
+            if missed is None:
                 return None
-            missed = []
-            for entry_id, fields in entries:
-                entry = self._entry(fields)
-                if (
-                    entry is None
-                    or "op" in entry
-                    or not matches(entry["ns"], entry["rooms"], entry["exclude"], snapshot)
-                ):
-                    continue
-                outgoing = self._outgoing(entry, _text(entry_id))
-                if outgoing is not None:
-                    missed.append(outgoing)
             add()
         self._manager.moved_here(snapshot.sid)
         return missed
 
-    def _trimmed_after(self, start: tuple[int, int]) -> bool:
+    def _from_redis(self, start: Position, snapshot: Snapshot, has: Skip) -> list[Outgoing] | None:
+        """What the journal does not reach back to, from the stream itself."""
+        start_id = f"{start[0]}-{start[1]}"
+        try:
+            since = self._redis.get(self._since_key)
+            if since is None or (_stream_id(_text(since)) or (0, 0)) > start:
+                return None  # Redis lost entries after start
+            if self._trimmed_after(start):
+                return None
+            entries = self._redis.xrange(self._stream, min=f"({start_id}", max=self._position)
+        except self._errors as exc:
+            self._logger.warning("cannot read the recovery log (%s)", exc)
+            return None
+        missed: list[Outgoing] = []
+        seen: dict[str, int] = {}
+        for entry_id, fields in entries:
+            data = fields.get(b"m", fields.get("m"))
+            message = unpack(data) if isinstance(data, bytes) else None
+            if message is None or not message.keys() >= _EVENT_FIELDS:
+                continue
+            origin, seq = message.get("o"), message.get("s")
+            if isinstance(origin, str) and isinstance(seq, int):
+                if seq <= seen.get(origin, 0):
+                    continue
+                seen[origin] = seq
+            if has(origin, seq) or not matches(
+                message["ns"], message["rooms"], message["exclude"], snapshot
+            ):
+                continue
+            packet = self._manager.decode_packet(message)
+            if packet is not None:
+                missed.append(self._prepare(packet.with_data([*packet.data, _text(entry_id)])))
+        return missed
+
+    def _trimmed_after(self, start: Position) -> bool:
         """Whether an entry after ``start`` was trimmed from the stream."""
         try:
             info = self._redis.xinfo_stream(self._stream)
@@ -369,94 +534,55 @@ class RedisRecoveryLog(RecoveryLog):
         first = info.get("first-entry")
         return first is not None and (_stream_id(_text(first[0])) or (0, 0)) > start
 
-    # -- snapshots ------------------------------------------------------------------
+    # -- the state of recoverable sockets ----------------------------------------------
 
     def connected(self, pid: str) -> None:
-        try:
-            self._redis.set(self._live_prefix + pid, self._node, ex=_LIVE_TTL)
-        except self._errors as exc:
-            self._logger.warning("cannot record a recoverable client in Redis (%s)", exc)
+        self._records.connected(pid)
+
+    def changed(self, pid: str, *, urgent: bool) -> None:
+        self._records.changed(pid, urgent=urgent)
 
     def save(self, snapshot: Snapshot) -> None:
-        data = pack(
-            {
-                "pid": snapshot.pid,
-                "sid": snapshot.sid,
-                "ns": snapshot.namespace,
-                "rooms": list(snapshot.rooms),
-                "session": snapshot.session,
-                "first": snapshot.first_offset,
-                "received": snapshot.received,
-                "at": snapshot.disconnected_at,
-            }
-        )
-        ttl = max(1, int(self.options.max_disconnection_duration * 1000))
-        try:
-            self._redis.set(self._snap_prefix + snapshot.pid, data, px=ttl)
-        except self._errors as exc:
-            self._logger.warning("cannot keep %s for recovery (%s)", snapshot.sid, exc)
-        except TypeError as exc:
-            self._logger.warning(
-                "cannot keep %s for recovery: its session does not serialize (%s)",
-                snapshot.sid,
-                exc,
-            )
+        self._records.dropped(snapshot)
 
     def left(self, pid: str) -> None:
-        try:
-            self._redis.delete(self._live_prefix + pid)
-        except self._errors as exc:
-            self._logger.debug("cannot forget a recoverable client in Redis (%s)", exc)
+        self._records.left(pid)
+
+    def _current(self, pid: str) -> Snapshot | None:
+        return self.host.current(pid)
 
     def take(self, pid: str) -> Snapshot | None:
+        snapshot = self._records.take_local(pid)
+        if snapshot is not None:
+            return snapshot
         try:
-            data = self._redis.getdel(self._snap_prefix + pid)
-        except self._errors as exc:
-            self._logger.warning("cannot look up a client to recover (%s)", exc)
-            return None
-        fields = unpack(data) if isinstance(data, bytes) else None
-        if fields is None:
-            return None
-        try:
-            return Snapshot(
-                pid=str(fields["pid"]),
-                sid=str(fields["sid"]),
-                namespace=str(fields["ns"]),
-                rooms=[str(room) for room in fields["rooms"]],
-                session=dict(fields["session"]),
-                first_offset=fields["first"],
-                received=int(fields["received"]),
-                disconnected_at=float(fields["at"]),
+            answers = self._manager.queries.ask_all(
+                _TAKEOVER,
+                {"pid": pid},
+                TAKEOVER_TIMEOUT,
+                enough=lambda a: a.answer is not None,
             )
-        except (KeyError, TypeError, ValueError):
-            return None
+            for answer in answers.answers:
+                found = snapshot_from(answer.answer.get("snapshot")) if answer.answer else None
+                if found is not None:
+                    return found
+            return self._records.claim(pid, answers.nodes | {self._node})
+        except self._errors as exc:
+            raise BrokerUnavailable(f"cannot look up a client to recover: {exc}") from exc
 
-    def take_elsewhere(self, pid: str) -> Snapshot | None:
-        """Have the process still serving ``pid`` let it go; its snapshot then."""
-        try:
-            holder = self._redis.get(self._live_prefix + pid)
-        except self._errors:
+    def _hand_over(self, question: dict[str, Any]) -> dict[str, Any] | None:
+        """Another process resumes ``question["pid"]``: let go of it, and hand its state over."""
+        pid = question.get("pid")
+        if not isinstance(pid, str):
             return None
-        if holder is None or _text(holder) == self._node:
+        self.host.let_go(pid)
+        snapshot = self._records.take_local(pid)
+        if snapshot is None:
             return None
-        if not self._manager.ask_takeover(_text(holder), pid):
-            return None
-        deadline = time.monotonic() + TAKEOVER_TIMEOUT
-        while time.monotonic() < deadline:
-            snapshot = self.take(pid)
-            if snapshot is not None:
-                return snapshot
-            self._mode.sleep(0.02)
-        return None
-
-    def attach(self, take_over: Callable[[str], None]) -> None:
-        self._take_over = take_over
-
-    def _on_takeover(self, pid: str) -> None:
-        if self._take_over is not None:
-            # Not on the broker's listener: letting go waits for the
-            # socket's disconnect handler.
-            self._mode.spawn(self._take_over, pid)
+        self._records.left(pid)
+        return {"snapshot": snapshot_to(snapshot)}
 
     def close(self) -> None:
         self._closed = True
+        self._appender.close()
+        self._records.close()

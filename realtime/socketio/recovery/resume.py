@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +113,8 @@ class Resumer:
         self._mode = mode
         self._close_connection = close_connection
         self._logger = logger
-        log.attach(self.let_go)
+        log.attach(self)
+        manager.observe(self)
 
     @staticmethod
     def new_pid() -> str:
@@ -125,7 +126,6 @@ class Resumer:
         socket.pid = self.new_pid()
         socket.finished = self._mode.event()
         self._clients.pids[socket.pid] = socket
-        self.log.connected(socket.pid)
         manager, namespace, sid, eio_sid = (
             self._manager,
             socket.namespace,
@@ -133,6 +133,7 @@ class Resumer:
             socket.eio_sid,
         )
         socket.first_offset = self.log.join(lambda: manager.add(namespace, sid, eio_sid))
+        self.log.connected(socket.pid)
 
     def resume(
         self, connection: Connection, namespace: str, auth: dict[str, Any]
@@ -141,6 +142,10 @@ class Resumer:
 
         The socket is back in its rooms and registered with this process;
         its connect handler has not run yet.
+
+        Raises:
+            BrokerUnavailable: its state may be kept elsewhere, but cannot be
+                reached now (the client should try again later).
         """
         pid, offset = auth.get("pid"), auth.get("offset")
         if not isinstance(pid, str) or not pid:
@@ -148,7 +153,7 @@ class Resumer:
         if not isinstance(offset, str):
             offset = None
         self.let_go(pid)
-        snapshot = self.log.take(pid) or self.log.take_elsewhere(pid)
+        snapshot = self.log.take(pid)
         if snapshot is None or snapshot.namespace != namespace:
             return None
         sid = SocketSid(snapshot.sid)
@@ -168,15 +173,10 @@ class Resumer:
             received=snapshot.received,
             finished=self._mode.event(),
         )
-        manager = self._manager
-
-        def add() -> None:
-            manager.add(namespace, sid, eio_sid)
-            for room in snapshot.rooms:
-                if room != sid:
-                    manager.enter_room(namespace, sid, room)
-
-        missed = self.log.resume(snapshot, offset, add)
+        manager, rooms = self._manager, [room for room in snapshot.rooms if room != sid]
+        missed = self.log.resume(
+            snapshot, offset, lambda: manager.restore(namespace, sid, eio_sid, rooms)
+        )
         if missed is None:
             self._logger.info("could not resume %s in %s: what it missed is gone", sid, namespace)
             return None
@@ -193,6 +193,41 @@ class Resumer:
         if socket.recovered:
             welcome["received"] = socket.received
         return welcome
+
+    def touched(self, socket: Socket, *, urgent: bool) -> None:
+        """``socket``'s session (``urgent``) or counters changed: keep its record current."""
+        if socket.pid is not None and socket.connected:
+            self.log.changed(socket.pid, urgent=urgent)
+
+    # -- what the manager and the log ask (MembershipObserver, RecoveryHost) --------
+
+    def rooms_changed(self, namespace: str, sid: SocketSid) -> None:
+        socket = self._clients.sockets.get(sid)
+        if socket is not None and socket.pid is not None and not socket.leaving:
+            self.log.changed(socket.pid, urgent=True)
+
+    def current(self, pid: str) -> Snapshot | None:
+        socket = self._clients.pids.get(pid)
+        if socket is None or socket.leaving:
+            return None
+        return Snapshot(
+            pid=pid,
+            sid=socket.sid,
+            namespace=socket.namespace,
+            rooms=self._manager.rooms(socket.namespace, socket.sid),
+            session=socket.session,
+            first_offset=socket.first_offset,
+            received=socket.received,
+        )
+
+    def cut_off(self, namespace: str, rooms: Sequence[str] | None) -> None:
+        for sid, eio_sid in self._manager.members(namespace, rooms):
+            socket = self._clients.sockets.get(sid)
+            if socket is not None and socket.pid is not None:
+                self._logger.warning(
+                    "%s missed events that cannot be replayed; closing its connection", sid
+                )
+                self._close_connection(eio_sid, DisconnectReason.TRANSPORT_CLOSE)
 
     def let_go(self, pid: str) -> None:
         """Close this process's connection still holding ``pid``, and wait until it has left."""
@@ -215,8 +250,8 @@ class Resumer:
         """A socket is gone: keep its snapshot if it dropped rather than left."""
         if socket.pid is None:
             return
-        self.log.left(socket.pid)
         if not socket.dropped:
+            self.log.left(socket.pid)
             return
         self.log.save(
             Snapshot(
