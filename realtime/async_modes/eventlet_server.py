@@ -28,7 +28,7 @@ import logging
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 with warnings.catch_warnings():
     # eventlet announces its maintenance mode on import (see eventlet_mode).
@@ -42,13 +42,17 @@ import greenlet
 
 from realtime.async_modes.base import EmbeddedServer, ServerOptions, WSGIApp, no_delay
 
-if TYPE_CHECKING:
-    from realtime.async_modes.eventlet_mode import _GreenHandedOver
-
-__all__ = ["PROTOCOL_KEY", "EventletServer"]
+__all__ = ["PROTOCOL_KEY", "Detached", "EventletServer"]
 
 logger = logging.getLogger("realtime.server")
 access_logger = logging.getLogger("realtime.access")
+
+
+class Detached(Protocol):
+    """A connection left open after its request (a WebSocket served from the hub)."""
+
+    def abort(self) -> None:
+        """End it now (the server stops)."""
 
 
 class _HeadTimeout(Exception):
@@ -93,13 +97,13 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     #: connection outlives the request, so the socket stays open.
     detached = False
     #: The server's detached connections (set per server), ended when it stops.
-    detached_connections: weakref.WeakSet[_GreenHandedOver] = weakref.WeakSet()
+    detached_connections: weakref.WeakSet[Detached] = weakref.WeakSet()
 
     def finish(self) -> None:
         if not self.detached:
             super().finish()
 
-    def leave_open(self, handed: _GreenHandedOver) -> weakref.WeakSet[_GreenHandedOver]:
+    def leave_open(self, handed: Detached) -> weakref.WeakSet[Detached]:
         """Keep the request's socket open after the request: ``handed`` serves it.
 
         Neither this protocol, when the request ends, nor the server, when
@@ -312,7 +316,7 @@ class _Pool:
     #: Idle green threads kept at most.
     KEEP = 256
 
-    def __init__(self, detached: weakref.WeakSet[_GreenHandedOver]) -> None:
+    def __init__(self, detached: weakref.WeakSet[Detached]) -> None:
         self._detached = detached
         self._idle: list[Any] = []
         self._busy: set[Any] = set()
@@ -383,7 +387,7 @@ class EventletServer(EmbeddedServer):
         self._options = options
         self._sock = eventlet.listen((host, port), backlog=options.backlog)
         self._main: Any = None
-        self._detached: weakref.WeakSet[_GreenHandedOver] = weakref.WeakSet()
+        self._detached: weakref.WeakSet[Detached] = weakref.WeakSet()
         self._protocol = type(
             "Protocol",
             (_Protocol,),

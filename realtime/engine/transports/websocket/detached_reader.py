@@ -9,7 +9,7 @@ once it is open, and the request's green thread ends.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from realtime.engine.transports.websocket.connection import NOTHING_YET
 from realtime.exceptions import PacketDecodeError
@@ -17,11 +17,27 @@ from realtime.exceptions import PacketDecodeError
 if TYPE_CHECKING:
     from realtime.async_modes.base import HandedOverSocket
     from realtime.engine.session import Session
+    from realtime.engine.transports.base import TransportHost
     from realtime.engine.transports.websocket.connection import WebSocketConnection
-    from realtime.engine.transports.websocket.transport import WebSocketTransport
     from realtime.protocol.engineio import Packet
 
-__all__ = ["DetachedReader"]
+__all__ = ["DetachedReader", "ReaderOwner"]
+
+
+class ReaderOwner(Protocol):
+    """What a detached reader asks of the transport it reads for."""
+
+    @property
+    def host(self) -> TransportHost:
+        """The server (its async mode and logger)."""
+
+    def close_invalid(
+        self, session: Session, connection: WebSocketConnection, exc: PacketDecodeError
+    ) -> None:
+        """Close ``session``: its client sent ``exc``'s invalid packet."""
+
+    def connection_ended(self, session: Session, connection: WebSocketConnection) -> None:
+        """Close ``session`` and ``connection`` once no more is read from it."""
 
 
 class DetachedReader:
@@ -40,7 +56,7 @@ class DetachedReader:
 
     def __init__(
         self,
-        transport: WebSocketTransport,
+        transport: ReaderOwner,
         session: Session,
         connection: WebSocketConnection,
         packets: Iterator[Packet],
