@@ -148,7 +148,7 @@ class PubSubManager(MemoryManager):
 
     def cluster_link(self, mode: AsyncMode) -> BrokerLink:
         if self._link is None:
-            broker = open_broker(self.url, mode, self.logger)
+            broker = open_broker(self.url, mode, self.logger, channel=self.channel)
             self._link = BrokerLink(broker, self.channel, fanout=True, listen=not self.write_only)
             self._queries = Queries(self._link, mode, self.logger)
             self._outbox = Outbox(self._send_now, mode, self.outbox_options, self.logger)

@@ -19,14 +19,20 @@ BROKERS = {
     "redis": "realtime.socketio.managers.brokers.redis_broker:RedisBroker",
     "rediss": "realtime.socketio.managers.brokers.redis_broker:RedisBroker",
     "unix": "realtime.socketio.managers.brokers.redis_broker:RedisBroker",
+    "redis+sentinel": "realtime.socketio.managers.brokers.redis_broker:RedisBroker",
     "amqp": "realtime.socketio.managers.brokers.kombu_broker:KombuBroker",
     "amqps": "realtime.socketio.managers.brokers.kombu_broker:KombuBroker",
     "pyamqp": "realtime.socketio.managers.brokers.kombu_broker:KombuBroker",
 }
 
 
-def open_broker(url: str, mode: AsyncMode, logger: logging.Logger) -> Broker:
+def open_broker(
+    url: str, mode: AsyncMode, logger: logging.Logger, *, channel: str | None = None
+) -> Broker:
     """The broker for ``url``, by its scheme.
+
+    ``channel`` is the deployment's: the Sentinel service a ``redis+sentinel://``
+    URL means when it names none.
 
     Raises:
         ConfigurationError: no broker serves that scheme.
@@ -38,4 +44,6 @@ def open_broker(url: str, mode: AsyncMode, logger: logging.Logger) -> Broker:
         raise ConfigurationError(f"no message queue serves {scheme}:// URLs; use one of {known}")
     module_name, class_name = target.split(":")
     broker_class: type[Broker] = getattr(importlib.import_module(module_name), class_name)
+    if scheme == "redis+sentinel":
+        return broker_class(url, mode, logger, channel=channel)  # type: ignore[call-arg]
     return broker_class(url, mode, logger)

@@ -1,4 +1,14 @@
-"""Redis publish/subscribe as the broker."""
+"""Redis publish/subscribe as the broker, on one Redis or behind Sentinel.
+
+A ``redis+sentinel://`` URL names the sentinels of a replicated Redis
+(python-socketio's form)::
+
+    redis+sentinel://[[user]:password@]host1:port1[,host2:port2...][/db[/service]]
+
+The client asks the sentinels for the current primary, and asks again
+whenever a connection fails, so it follows a failover by itself. The service
+name defaults to the channel, as in python-socketio.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
 from realtime.socketio.managers.brokers.base import Broker, Subscriber
@@ -13,7 +24,9 @@ from realtime.socketio.managers.brokers.base import Broker, Subscriber
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
 
-__all__ = ["RedisBroker"]
+__all__ = ["RedisBroker", "parse_sentinel_url"]
+
+SENTINEL_SCHEME = "redis+sentinel"
 
 _FIRST_BACKOFF = 0.5
 #: Seconds between reconnection attempts, at most: a restarted broker is found
@@ -28,10 +41,14 @@ class RedisBroker(Broker):
     a process learn at once that no process holds a session any more.
 
     Args:
-        url: ``redis://``, ``rediss://`` or ``unix://`` URL (as redis-py takes it).
+        url: ``redis://``, ``rediss://`` or ``unix://`` URL (as redis-py takes
+            it), or ``redis+sentinel://`` (see the module's notes).
         mode: the async mode.
         logger: where to report losing and finding the broker.
-        options: extra keyword arguments for ``redis.Redis.from_url``.
+        options: extra keyword arguments for ``redis.Redis.from_url`` (or the
+            primary's connections, behind Sentinel).
+        channel: the deployment's channel: the Sentinel service name when
+            the URL names none.
     """
 
     def __init__(
@@ -40,6 +57,7 @@ class RedisBroker(Broker):
         mode: AsyncMode,
         logger: logging.Logger,
         options: dict[str, Any] | None = None,
+        channel: str | None = None,
     ) -> None:
         super().__init__(url, mode, logger)
         try:
@@ -57,7 +75,20 @@ class RedisBroker(Broker):
             "socket_timeout": 5,
             **(options or {}),
         }
-        self._client = self._redis.Redis.from_url(url, **settings)
+        if url.partition("://")[0].lower() == SENTINEL_SCHEME:
+            sentinels, service, credentials = parse_sentinel_url(url)
+            sentinel = self._redis.Sentinel(
+                sentinels,
+                sentinel_kwargs={
+                    "socket_connect_timeout": settings["socket_connect_timeout"],
+                    "socket_timeout": settings["socket_timeout"],
+                    **{k: v for k, v in credentials.items() if k != "db"},
+                },
+                **credentials,
+            )
+            self._client = sentinel.master_for(service or channel or "mymaster", **settings)
+        else:
+            self._client = self._redis.Redis.from_url(url, **settings)
         self._closed = False
         self._pubsubs: list[Any] = []
 
@@ -148,3 +179,39 @@ class RedisBroker(Broker):
                 pubsub.close()
         with contextlib.suppress(Exception):
             self._client.close()
+
+
+def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str | None, dict[str, Any]]:
+    """The sentinels, the service name and the connection settings of a
+    ``redis+sentinel://`` URL.
+
+    Raises:
+        ConfigurationError: the URL does not name its sentinels as ``host:port``.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    credentials: dict[str, Any] = {}
+    if "@" in netloc:
+        userinfo, _, netloc = netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        if user:
+            credentials["username"] = unquote(user)
+        if password:
+            credentials["password"] = unquote(password)
+    sentinels = []
+    for item in netloc.split(","):
+        host, colon, port = item.rpartition(":")
+        if not colon or not host or not port.isdigit():
+            raise ConfigurationError(
+                f"a redis+sentinel:// URL lists its sentinels as host:port, not {item!r}"
+            )
+        sentinels.append((host.strip("[]"), int(port)))
+    path = [segment for segment in parts.path.split("/") if segment]
+    if path:
+        if not path[0].isdigit():
+            raise ConfigurationError(
+                f"the database of a redis+sentinel:// URL is a number: {path[0]!r}"
+            )
+        credentials["db"] = int(path[0])
+    service = path[1] if len(path) > 1 else None
+    return sentinels, service, credentials
