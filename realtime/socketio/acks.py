@@ -1,9 +1,15 @@
-"""Acknowledgements the server asked clients for.
+"""Acknowledgements the server asks clients for: ``emit(callback=)`` and ``call()``.
 
 Every event the server emits with a callback (or through ``call``) carries
 an ack id. Ids come from one counter per server, so a broadcast uses the
 same id for every recipient and is still encoded once; a pending ack is
-keyed by (client sid, id).
+keyed by (client sid, id) in the :class:`AckRegistry`, and the client's ACK
+packet (see the dispatcher) resolves it.
+
+:class:`AckRequests` sends such events, here and, with a broker, to the
+clients other processes serve: the manager publishes the event once, each
+process asks its own clients with an ack id of its own and reports their
+answers back (a :class:`~realtime.socketio.managers.gathering.Gathering`).
 """
 
 from __future__ import annotations
@@ -13,12 +19,19 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from realtime.exceptions import AckTimeout
+from realtime.protocol.socketio import SocketSid
+from realtime.socketio.managers.emit_args import Target, as_rooms
+from realtime.socketio.managers.gathering import GONE
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
-    from realtime.protocol.socketio import SocketSid
+    from realtime.engine.outgoing import Outgoing
+    from realtime.protocol.socketio import SioPacket
+    from realtime.socketio.clients import Clients
+    from realtime.socketio.managers.base import Manager
+    from realtime.socketio.managers.gathering import Gathering
 
-__all__ = ["AckRegistry", "Waiter"]
+__all__ = ["AckRegistry", "AckRequests", "Waiter"]
 
 #: Ack ids wrap around here, well inside what JavaScript numbers hold exactly.
 _MAX_ID = 2**31
@@ -137,3 +150,165 @@ class AckRegistry:
             self.forget(sid, ack_id)
             raise AckTimeout(sid, namespace, allowed)
         return waiter.args
+
+
+#: Runs an emit callback with an answer's arguments, where application code runs.
+RunCallback = Callable[..., None]
+
+
+class AckRequests:
+    """Sends events that ask for acknowledgements, and collects the answers.
+
+    Args:
+        registry: where answers are waited for.
+        manager: the recipients, and the other processes.
+        prepare: encodes a packet once for every recipient.
+        clients: this process's sockets.
+        mode: the async mode (waiters, clock).
+        run: runs ``callback(*args)`` on a worker task (emit callbacks).
+    """
+
+    def __init__(
+        self,
+        registry: AckRegistry,
+        manager: Manager,
+        prepare: Callable[[SioPacket], Outgoing],
+        clients: Clients,
+        mode: AsyncMode,
+        run: RunCallback,
+    ) -> None:
+        self._registry = registry
+        self._manager = manager
+        self._prepare = prepare
+        self._clients = clients
+        self._mode = mode
+        self._run = run
+
+    def emit(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        rooms: Sequence[str] | None,
+        exclude: set[str],
+        callback: Callable[..., Any],
+    ) -> None:
+        """Send ``packet`` to the members of ``rooms`` but ``exclude``, here and
+        elsewhere; ``callback(*args)`` runs once per recipient that answers."""
+        members = [m for m in self._manager.members(namespace, rooms) if m[0] not in exclude]
+        ack_id = self._registry.new_id()
+        run = self._run
+
+        def answered_here(args: list[Any]) -> None:
+            run(callback, *args)
+
+        self._registry.expect([sid for sid, _ in members], ack_id, answered_here)
+        self._manager.deliver(namespace, self._prepare(packet.with_id(ack_id)), members)
+        if self._manager.clustered:
+
+            def answered(sid: str, args: list[Any]) -> None:
+                run(callback, *args)
+
+            self._manager.request(
+                namespace, self._prepare(packet), rooms, exclude, on_answer=answered
+            )
+
+    def call(
+        self, namespace: str, packet: SioPacket, to: Target, sid: str | None, wait: float
+    ) -> Any:
+        """Send ``packet`` to ``sid`` or ``to`` and wait up to ``wait`` seconds for
+        the answers (see :meth:`realtime.Server.call`).
+
+        Raises:
+            AckTimeout: the one client addressed did not answer in time, or
+                left first.
+        """
+        single = self._own_sid(sid if sid is not None else to, namespace)
+        if single is None and sid is not None:
+            return self._call_elsewhere(namespace, packet, sid, wait)
+        rooms = [single] if single is not None else as_rooms(to)
+        members = self._manager.members(namespace, rooms)
+        if single is not None:
+            # A sid is its own room, but only the client itself may answer.
+            members = [m for m in members if m[0] == single]
+        ack_id = self._registry.new_id()
+        waiters = {member: Waiter(self._mode) for member, _ in members}
+        for member, waiter in waiters.items():
+            self._registry.expect([member], ack_id, waiter)
+        self._manager.deliver(namespace, self._prepare(packet.with_id(ack_id)), members)
+        if single is not None:
+            if not waiters:
+                raise AckTimeout(single, namespace, wait, disconnected=True)
+            target = SocketSid(single)
+            answer = self._registry.wait(waiters[target], target, ack_id, namespace, wait)
+            return _ack_value(answer)
+        gathering = (
+            self._manager.request(namespace, self._prepare(packet), rooms)
+            if self._manager.clustered
+            else None
+        )
+        deadline = self._mode.monotonic() + wait
+        answers: dict[str, Any] = {}
+        for member, waiter in waiters.items():
+            remaining = max(0.0, deadline - self._mode.monotonic())
+            try:
+                answers[member] = _ack_value(
+                    self._registry.wait(waiter, member, ack_id, namespace, remaining, reported=wait)
+                )
+            except AckTimeout as exc:
+                answers[member] = exc
+        if gathering is None:
+            return answers
+        try:
+            gathering.wait(deadline - self._mode.monotonic())
+        finally:
+            self._manager.forget(gathering)
+        for remote, answer in gathering.results().items():
+            answers[remote] = _answer_of(answer, remote, namespace, wait)
+        if isinstance(to, str) and not members and list(answers) == [to]:
+            # ``to`` named a client that another process serves: one answer.
+            if isinstance(answers[to], AckTimeout):
+                raise answers[to]
+            return answers[to]
+        return answers
+
+    def _call_elsewhere(self, namespace: str, packet: SioPacket, sid: str, wait: float) -> Any:
+        """``call(sid=...)`` for a client this process does not serve."""
+        gathering: Gathering | None = None
+        if self._manager.clustered:
+            gathering = self._manager.request(namespace, self._prepare(packet), sid=sid)
+        if gathering is None:
+            raise AckTimeout(sid, namespace, wait, disconnected=True)
+        try:
+            gathering.wait(wait)
+        finally:
+            self._manager.forget(gathering)
+        results = gathering.results()
+        if sid not in results and gathering.complete:
+            # Its process reported that it has no such client (or there is none).
+            raise AckTimeout(sid, namespace, wait, disconnected=True)
+        answer = _answer_of(results.get(sid), sid, namespace, wait)
+        if isinstance(answer, AckTimeout):
+            raise answer
+        return answer
+
+    def _own_sid(self, to: Target, namespace: str) -> str | None:
+        if isinstance(to, str):
+            socket = self._clients.sockets.get(SocketSid(to))
+            if socket is not None and socket.namespace == namespace:
+                return to
+        return None
+
+
+def _ack_value(args: list[Any]) -> Any:
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+def _answer_of(answer: Any, sid: str, namespace: str, wait: float) -> Any:
+    """One client's entry in a gathering as :meth:`realtime.Server.call` reports it."""
+    if isinstance(answer, list):
+        return _ack_value(answer)
+    return AckTimeout(sid, namespace, wait, disconnected=answer is GONE)

@@ -18,10 +18,10 @@ from typing import Any, TypeVar, overload
 from realtime.async_modes import AsyncMode, get_async_mode
 from realtime.engine import DisconnectReason
 from realtime.engine import Server as EngineServer
-from realtime.exceptions import AckTimeout, ConfigurationError
+from realtime.exceptions import ConfigurationError
 from realtime.protocol.parsers import Parser, get_parser
-from realtime.protocol.socketio import Serializer, SioPacket, SocketSid
-from realtime.socketio.acks import AckRegistry, Waiter
+from realtime.protocol.socketio import Serializer, SocketSid
+from realtime.socketio.acks import AckRegistry, AckRequests
 from realtime.socketio.client_files import StaticFiles
 from realtime.socketio.clients import Clients
 from realtime.socketio.delivery import Delivery
@@ -29,7 +29,6 @@ from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_h
 from realtime.socketio.handlers import ClassHandlers, HandlerRegistry, NamespaceKey
 from realtime.socketio.managers import Manager, MemoryManager
 from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
-from realtime.socketio.managers.gathering import GONE, Gathering
 from realtime.socketio.managers.pubsub import PubSubManager
 from realtime.socketio.recovery.log import RecoveryLog
 from realtime.socketio.recovery.options import RecoveryOptions
@@ -137,6 +136,16 @@ class Server:
             self.logger,
         )
         self.manager.bind(self._dispatcher)
+        self._ack_requests = AckRequests(
+            self._acks,
+            self.manager,
+            self._delivery.prepare,
+            self._clients,
+            self.mode,
+            lambda callback, *args: self._dispatcher.run_anywhere(
+                self._dispatcher.call, callback, *args
+            ),
+        )
         recovery = RecoveryOptions.from_option(connection_state_recovery)
         self._recovery: RecoveryLog | None = None
         if recovery is not None:
@@ -322,20 +331,9 @@ class Server:
             else:
                 self.manager.broadcast(namespace, self._delivery.prepare(packet), rooms, exclude)
             return
-        packet = event_packet(event, data, namespace)
-        members = [m for m in self.manager.members(namespace, rooms) if m[0] not in exclude]
-        ack_id = self._acks.new_id()
-        self._acks.expect([sid for sid, _ in members], ack_id, self._callback_runner(callback))
-        self.manager.deliver(namespace, self._delivery.prepare(packet.with_id(ack_id)), members)
-        if self.manager.clustered:
-            run = self._dispatcher.run_anywhere
-
-            def answered(sid: str, args: list[Any]) -> None:
-                run(self._dispatcher.call, callback, *args)
-
-            self.manager.request(
-                namespace, self._delivery.prepare(packet), rooms, exclude, on_answer=answered
-            )
+        self._ack_requests.emit(
+            namespace, event_packet(event, data, namespace), rooms, exclude, callback
+        )
 
     def send(
         self,
@@ -388,81 +386,7 @@ class Server:
         wait = self.ack_timeout if timeout is None else float(timeout)
         if sid is None and to is None:
             raise ConfigurationError("call() needs a recipient: sid=..., or to= a sid or room")
-        single = self._own_sid(sid if sid is not None else to, namespace)
-        if single is None and sid is not None:
-            return self._call_elsewhere(namespace, packet, sid, wait)
-        rooms = [single] if single is not None else as_rooms(to)
-        members = self.manager.members(namespace, rooms)
-        if single is not None:
-            # A sid is its own room, but only the client itself may answer.
-            members = [m for m in members if m[0] == single]
-        ack_id = self._acks.new_id()
-        waiters = {member: Waiter(self.mode) for member, _ in members}
-        for member, waiter in waiters.items():
-            self._acks.expect([member], ack_id, waiter)
-        self.manager.deliver(namespace, self._delivery.prepare(packet.with_id(ack_id)), members)
-        if single is not None:
-            if not waiters:
-                raise AckTimeout(single, namespace, wait, disconnected=True)
-            target = SocketSid(single)
-            answer = self._acks.wait(waiters[target], target, ack_id, namespace, wait)
-            return _ack_value(answer)
-        gathering = (
-            self.manager.request(namespace, self._delivery.prepare(packet), rooms)
-            if self.manager.clustered
-            else None
-        )
-        deadline = self.mode.monotonic() + wait
-        answers: dict[str, Any] = {}
-        for member, waiter in waiters.items():
-            remaining = max(0.0, deadline - self.mode.monotonic())
-            try:
-                answers[member] = _ack_value(
-                    self._acks.wait(waiter, member, ack_id, namespace, remaining, reported=wait)
-                )
-            except AckTimeout as exc:
-                answers[member] = exc
-        if gathering is None:
-            return answers
-        try:
-            gathering.wait(deadline - self.mode.monotonic())
-        finally:
-            self.manager.forget(gathering)
-        for remote, answer in gathering.results().items():
-            answers[remote] = _answer_of(answer, remote, namespace, wait)
-        if isinstance(to, str) and not members and list(answers) == [to]:
-            # ``to`` named a client that another process serves: one answer.
-            if isinstance(answers[to], AckTimeout):
-                raise answers[to]
-            return answers[to]
-        return answers
-
-    def _call_elsewhere(self, namespace: str, packet: SioPacket, sid: str, wait: float) -> Any:
-        """``call(sid=...)`` for a client this process does not serve."""
-        gathering: Gathering | None = None
-        if self.manager.clustered:
-            gathering = self.manager.request(namespace, self._delivery.prepare(packet), sid=sid)
-        if gathering is None:
-            raise AckTimeout(sid, namespace, wait, disconnected=True)
-        try:
-            gathering.wait(wait)
-        finally:
-            self.manager.forget(gathering)
-        results = gathering.results()
-        if sid not in results and gathering.complete:
-            # Its process reported that it has no such client (or there is none).
-            raise AckTimeout(sid, namespace, wait, disconnected=True)
-        answer = _answer_of(results.get(sid), sid, namespace, wait)
-        if isinstance(answer, AckTimeout):
-            raise answer
-        return answer
-
-    def _own_sid(self, to: Target, namespace: str) -> str | None:
-        if isinstance(to, str):
-            socket = self._clients.sockets.get(SocketSid(to))
-            if socket is not None and socket.namespace == namespace:
-                return to
-        return None
+        return self._ack_requests.call(namespace, packet, to, sid, wait)
 
     # -- rooms ----------------------------------------------------------------
 
@@ -590,27 +514,6 @@ class Server:
     def sleep(self, seconds: float = 0) -> None:
         """Sleep without blocking the other tasks of the async mode."""
         self.mode.sleep(seconds)
-
-    def _callback_runner(self, callback: Callable[..., Any]) -> Callable[[list[Any]], None]:
-        def run(args: list[Any]) -> None:
-            self._dispatcher.call(callback, *args)
-
-        return run
-
-
-def _ack_value(args: list[Any]) -> Any:
-    if not args:
-        return None
-    if len(args) == 1:
-        return args[0]
-    return tuple(args)
-
-
-def _answer_of(answer: Any, sid: str, namespace: str, wait: float) -> Any:
-    """One client's entry in a gathering as :meth:`Server.call` reports it."""
-    if isinstance(answer, list):
-        return _ack_value(answer)
-    return AckTimeout(sid, namespace, wait, disconnected=answer is GONE)
 
 
 def _manager_for(message_queue: str | None, channel: str) -> Manager:
