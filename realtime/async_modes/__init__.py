@@ -10,7 +10,13 @@ import importlib.util
 import sys
 import threading
 
-from realtime.async_modes.base import GC_THRESHOLDS, AsyncMode, EmbeddedServer, ServerOptions
+from realtime.async_modes.base import (
+    GC_THRESHOLDS,
+    AsyncMode,
+    EmbeddedServer,
+    ServerOptions,
+    short_lock,
+)
 from realtime.exceptions import ConfigurationError
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "ServerOptions",
     "get_async_mode",
     "patched_mode",
+    "short_lock",
     "under_gunicorn",
 ]
 

@@ -37,6 +37,7 @@ __all__ = [
     "ServerOptions",
     "Task",
     "no_delay",
+    "short_lock",
 ]
 
 logger = logging.getLogger("realtime.server")
@@ -496,6 +497,18 @@ def suppress_all() -> Iterator[None]:
         yield
     except Exception:
         logger.debug("ignored error during cleanup", exc_info=True)
+
+
+def short_lock() -> Lock:
+    """A lock for sections that never yield (dict updates), safe in every mode.
+
+    Green threads only switch when they block, so a section that never
+    blocks is never interrupted by another green thread of its hub, and an
+    OS lock around it never stalls the hub; with threads it is the lock it
+    has to be. For structures made before the async mode is known (a
+    manager built by the application, say).
+    """
+    return threading.Lock()
 
 
 class ReentrantLock:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from realtime.async_modes import short_lock
 from realtime.engine.http import Request, Response
 
 __all__ = ["CLIENT_FILES", "StaticFiles"]
@@ -46,7 +46,7 @@ class StaticFiles:
         prefix = f"/{path.strip('/')}/" if path.strip("/") else "/"
         self._routes = {prefix + name: file for name, file in CLIENT_FILES.items()}
         self._assets: dict[str, _Asset] = {}
-        self._lock = threading.Lock()
+        self._lock = short_lock()
 
     def matches(self, environ: dict[str, Any]) -> bool:
         return environ.get("PATH_INFO") in self._routes

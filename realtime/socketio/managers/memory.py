@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from realtime.async_modes import short_lock
 from realtime.socketio.managers.base import Manager
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class MemoryManager(Manager):
 
     def __init__(self) -> None:
         super().__init__()
-        self._lock = threading.Lock()
+        self._lock = short_lock()
         self._rooms: dict[str, dict[str, dict[SocketSid, EngineSid]]] = {}
         self._memberships: dict[str, dict[SocketSid, dict[str, None]]] = {}
         self._eio: dict[str, dict[SocketSid, EngineSid]] = {}
