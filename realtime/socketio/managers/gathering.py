@@ -14,13 +14,18 @@ never complete and its waiter runs to its deadline.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
 
-__all__ = ["GONE", "Gathering"]
+__all__ = ["GONE", "REPORT_WINDOW", "Gathering", "Gatherings"]
+
+#: Seconds after which a gathering for emit() callbacks stops expecting
+#: reports from processes, when the broker cannot count them.
+REPORT_WINDOW = 10.0
 
 
 class _Gone:
@@ -122,3 +127,74 @@ class Gathering:
         """Each client reached: its ack arguments, :data:`GONE`, or None if it has not answered."""
         with self._lock:
             return {sid: (None if a is _PENDING else a) for sid, a in self._answers.items()}
+
+
+class _Entry:
+    __slots__ = ("auto_forget", "gathering", "started")
+
+    def __init__(self, gathering: Gathering, auto_forget: bool) -> None:
+        self.gathering = gathering
+        self.auto_forget = auto_forget
+        self.started = time.monotonic()
+
+
+class Gatherings:
+    """This process's open requests to the others, by request id.
+
+    A ``call()`` forgets its gathering when it stops waiting; an emit
+    callback's gathering is dropped once nothing more can come (every
+    process reported and every client answered or left, or, when the broker
+    cannot count the processes, :data:`REPORT_WINDOW` seconds passed and no
+    client reached is still expected).
+
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    def open(self, rid: str, mode: AsyncMode, on_answer: AnswerCallback | None) -> Gathering:
+        """A new gathering for request ``rid``; ``on_answer`` makes it an emit callback's."""
+        gathering = Gathering(mode, on_answer, key=rid)
+        self._entries[rid] = _Entry(gathering, auto_forget=on_answer is not None)
+        return gathering
+
+    def forget(self, gathering: Gathering) -> None:
+        """Its caller stopped waiting."""
+        if gathering.key is not None:
+            self._entries.pop(gathering.key, None)
+
+    def report(self, rid: str, sids: list[str]) -> None:
+        """A process delivered request ``rid`` to ``sids``."""
+        entry = self._entries.get(rid)
+        if entry is not None:
+            entry.gathering.report(sids)
+            self.settle(rid)
+
+    def answer(self, rid: str, sid: str, args: list[Any]) -> None:
+        """Client ``sid`` answered request ``rid``."""
+        entry = self._entries.get(rid)
+        if entry is not None:
+            entry.gathering.answer(sid, args)
+            self.settle(rid)
+
+    def gone(self, rid: str, sid: str) -> None:
+        """Client ``sid`` left without answering request ``rid``."""
+        entry = self._entries.get(rid)
+        if entry is not None:
+            entry.gathering.gone(sid)
+            self.settle(rid)
+
+    def settle(self, rid: str) -> None:
+        """Drop an emit callback's gathering once nothing more can come."""
+        entry = self._entries.get(rid)
+        if entry is None or not entry.auto_forget:
+            return
+        gathering = entry.gathering
+        window_over = time.monotonic() - entry.started >= REPORT_WINDOW
+        if gathering.complete or (window_over and not gathering.waiting_for_clients):
+            self._entries.pop(rid, None)
+
+    def settle_later(self, rid: str, mode: AsyncMode) -> None:
+        """Settle ``rid`` after the report window (the broker could not count)."""
+        mode.sleep(REPORT_WINDOW)
+        self.settle(rid)

@@ -52,11 +52,12 @@ from realtime.engine.forwarding import NODE_ID_LENGTH, owner_of
 from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
 from realtime.protocol.parsers import Parser, get_parser
-from realtime.protocol.socketio import Serializer, SioPacket, SioPacketType, SocketSid
+from realtime.protocol.socketio import Serializer, SioPacket, SocketSid
 from realtime.socketio.managers.broker_link import BrokerLink, pack
 from realtime.socketio.managers.brokers import open_broker
 from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
-from realtime.socketio.managers.gathering import Gathering
+from realtime.socketio.managers.formats import Formats
+from realtime.socketio.managers.gathering import Gathering, Gatherings
 from realtime.socketio.managers.memory import MemoryManager
 from realtime.socketio.managers.outbox import Deduplicator, Outbox, OutboxOptions
 from realtime.socketio.managers.queries import Queries
@@ -71,9 +72,6 @@ __all__ = ["KombuManager", "PubSubManager", "RedisManager"]
 
 logger = logging.getLogger("realtime.socketio")
 
-#: Seconds after which a gathering for emit() callbacks stops expecting
-#: reports from processes, when the broker cannot count them.
-REPORT_WINDOW = 10.0
 #: Seconds between two warnings that publishing failed.
 WARNING_INTERVAL = 10.0
 
@@ -127,9 +125,9 @@ class PubSubManager(MemoryManager):
         self.logger = logger or globals()["logger"]
         self._link: BrokerLink | None = None
         self._parser = get_parser(serializer, serializer=json) if json else get_parser(serializer)
-        self._other_parsers: dict[str, Parser | None] = {}
+        self._formats = Formats(lambda: self.parser, self.warn)
         self._rids = itertools.count(1)
-        self._gatherings: dict[str, _Entry] = {}
+        self._gatherings = Gatherings()
         self._last_warning = 0.0
         self._moved: dict[str, str] = {}
         self._queries: Queries | None = None
@@ -230,8 +228,7 @@ class PubSubManager(MemoryManager):
     ) -> Gathering:
         link = self._require_link()
         rid = f"{link.node_id}:{next(self._rids)}"
-        gathering = Gathering(link.broker.mode, on_answer, key=rid)
-        self._gatherings[rid] = _Entry(gathering, auto_forget=on_answer is not None)
+        gathering = self._gatherings.open(rid, link.broker.mode, on_answer)
         message: dict[str, Any] = {"op": "m.request", "rid": rid, "ns": namespace}
         message.update(self._encoded(outgoing))
         if sid is not None:
@@ -246,21 +243,12 @@ class PubSubManager(MemoryManager):
             # so the receivers the broker counts are exactly the reports due.
             gathering.expect(receivers)
             if receivers is None and on_answer is not None:
-                link.broker.mode.spawn(self._settle_later, rid)
-        if on_answer is not None and gathering.complete:
-            self._gatherings.pop(rid, None)
+                link.broker.mode.spawn(self._gatherings.settle_later, rid, link.broker.mode)
+        self._gatherings.settle(rid)
         return gathering
 
-    def _settle_later(self, rid: str) -> None:
-        assert self._link is not None
-        self._link.broker.mode.sleep(REPORT_WINDOW)
-        entry = self._gatherings.get(rid)
-        if entry is not None:
-            self._settle(rid, entry)
-
     def forget(self, gathering: Gathering) -> None:
-        if gathering.key is not None:
-            self._gatherings.pop(gathering.key, None)
+        self._gatherings.forget(gathering)
 
     def enter_room(self, namespace: str, sid: SocketSid, room: str) -> None:
         self._membership("m.enter", namespace, sid, room)
@@ -303,7 +291,7 @@ class PubSubManager(MemoryManager):
         if self.write_only:
             writer = self._stream_writer()
             if writer is not None:
-                return self._write(writer, message)
+                return writer.append_if_read(message)
         return False
 
     def remove(self, namespace: str, sid: SocketSid) -> None:
@@ -410,32 +398,14 @@ class PubSubManager(MemoryManager):
             **self._encoded(outgoing),
         }
         writer = self._stream_writer()
-        if writer is not None and self._write(writer, message):  # an event of the log: no op
+        if writer is not None and writer.append_if_read(message):  # an event of the log: no op
             return
         self._publish_all({"op": "m.emit", **message}, strict=True)
-
-    def _write(self, writer: StreamWriter, message: dict[str, Any]) -> bool:
-        """Append to the recovery log if the deployment reads one; False if not.
-
-        Raises:
-            BrokerUnavailable: Redis cannot be reached.
-        """
-        broker = self._require_link().broker
-        try:
-            if not writer.active():
-                return False
-            writer.append(message)
-        except broker.errors as exc:  # type: ignore[attr-defined]
-            raise BrokerUnavailable(f"cannot append to {broker.describe()}: {exc}") from exc
-        return True
 
     def _stream_writer(self) -> StreamWriter | None:
         """The recovery log's writer, on Redis; None on another broker."""
         if self._writer is None:
-            client = getattr(self._require_link().broker, "client", None)
-            if client is None:
-                return None
-            self._writer = StreamWriter(client, self.channel)
+            self._writer = StreamWriter.on(self._require_link().broker, self.channel)
         return self._writer
 
     def emit(
@@ -556,7 +526,7 @@ class PubSubManager(MemoryManager):
         origin = message.get("from")
         if origin == self._link.node_id and op in _FANOUT_OPS:
             if op == "m.request":
-                self._on_report(message["rid"], [])
+                self._gatherings.report(message["rid"], [])
             return
         if "seq" in message and not self._dedup.first_time(str(origin), message["seq"]):
             return  # sent twice (again from an outbox): handled already
@@ -598,36 +568,6 @@ class PubSubManager(MemoryManager):
 
             self._host.ask(namespace, packet, members, pending)
 
-    def _on_members(self, message: dict[str, Any]) -> None:
-        self._on_report(message["rid"], message["sids"])
-
-    def _on_report(self, rid: str, sids: list[str]) -> None:
-        entry = self._gatherings.get(rid)
-        if entry is not None:
-            entry.gathering.report(sids)
-            self._settle(rid, entry)
-
-    def _on_answer(self, message: dict[str, Any]) -> None:
-        entry = self._gatherings.get(message["rid"])
-        if entry is not None:
-            entry.gathering.answer(message["sid"], list(message["args"]))
-            self._settle(message["rid"], entry)
-
-    def _on_gone(self, message: dict[str, Any]) -> None:
-        entry = self._gatherings.get(message["rid"])
-        if entry is not None:
-            entry.gathering.gone(message["sid"])
-            self._settle(message["rid"], entry)
-
-    def _settle(self, rid: str, entry: _Entry) -> None:
-        """Drop an emit() callback's gathering once nothing more can come."""
-        if not entry.auto_forget:
-            return
-        gathering = entry.gathering
-        window_over = time.monotonic() - entry.started >= REPORT_WINDOW
-        if gathering.complete or (window_over and not gathering.waiting_for_clients):
-            self._gatherings.pop(rid, None)
-
     def _on_enter(self, message: dict[str, Any]) -> None:
         super().enter_room(message["ns"], SocketSid(message["sid"]), str(message["room"]))
 
@@ -659,47 +599,11 @@ class PubSubManager(MemoryManager):
 
     def _outgoing(self, message: dict[str, Any]) -> Outgoing | None:
         """The message's packet, in this server's packet format."""
-        assert self._host is not None
-        if message.get("fmt") == self._host.parser.name:
-            return Outgoing(message["parts"])
-        packet = self.decode_packet(message)
-        return None if packet is None else Outgoing(self._host.parser.encoder.encode(packet))
+        return self._formats.outgoing(message)
 
     def decode_packet(self, message: dict[str, Any]) -> SioPacket | None:
         """The packet of a message's ``fmt`` and ``parts``, decoded; None if it is no event."""
-        fmt = str(message.get("fmt"))
-        parser = self._parser_of(fmt)
-        if parser is None:
-            self.warn("ignored broker messages in the unknown packet format %r", fmt)
-            return None
-        decoder = parser.make_decoder()
-        packet = None
-        for part in message["parts"]:
-            packet = decoder.feed(part)
-        if packet is None or packet.type not in (SioPacketType.EVENT, SioPacketType.BINARY_EVENT):
-            self.warn("ignored a broker message that holds no event")
-            return None
-        return packet
-
-    def _parser_of(self, fmt: str) -> Parser | None:
-        assert self._host is not None
-        if fmt == self._host.parser.name:
-            return self._host.parser
-        if fmt not in self._other_parsers:
-            try:
-                self._other_parsers[fmt] = get_parser(fmt)
-            except ConfigurationError:
-                self._other_parsers[fmt] = None
-        return self._other_parsers[fmt]
-
-
-class _Entry:
-    __slots__ = ("auto_forget", "gathering", "started")
-
-    def __init__(self, gathering: Gathering, auto_forget: bool) -> None:
-        self.gathering = gathering
-        self.auto_forget = auto_forget
-        self.started = time.monotonic()
+        return self._formats.decode(message)
 
 
 class _RemoteAnswer:
@@ -726,9 +630,11 @@ class _RemoteAnswer:
 _HANDLERS: dict[str, Callable[[PubSubManager, dict[str, Any]], None]] = {
     "m.emit": PubSubManager._on_emit,
     "m.request": PubSubManager._on_request,
-    "m.members": PubSubManager._on_members,
-    "m.answer": PubSubManager._on_answer,
-    "m.gone": PubSubManager._on_gone,
+    "m.members": lambda m, message: m._gatherings.report(message["rid"], message["sids"]),
+    "m.answer": lambda m, message: m._gatherings.answer(
+        message["rid"], message["sid"], list(message["args"])
+    ),
+    "m.gone": lambda m, message: m._gatherings.gone(message["rid"], message["sid"]),
     "m.enter": PubSubManager._on_enter,
     "m.leave": PubSubManager._on_leave,
     "m.close_room": PubSubManager._on_close_room,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from realtime.exceptions import BrokerUnavailable
 from realtime.socketio.managers.broker_link import pack
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from realtime.protocol.parsers import Parser
     from realtime.protocol.socketio import SioPacket, SocketSid
     from realtime.socketio.managers.broker_link import BrokerLink
+    from realtime.socketio.managers.brokers import Broker
     from realtime.socketio.managers.outbox import OutboxOptions
     from realtime.socketio.managers.queries import Queries
 
@@ -52,13 +54,46 @@ class StreamWriter:
     Args:
         client: a ``redis.Redis`` client.
         channel: the deployment's channel.
+        errors: the base class of the client's errors.
+        where: the broker's address, for error messages.
     """
 
-    def __init__(self, client: Any, channel: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        channel: str,
+        errors: type[Exception] = Exception,
+        where: str = "Redis",
+    ) -> None:
         self._redis = client
         self._stream, self._mark = stream_keys(channel)
+        self._errors = errors
+        self._where = where
         self._checked = -MARK_CHECK
         self._active = False
+
+    @classmethod
+    def on(cls, broker: Broker, channel: str) -> StreamWriter | None:
+        """The writer for ``broker``'s deployment; None if the broker is not Redis."""
+        client = getattr(broker, "client", None)
+        if client is None:
+            return None
+        errors: type[Exception] = getattr(broker, "errors", Exception)
+        return cls(client, channel, errors, broker.describe())
+
+    def append_if_read(self, message: dict[str, Any]) -> bool:
+        """Append ``message`` if the deployment's servers read the stream; False if not.
+
+        Raises:
+            BrokerUnavailable: Redis cannot be reached.
+        """
+        try:
+            if not self.active():
+                return False
+            self.append(message)
+        except self._errors as exc:
+            raise BrokerUnavailable(f"cannot append to {self._where}: {exc}") from exc
+        return True
 
     def active(self) -> bool:
         """Whether the deployment's servers read the stream (checked every few seconds).
