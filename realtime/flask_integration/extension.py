@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from flask import current_app, has_app_context
 
-import realtime
 from realtime.engine import DisconnectReason
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import EXTENSION_KEY, SocketContext, current_socket
@@ -158,7 +157,7 @@ class Realtime:
     # -- the servers ----------------------------------------------------------
 
     @property
-    def server(self) -> realtime.Server:
+    def server(self) -> Server:
         """The Socket.IO server of the current app (or of the last app installed).
 
         Raises:
@@ -176,7 +175,7 @@ class Realtime:
             )
         return self._latest
 
-    def server_for(self, app: Flask) -> realtime.Server:
+    def server_for(self, app: Flask) -> Server:
         """The Socket.IO server serving ``app``.
 
         Raises:
@@ -187,7 +186,7 @@ class Realtime:
             raise ConfigurationError(f"the extension is not installed on app {app.name!r}")
         return server
 
-    def installations(self) -> list[tuple[Flask, realtime.Server]]:
+    def installations(self) -> list[tuple[Flask, Server]]:
         """Each app the extension is installed on, with its Socket.IO server."""
         return list(self._servers.items())
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import realtime
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import current_socket
 from realtime.flask_integration.interfaces import HandlerExtension, Target
@@ -13,6 +12,7 @@ from realtime.socketio.namespace import Namespace as CoreNamespace
 
 if TYPE_CHECKING:
     from realtime.flask_integration.dispatch import Dispatcher
+    from realtime.socketio.server import Server
 
 __all__ = ["Namespace"]
 
@@ -65,7 +65,7 @@ class Namespace(CoreNamespace):
         return self._flask_dispatcher
 
     @property
-    def server(self) -> realtime.Server:
+    def server(self) -> Server:
         """The Socket.IO server of the current app."""
         return self._extension().server
 
