@@ -42,7 +42,7 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     fi
 fi
 
-# --- Redis (tests/managers, multi-process tests) -------------------------------
+# --- Redis (tests/socketio/managers, multi-process tests) -------------------------------
 # The tests use the Redis on 127.0.0.1:6379 and start private redis-servers
 # of their own. Start one on the standard port if none answers.
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -82,7 +82,7 @@ if command -v npm >/dev/null 2>&1; then
     fi
 fi
 
-# --- RabbitMQ (tests/managers/test_kombu_broker.py) ------------------------------
+# --- RabbitMQ (tests/socketio/managers/test_kombu_broker.py) ------------------------------
 # The kombu broker's tests use a RabbitMQ on 127.0.0.1:5672 and boot private
 # nodes of their own from the same package. Start one on the standard port if
 # none answers; a node takes a few seconds to boot.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.messaging.conftest import state
+from tests.socketio.conftest import state
 from tests.support.peer import TRANSPORTS, Peer
 from tests.support.servers import ServerPool, ServerProcess
 

@@ -325,7 +325,7 @@ def test_in_every_async_mode(async_mode: str, shared: str, prefix: str) -> None:
         text=True,
         timeout=60,
         check=False,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.splitlines()[-1])

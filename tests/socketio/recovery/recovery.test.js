@@ -3,7 +3,7 @@
 // refused for a while) or a silent change (the connections in place stop
 // carrying anything, new ones go through).
 //
-// Run by tests/recovery/test_recovery.py with the environment helpers.js
+// Run by tests/socketio/recovery/test_recovery.py with the environment helpers.js
 // reads (INTEROP_URL is the recovery app, tests/support/recovery_apps.py),
 // and these servers of the same app:
 //   RECOVERY_SHORT_URL   max_disconnection_duration 1 s
@@ -15,7 +15,7 @@ const assert = require("node:assert/strict");
 const {
   env, URL_, CLIENT, SETUP, sleep, once, until, ask, record, got, state, cleanup, open,
   startProxy,
-} = require("../interop/helpers");
+} = require("../../interop/helpers");
 
 afterEach(cleanup);
 
