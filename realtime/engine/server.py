@@ -26,7 +26,7 @@ from realtime.engine.scheduler import Scheduler
 from realtime.engine.session import DisconnectReason, Session
 from realtime.engine.transports.base import Opened, StartResponse, Transport
 from realtime.engine.transports.polling import PollingTransport
-from realtime.engine.transports.stream import SseTransport, StreamingTransport
+from realtime.engine.transports.sse_streaming import SseTransport, StreamingTransport
 from realtime.engine.transports.websocket import WebSocketTransport
 from realtime.exceptions import ConfigurationError, ConnectionRefused
 from realtime.protocol.engineio import (

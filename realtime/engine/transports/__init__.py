@@ -2,7 +2,7 @@
 
 from realtime.engine.transports.base import Transport
 from realtime.engine.transports.polling import PollingTransport
-from realtime.engine.transports.stream import SseTransport, StreamingTransport
+from realtime.engine.transports.sse_streaming import SseTransport, StreamingTransport
 from realtime.engine.transports.websocket import WebSocketTransport
 
 __all__ = [

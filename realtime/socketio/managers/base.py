@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from realtime.protocol.parsers import Parser
     from realtime.protocol.socketio import SioPacket, SocketSid
     from realtime.socketio.managers.gathering import AnswerCallback, Gathering
-    from realtime.socketio.managers.redis_stream import OrderedLogHost
+    from realtime.socketio.managers.ordered_log import OrderedLogHost
 
 __all__ = ["Manager", "ManagerHost", "Members", "MembershipObserver"]
 

@@ -59,9 +59,9 @@ from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, e
 from realtime.socketio.managers.formats import Formats
 from realtime.socketio.managers.gathering import Gathering, Gatherings
 from realtime.socketio.managers.memory import MemoryManager
+from realtime.socketio.managers.ordered_log import OrderedLog, StreamWriter
 from realtime.socketio.managers.outbox import Deduplicator, Outbox, OutboxOptions
 from realtime.socketio.managers.queries import Queries
-from realtime.socketio.managers.redis_stream import OrderedLog, StreamWriter
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode

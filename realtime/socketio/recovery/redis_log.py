@@ -45,7 +45,7 @@ if the process that held it is gone, its record in Redis is taken over.
 
 While recovery is on, the servers keep ``<channel>:recovery:on`` alive, so
 that a write-only :class:`realtime.Emitter` appends its events to the stream
-too (:class:`~realtime.socketio.managers.redis_stream.StreamWriter`): in a
+too (:class:`~realtime.socketio.managers.ordered_log.StreamWriter`): in a
 deployment with recovery every event a client receives carries an offset.
 """
 
@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
 from realtime.socketio.managers.broker_link import unpack
-from realtime.socketio.managers.redis_stream import MARK_TTL, stream_keys
+from realtime.socketio.managers.ordered_log import MARK_TTL, stream_keys
 from realtime.socketio.recovery.journal import Entry, Journal, Position, Skip
 from realtime.socketio.recovery.log import RecoveryLog
 from realtime.socketio.recovery.options import Snapshot, matches
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.engine.outgoing import Outgoing
     from realtime.protocol.socketio import SioPacket
-    from realtime.socketio.managers.redis_stream import OrderedLogHost
+    from realtime.socketio.managers.ordered_log import OrderedLogHost
     from realtime.socketio.recovery.options import RecoveryOptions
 
 __all__ = ["TAKEOVER_TIMEOUT", "RedisRecoveryLog", "parse_offset"]
