@@ -50,6 +50,7 @@ autodoc_preserve_defaults = True
 autodoc_type_aliases = {
     "CorsOrigins": "realtime.engine.cors.CorsOrigins",
     "CookieOption": "realtime.engine.options.CookieOption",
+    "SocketIOServer": "realtime.Server",
 }
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

@@ -36,6 +36,7 @@ from realtime.flask_integration.test_client import RealtimeTestClient
 from realtime.socketio.emitter import Emitter
 from realtime.socketio.handlers import HandlerRegistry, NamespaceKey
 from realtime.socketio.server import Server
+from realtime.socketio.server import Server as SocketIOServer
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -157,7 +158,7 @@ class Realtime:
     # -- the servers ----------------------------------------------------------
 
     @property
-    def server(self) -> Server:
+    def server(self) -> SocketIOServer:
         """The Socket.IO server of the current app (or of the last app installed).
 
         Raises:
@@ -175,7 +176,7 @@ class Realtime:
             )
         return self._latest
 
-    def server_for(self, app: Flask) -> Server:
+    def server_for(self, app: Flask) -> SocketIOServer:
         """The Socket.IO server serving ``app``.
 
         Raises:
@@ -186,7 +187,7 @@ class Realtime:
             raise ConfigurationError(f"the extension is not installed on app {app.name!r}")
         return server
 
-    def installations(self) -> list[tuple[Flask, Server]]:
+    def installations(self) -> list[tuple[Flask, SocketIOServer]]:
         """Each app the extension is installed on, with its Socket.IO server."""
         return list(self._servers.items())
 

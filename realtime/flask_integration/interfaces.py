@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from realtime.socketio.server import Server
+    from realtime.socketio.server import Server as SocketIOServer
 
 __all__ = ["HandlerExtension", "Target"]
 
@@ -31,7 +31,7 @@ class HandlerExtension(Protocol):
     """
 
     @property
-    def server(self) -> Server:
+    def server(self) -> SocketIOServer:
         """The Socket.IO server of the current app."""
         ...
 

@@ -12,7 +12,7 @@ from realtime.socketio.namespace import Namespace as CoreNamespace
 
 if TYPE_CHECKING:
     from realtime.flask_integration.dispatch import Dispatcher
-    from realtime.socketio.server import Server
+    from realtime.socketio.server import Server as SocketIOServer
 
 __all__ = ["Namespace"]
 
@@ -65,7 +65,7 @@ class Namespace(CoreNamespace):
         return self._flask_dispatcher
 
     @property
-    def server(self) -> Server:
+    def server(self) -> SocketIOServer:
         """The Socket.IO server of the current app."""
         return self._extension().server
 
