@@ -1,14 +1,13 @@
 """A deployment on Redis Sentinel keeps serving through a failover (issue 13's follow-up).
 
 The Flask app's ``message_queue`` is a Sentinel URL in python-socketio's
-form (``redis+sentinel://h1:p1,h2:p2,h3:p3/mymaster/0``): the servers ask
-the sentinels where the primary is. Two processes, official Node clients
-on each (WebSocket and polling), connection state recovery on, a producer
-emitting an acknowledged broadcast every 20 ms. The primary is SIGKILLed;
-the sentinels promote the replica. Every acknowledged broadcast must reach
+form (``redis+sentinel://h1:p1,h2:p2,h3:p3/0/mymaster``: the database, then
+the service): the servers ask the sentinels where the primary is. Two
+processes, official Node clients on each (WebSocket and polling), connection
+state recovery on, a producer emitting an acknowledged broadcast every 20 ms.
+The primary is SIGKILLed; the sentinels promote the replica. Every acknowledged broadcast must reach
 every client once, in order, any reconnection recovered, and every client
-answers a round trip at the end. Until Sentinel URLs are supported, the
-servers refuse them and do not start.
+answers a round trip at the end.
 """
 
 from __future__ import annotations
@@ -25,10 +24,7 @@ from tests.support.servers import ServerProcess
 APP = "tests.support.reliability_app:create_app"
 MONKEY = {"REALTIME_TEST_MONKEY_PATCH": "1"}
 
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.xfail(strict=False, reason="issue 13: Sentinel URLs are not supported yet"),
-]
+pytestmark = pytest.mark.node
 
 
 def start(server: ServerProcess) -> ServerProcess:

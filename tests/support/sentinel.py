@@ -8,7 +8,7 @@ answer for :data:`DOWN_AFTER_MS` is down, and a failover may take
 :data:`FAILOVER_TIMEOUT_MS`.
 
     with SentinelDeployment() as deployment:
-        deployment.url  # redis+sentinel://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/mymaster/0
+        deployment.url  # redis+sentinel://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/0/mymaster
         deployment.kill_primary()
         deployment.wait_for_failover()
 """
@@ -71,9 +71,9 @@ class SentinelDeployment:
 
     @property
     def url(self) -> str:
-        """The deployment in python-socketio's form: ``redis+sentinel://h:p,.../service/db``."""
+        """The deployment in python-socketio's form: ``redis+sentinel://h:p,.../db/service``."""
         hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
-        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+        return f"redis+sentinel://{hosts}/0/{SERVICE}"
 
     def __enter__(self) -> SentinelDeployment:
         return self.start()
