@@ -51,6 +51,9 @@ NODE_ID_LENGTH = 8
 #: Seconds a process waits for the owner to answer a forwarded POST, or to
 #: accept a relayed connection.
 REPLY_TIMEOUT = 10.0
+#: Seconds a request is sent again to an owner heard from lately that does
+#: not listen right now (it subscribes again after a broker restart).
+RESEND_WINDOW = 1.5
 
 Message = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -79,6 +82,14 @@ class ClusterLink(Protocol):
 
     def watch(self, events: ClusterEvents) -> None:
         """Tell ``events`` when a process is gone, or when this one lost the link."""
+
+    def heard_lately(self, node: str) -> bool:
+        """Whether ``node`` was heard from lately: a message that reached no one
+        may mean it is subscribing again (after a broker restart), not gone."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether this process hears the others now (replies can reach it)."""
 
 
 def new_node_id() -> str:
@@ -281,12 +292,26 @@ class Forwarder:
         pending = self._pending[rid] = _Pending(self._mode, node)
         message["rid"] = rid
         try:
-            if not self.link.send(node, message):
+            if not self._send_soon(node, message, expect_reply=True):
                 return None
             pending.event.wait(wait)
             return pending.reply
         finally:
             self._pending.pop(rid, None)
+
+    def _send_soon(self, node: str, message: Message, *, expect_reply: bool = False) -> bool:
+        """Send ``message``; if nothing listens for ``node`` but it was heard from
+        lately (it subscribes again after a broker restart), try again for a moment.
+
+        With ``expect_reply``, also wait for this process to hear the others:
+        a request sent before that would have its reply lost.
+        """
+        deadline = self._mode.monotonic() + RESEND_WINDOW
+        while (expect_reply and not self.link.connected) or not self.link.send(node, message):
+            if self._mode.monotonic() >= deadline or not self.link.heard_lately(node):
+                return False
+            self._mode.sleep(0.1)
+        return True
 
     # -- entry process: relaying a connection -------------------------------
 
@@ -355,7 +380,11 @@ class Forwarder:
             logger.debug("ignored a cluster message of kind %r", op)
 
     def _reply(self, message: Message, **fields: Any) -> None:
-        self.link.send(message["from"], {"op": "reply", "rid": message["rid"], **fields})
+        node, reply = message["from"], {"op": "reply", "rid": message["rid"], **fields}
+        if not self.link.send(node, reply):
+            # The asker may be subscribing again (after a broker restart);
+            # not on this task, which may be the broker's listener.
+            self._mode.spawn(self._send_soon, node, reply)
 
     def _serve_http(self, message: Message) -> None:
         self.stats["served_for_others"] += 1

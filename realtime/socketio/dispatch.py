@@ -216,7 +216,9 @@ class Dispatcher:
                 eio_sid,
                 exc,
             )
-            self.engine.disconnect(eio_sid, reason=DisconnectReason.TRANSPORT_ERROR)
+            # A close packet, as for any server close: the client reconnects
+            # (it would not after a Socket.IO DISCONNECT).
+            self.engine.disconnect(eio_sid)
             return
         connection.sockets[namespace] = socket
         self.clients.sockets[socket.sid] = socket

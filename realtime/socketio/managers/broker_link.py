@@ -11,9 +11,11 @@ others the engine's (see :mod:`realtime.engine.forwarding`).
 
 Liveness: every listening process publishes ``{"op": "alive"}`` to every
 process each :data:`HEARTBEAT_INTERVAL` seconds, and ``{"op": "bye"}`` when
-it closes. A process that has been
-silent (no heartbeat, no message) for :data:`NODE_TIMEOUT` seconds, or to
-which a message reached no one, is *lost*: the link tells its watchers
+it closes. A process that has been silent (no heartbeat, no message) for
+:data:`NODE_TIMEOUT` seconds, or to which a message reached no one, or whose
+channel has no subscriber any more (asked of Redis every
+:data:`PROBE_INTERVAL` seconds: a killed process's subscription ends with
+its connection), is *lost*: the link tells its watchers
 (:class:`~realtime.engine.forwarding.ClusterEvents`), which close what
 depended on it. A process only judges others while its own subscription has
 been up for that long; when it loses the subscription it tells its watchers
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HEARTBEAT_INTERVAL",
     "NODE_TIMEOUT",
+    "PROBE_INTERVAL",
     "PROTOCOL_VERSION",
     "BrokerLink",
     "pack",
@@ -50,9 +53,12 @@ READY_TIMEOUT = 5.0
 #: Seconds between two heartbeats of a process.
 HEARTBEAT_INTERVAL = 1.0
 #: Seconds of silence after which a process counts as gone. With heartbeats
-#: every second and checks as often, a dead process is noticed within
-#: NODE_TIMEOUT + HEARTBEAT_INTERVAL seconds (4 s).
+#: every second and checks every half second, a process whose host vanished
+#: is noticed within NODE_TIMEOUT + PROBE_INTERVAL seconds (3.5 s); one that
+#: died on a live host, within PROBE_INTERVAL (on Redis).
 NODE_TIMEOUT = 3.0
+#: Seconds between two checks of the other processes.
+PROBE_INTERVAL = 0.5
 _ALIVE = "alive"
 _BYE = "bye"
 
@@ -162,8 +168,16 @@ class BrokerLink:
             logger.warning("cannot reach process %s: %s", node, exc)
             return False
         if receivers == 0:
-            self._lose(node)
+            if self._judging() and not self.heard_lately(node):
+                self._lose(node)
+            # Else it may be subscribing again (so may this process): the
+            # probes and the silence check decide.
             return False
+        if node != self.node_id:
+            with self._seen_lock:
+                # A process never heard from counts from now: if it stays
+                # silent, it is lost like any other.
+                self._last_seen.setdefault(node, time.monotonic())
         return True
 
     def send_all(self, message: dict[str, Any]) -> int | None:
@@ -183,6 +197,12 @@ class BrokerLink:
     def on_manager_message(self, handler: Callable[[dict[str, Any]], None]) -> None:
         """Where the messaging layer's messages (ops ``m.*``) go."""
         self._manager_handler = handler
+
+    def heard_lately(self, node: str) -> bool:
+        """Whether ``node`` was heard from within :data:`NODE_TIMEOUT` seconds."""
+        with self._seen_lock:
+            seen = self._last_seen.get(node)
+        return seen is not None and time.monotonic() - seen <= NODE_TIMEOUT
 
     def watch(self, events: ClusterEvents) -> None:
         """Tell ``events`` when a process is gone, or when this one lost the broker."""
@@ -220,6 +240,11 @@ class BrokerLink:
 
     def unsubscribed(self, error: BaseException) -> None:
         self._up_since = None
+        # Not on the broker's listener: closing what depended on the link
+        # must not delay subscribing again.
+        self.broker.mode.spawn(self._tell_link_lost)
+
+    def _tell_link_lost(self) -> None:
         for watcher in list(self._watchers):
             try:
                 watcher.link_lost()
@@ -230,22 +255,53 @@ class BrokerLink:
 
     def _beat(self) -> None:
         mode = self.broker.mode
+        last_beat = 0.0
         while not self._stopping():
+            now = time.monotonic()
             if self.connected:
                 # A failure is the broker's to report, through the subscription.
                 with contextlib.suppress(BrokerUnavailable):
-                    self.send_all({"op": _ALIVE, "from": self.node_id})
-            self._check_silence(time.monotonic())
-            mode.sleep(HEARTBEAT_INTERVAL)
+                    if now - last_beat >= HEARTBEAT_INTERVAL:
+                        last_beat = now
+                        self.send_all({"op": _ALIVE, "from": self.node_id})
+                    self._probe()
+            self._check_silence(now)
+            mode.sleep(PROBE_INTERVAL)
+
+    def _probe(self) -> None:
+        """Lose the processes whose channel nobody listens to any more.
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        if not self._judging():
+            # After a broker restart the others resubscribe within their
+            # backoff: no judging until they had the time to.
+            return
+        peers = sorted(self.peers())
+        if not peers:
+            return
+        counts = self.broker.listeners([self.node_channel(node) for node in peers])
+        if counts is None:
+            return  # the broker cannot say: heartbeats alone tell
+        for node in peers:
+            if counts.get(self.node_channel(node), 1) == 0:
+                logger.warning("process %s no longer listens: taken for gone", node)
+                self._lose(node)
 
     def _stopping(self) -> bool:
         # A method, not the attribute: close() flips it from another task.
         return self._closed
 
-    def _check_silence(self, now: float) -> None:
+    def _judging(self) -> bool:
+        """Whether this process may judge others: its own subscription has
+        been up long enough for them to have been heard."""
         up_since = self._up_since
-        if up_since is None or now - up_since < NODE_TIMEOUT:
-            return  # this process cannot judge others yet
+        return up_since is not None and time.monotonic() - up_since >= NODE_TIMEOUT
+
+    def _check_silence(self, now: float) -> None:
+        if not self._judging():
+            return
         with self._seen_lock:
             silent = [n for n, seen in self._last_seen.items() if now - seen > NODE_TIMEOUT]
         for node in silent:
@@ -255,6 +311,11 @@ class BrokerLink:
     def _lose(self, node: str) -> None:
         with self._seen_lock:
             self._last_seen.pop(node, None)
+        # Not on the caller's task (a sender, the listener, the heartbeat):
+        # closing what depended on that process may take a while.
+        self.broker.mode.spawn(self._tell_node_lost, node)
+
+    def _tell_node_lost(self, node: str) -> None:
         for watcher in list(self._watchers):
             try:
                 watcher.node_lost(node)

@@ -21,6 +21,7 @@ from realtime.socketio.managers.broker_link import pack
 
 if TYPE_CHECKING:
     from realtime.engine.outgoing import Outgoing
+    from realtime.protocol.engineio import EngineSid
     from realtime.protocol.parsers import Parser
     from realtime.protocol.socketio import SioPacket, SocketSid
     from realtime.socketio.managers.broker_link import BrokerLink
@@ -158,6 +159,11 @@ class OrderedLogHost(Protocol):
         exclude: Iterable[str] = (),
     ) -> list[SocketSid]:
         """Deliver to this process's clients only."""
+
+    def members(
+        self, namespace: str, rooms: Sequence[str] | None = None
+    ) -> list[tuple[SocketSid, EngineSid]]:
+        """This process's connections in any of ``rooms`` of ``namespace``."""
 
     def apply_ordered(self, message: dict[str, Any]) -> None:
         """Apply a room change read from the log to this process's clients."""

@@ -13,27 +13,35 @@ Messages (see :mod:`realtime.socketio.managers.broker_link` for the envelope):
 op            to            fields
 ============  ============  ================================================
 ``m.query``   every process from, rid, kind, q: the question (a map)
-``m.reply``   the asker     from, rid, a: the answer (a map, or nil: "none")
+``m.reply``   the asker     from, rid, k: the kind, a: the answer (a map, or nil)
 ============  ============  ================================================
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from realtime.exceptions import BrokerUnavailable
+
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.async_modes.base import Event
     from realtime.socketio.managers.broker_link import BrokerLink
 
-__all__ = ["Answer", "Answers", "Queries", "QueryHandler"]
+__all__ = ["Answer", "Answers", "Queries", "QueryHandler", "Unanswered"]
+
+#: Questions given up that are remembered, for answers that come late.
+_KINDS_KEPT = 1024
 
 #: Answers a question (a map) with a map, or None for "nothing here".
 QueryHandler = Callable[[dict[str, Any]], dict[str, Any] | None]
+#: Takes back an answer that never reached its asker (or came too late).
+Unanswered = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -95,13 +103,20 @@ class Queries:
         self._link = link
         self._mode = mode
         self._logger = logger
-        self._handlers: dict[str, QueryHandler] = {}
+        self._handlers: dict[str, tuple[QueryHandler, Unanswered | None]] = {}
         self._pending: dict[str, _Pending] = {}
+        # The kind of each question given up lately (for late answers).
+        self._kinds: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._ids = itertools.count(1)
 
-    def serve(self, kind: str, handler: QueryHandler) -> None:
-        """Answer questions of ``kind`` with ``handler`` (on a worker task)."""
-        self._handlers[kind] = handler
+    def serve(self, kind: str, handler: QueryHandler, lost: Unanswered | None = None) -> None:
+        """Answer questions of ``kind`` with ``handler`` (on a worker task).
+
+        ``lost`` takes back an answer that could not reach its asker, or
+        that reached it after it stopped waiting (what an answer hands over
+        must not vanish).
+        """
+        self._handlers[kind] = (handler, lost)
 
     def ask_all(
         self,
@@ -114,8 +129,11 @@ class Queries:
         said one is enough, or ``timeout`` seconds passed.
 
         Raises:
-            BrokerUnavailable: the broker cannot be reached.
+            BrokerUnavailable: the broker cannot be reached, or this process
+                does not hear the others yet (their answers would be lost).
         """
+        if not self._link.connected:
+            raise BrokerUnavailable("this process does not hear the others yet")
         rid = f"{self._link.node_id}:{next(self._ids)}"
         pending = self._pending[rid] = _Pending(self._mode.event(), enough)
         try:
@@ -137,37 +155,55 @@ class Queries:
             pending.done.wait(timeout)
             return pending.answers
         finally:
-            self._pending.pop(rid, None)
+            del self._pending[rid]
+            self._kinds[rid] = kind
+            while len(self._kinds) > _KINDS_KEPT:
+                self._kinds.popitem(last=False)
 
     # -- messages from the broker -----------------------------------------------
 
     def on_query(self, message: dict[str, Any]) -> None:
         """``m.query`` from another process: answer it on a worker task."""
-        handler = self._handlers.get(str(message["kind"]))
+        kind = str(message["kind"])
+        served = self._handlers.get(kind)
         origin, rid, question = str(message["from"]), str(message["rid"]), message["q"]
-        if handler is None or not isinstance(question, dict):
-            self._reply(origin, rid, None)
+        if served is None or not isinstance(question, dict):
+            self._reply(origin, rid, kind, None)
             return
-        self._mode.spawn(self._answer, handler, origin, rid, question)
+        self._mode.spawn(self._answer, served[0], origin, rid, kind, question)
 
     def _answer(
-        self, handler: QueryHandler, origin: str, rid: str, question: dict[str, Any]
+        self, handler: QueryHandler, origin: str, rid: str, kind: str, question: dict[str, Any]
     ) -> None:
         try:
             answer = handler(question)
         except Exception:
             self._logger.exception("error answering a question from process %s", origin)
             answer = None
-        self._reply(origin, rid, answer)
+        self._reply(origin, rid, kind, answer)
 
-    def _reply(self, origin: str, rid: str, answer: dict[str, Any] | None) -> None:
-        self._link.send(
-            origin, {"op": "m.reply", "from": self._link.node_id, "rid": rid, "a": answer}
-        )
+    def _reply(self, origin: str, rid: str, kind: str, answer: dict[str, Any] | None) -> None:
+        message = {"op": "m.reply", "from": self._link.node_id, "rid": rid, "k": kind, "a": answer}
+        if not self._link.send(origin, message) and answer is not None:
+            self._take_back(kind, answer)
+
+    def _take_back(self, kind: str, answer: dict[str, Any]) -> None:
+        served = self._handlers.get(kind)
+        if served is not None and served[1] is not None:
+            try:
+                served[1](answer)
+            except Exception:
+                self._logger.exception("error taking back an answer of kind %r", kind)
 
     def on_reply(self, message: dict[str, Any]) -> None:
         """``m.reply``: an answer to one of this process's questions."""
-        pending = self._pending.get(str(message["rid"]))
+        rid = str(message["rid"])
+        pending = self._pending.get(rid)
         answer = message.get("a")
+        if not isinstance(answer, dict):
+            answer = None
         if pending is not None:
-            pending.add(Answer(str(message["from"]), answer if isinstance(answer, dict) else None))
+            pending.add(Answer(str(message["from"]), answer))
+        elif answer is not None:
+            # It came after the question was given up: keep what it hands over.
+            self._take_back(str(message.get("k", self._kinds.get(rid, ""))), answer)

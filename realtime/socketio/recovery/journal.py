@@ -49,6 +49,8 @@ class Entry:
         local: it was delivered by this process while the deployment's log
             could not be reached, and is not in that log (yet).
         superseded: a local entry whose copy in the log was since read.
+        original: where it stood in the log before it was appended again
+            (Redis lost it, or failed over before it was replicated).
     """
 
     position: Position
@@ -62,6 +64,7 @@ class Entry:
     seq: int | None = None
     local: bool = False
     superseded: bool = False
+    original: Position | None = None
 
 
 #: Whether a client being replayed already has an entry, by (origin, seq).
@@ -159,6 +162,7 @@ class Journal:
             for entry in self._entries
             if entry.position > start
             and not entry.superseded
+            and (entry.original is None or entry.original > start)
             and matches(entry.namespace, entry.rooms, entry.exclude, snapshot)
             and (skip is None or not skip(entry.origin, entry.seq))
         ]

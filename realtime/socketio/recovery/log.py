@@ -67,8 +67,8 @@ class RecoveryLog(abc.ABC):
         """Give ``packet`` (an EVENT with no ack id) its offset, keep it, deliver it."""
 
     @abc.abstractmethod
-    def join(self, add: Callable[[], None]) -> str | None:
-        """Run ``add`` (a socket joining) in order with emits; the log's position then."""
+    def join(self, sid: str, add: Callable[[], None]) -> str | None:
+        """Run ``add`` (socket ``sid`` joining) in order with emits; the log's position then."""
 
     @abc.abstractmethod
     def resume(
@@ -109,8 +109,8 @@ class RecoveryLog(abc.ABC):
     def changed(self, pid: str, *, urgent: bool) -> None:  # noqa: B027
         """The rooms or session (``urgent``), or the counters, of socket ``pid`` changed."""
 
-    def left(self, pid: str) -> None:  # noqa: B027
-        """The socket with ``pid`` left on purpose: nothing is kept of it."""
+    def left(self, pid: str, sid: str) -> None:  # noqa: B027
+        """The socket ``sid`` with ``pid`` left on purpose: nothing is kept of it."""
 
     def close(self) -> None:  # noqa: B027 - most logs hold nothing to release
         """Release what the log holds."""
@@ -168,7 +168,7 @@ class MemoryRecoveryLog(RecoveryLog):
             self._journal.append(entry, entry.at)
             self._manager.broadcast(namespace, outgoing, rooms, excluded)
 
-    def join(self, add: Callable[[], None]) -> str | None:
+    def join(self, sid: str, add: Callable[[], None]) -> str | None:
         with self._lock:
             add()
             return str(self._next - 1)

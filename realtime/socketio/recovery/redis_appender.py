@@ -242,8 +242,22 @@ class Appender:
         with self._lock:
             first = not self.down
             self.down = True
+            if not self._resubmit:
+                for _, item in self._recent:
+                    if item.entry_id is not None and "i" not in item.message:
+                        # Appended again, it gets another id: readers must
+                        # know where it stood (a client may have it already).
+                        item.message["i"] = item.entry_id
+                        item.data = pack(item.message)
             self._resubmit = True
             waiting = list(self._outbox)
+            for item in waiting:
+                if not item.message.get("late"):
+                    # It goes out late: the readers must know (see the log).
+                    item.message["late"] = True
+                    item.data = pack(item.message)
+                    self._outbox_bytes += len(item.data) - item.size
+                    item.size = len(item.data)
         if first:
             self._logger.warning(
                 "cannot append to the recovery log (%s); serving local clients, "

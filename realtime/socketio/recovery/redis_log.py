@@ -83,8 +83,15 @@ _TRIM_INTERVAL = 5.0
 #: Seconds a resuming client waits for another process to hand its socket over.
 TAKEOVER_TIMEOUT = 6.0
 _FIRST_BACKOFF = 0.1
-_MAX_BACKOFF = 2.0
+_MAX_BACKOFF = 1.0
 _TAKEOVER = "recovery.takeover"
+#: Seconds before asking again for a socket a silent process may hold.
+_ASK_AGAIN = 0.25
+#: Seconds after Redis lost its data during which clients from offsets this
+#: process has not read are asked to come back (the entries are appended again).
+_SETTLING = 15.0
+#: Seconds a resumed socket is remembered against entries appended again.
+_RESUMED_MEMORY = 30.0
 _EVENT_FIELDS = frozenset({"ns", "rooms", "exclude", "fmt", "parts"})
 
 
@@ -163,6 +170,16 @@ class RedisRecoveryLog(RecoveryLog):
         self._pending_local: set[int] = set()
         self._local_max = 0
         self._local_count = 0
+        # Per process, sockets resumed here that have its entries up to a
+        # number already (see _already_has).
+        self._has: dict[str, list[tuple[str, int]]] = {}
+        # Where the log stood when each fresh socket of this process joined
+        # (see _joined_since).
+        self._joined_at: dict[str, Position] = {}
+        # Sockets resumed here lately, from where (see _resumed_past).
+        self._resumed_at: dict[str, tuple[Position, float]] = {}
+        # When this process last found Redis's data lost (see resume).
+        self._epoch_changed = 0.0
         self._epoch = self._join_epoch()
         self._keep_mark()
         key_ttl = int(max(options.max_disconnection_duration * 2, 3600))
@@ -189,7 +206,7 @@ class RedisRecoveryLog(RecoveryLog):
             self._current,
             self._logger,
         )
-        manager.queries.serve(_TAKEOVER, self._hand_over)
+        manager.queries.serve(_TAKEOVER, self._hand_over, self._handed_back)
         manager.use_ordered_log(self)
         mode.spawn(self._read)
 
@@ -208,6 +225,8 @@ class RedisRecoveryLog(RecoveryLog):
             "exclude": list(exclude),
             "fmt": self._manager.parser.name,
             "parts": [p.data for p in self._prepare(packet).packets],
+            # Where the log stood when it was emitted (see _joined_since).
+            "p": self._position,
         }
         appended = self._appender.append(message)
         if appended.entry_id is None:
@@ -363,7 +382,48 @@ class RedisRecoveryLog(RecoveryLog):
         entry = self._entry(message, position, offset, origin, seq)
         if entry is None:
             return
-        self._manager.broadcast_here(entry.namespace, entry.outgoing, entry.rooms, entry.exclude)
+        exclude = entry.exclude
+        if origin is not None and seq is not None and origin in self._has:
+            exclude = exclude | self._already_has(origin, seq)
+        if message.get("late") and self._joined_at:
+            exclude = exclude | self._joined_since(entry, message.get("p"))
+        if entry.original is not None and self._resumed_at:
+            exclude = exclude | self._resumed_past(entry)
+        self._manager.broadcast_here(entry.namespace, entry.outgoing, entry.rooms, exclude)
+
+    def _joined_since(self, entry: Entry, emitted_at: Any) -> set[str]:
+        """The fresh sockets of this process that joined after the late entry
+        was emitted (it waited in its process's outbox meanwhile): it was not
+        meant for them; the caller holds the lock."""
+        emitted = _stream_id(emitted_at) if isinstance(emitted_at, str) else None
+        if emitted is None:
+            return set()
+        members = self._manager.members(entry.namespace, entry.rooms)
+        return {sid for sid, _ in members if self._joined_at.get(sid, (0, 0)) > emitted}
+
+    def _resumed_past(self, entry: Entry) -> set[str]:
+        """The sockets resumed here from an offset past where this entry first
+        stood (it was appended again since): they have it; the caller holds the lock."""
+        now, original = time.monotonic(), entry.original
+        for sid in [s for s, (_, at) in self._resumed_at.items() if now - at > _RESUMED_MEMORY]:
+            del self._resumed_at[sid]
+        return {
+            sid
+            for sid, (start, _) in self._resumed_at.items()
+            if original is not None and start >= original
+        }
+
+    def _already_has(self, origin: str, seq: int) -> set[str]:
+        """The sockets resumed here that got ``origin``'s entry ``seq`` before
+        (delivered by ``origin`` while Redis was away); the caller holds the lock."""
+        filters = self._has[origin]
+        have = {sid for sid, upto in filters if seq <= upto}
+        remaining = [(sid, upto) for sid, upto in filters if upto > seq]
+        if remaining:
+            self._has[origin] = remaining
+        else:
+            del self._has[origin]
+        return have
 
     def _keep(
         self, message: dict[str, Any], position: Position, offset: str, origin: str, seq: int
@@ -396,6 +456,7 @@ class RedisRecoveryLog(RecoveryLog):
             origin,
             seq,
             local=len(position) > 2,
+            original=_stream_id(message["i"]) if isinstance(message.get("i"), str) else None,
         )
         self._journal.append(entry, entry.at)
         return entry
@@ -418,6 +479,7 @@ class RedisRecoveryLog(RecoveryLog):
             "Redis lost the recovery state (restarted empty, or a failover); writing it again"
         )
         self._epoch = self._join_epoch()
+        self._epoch_changed = time.monotonic()
         self._records.rewrite_all()
         self._keep_mark()
 
@@ -457,9 +519,10 @@ class RedisRecoveryLog(RecoveryLog):
 
     # -- sockets joining and resuming ---------------------------------------------
 
-    def join(self, add: Callable[[], None]) -> str | None:
+    def join(self, sid: str, add: Callable[[], None]) -> str | None:
         with self._lock:
             add()
+            self._joined_at[sid] = self._position_id()
             return self._offset(self._position)
 
     def resume(
@@ -477,15 +540,46 @@ class RedisRecoveryLog(RecoveryLog):
         with self._lock:
             self._catch_up_locked()
             if start > self._position_id():
-                return None  # not an offset of this log, or not read here yet
+                # Read elsewhere, not here yet: read up to it first.
+                self._read_up_to(start)
+                if start > self._position_id():
+                    try:
+                        self._after_outage()
+                    except self._errors as exc:
+                        raise BrokerUnavailable(f"cannot reach the recovery log: {exc}") from exc
+                    if time.monotonic() - self._epoch_changed < _SETTLING:
+                        # Redis lost the stream lately: what this process had
+                        # not read of it comes back as it is appended again.
+                        raise BrokerUnavailable("the recovery log is being rebuilt")
+                    return None  # not an offset of this log
             missed = self._journal.since(start, snapshot, has)
             if missed is None and not self._journal.covers(start):
                 missed = self._from_redis(start, snapshot, has)
             if missed is None:
                 return None
             add()
+            if node is not None and node != self._node and upto > self._seen.get(node, 0):
+                # What node delivered itself and has not appended yet: when it
+                # arrives, this socket has it already.
+                self._has.setdefault(node, []).append((snapshot.sid, upto))
+            self._resumed_at[snapshot.sid] = (start, time.monotonic())
         self._manager.moved_here(snapshot.sid)
         return missed
+
+    def _read_up_to(self, position: Position) -> None:
+        """Read the stream up to ``position`` now; the caller holds the lock.
+
+        Raises:
+            BrokerUnavailable: Redis cannot be reached (the client may try again).
+        """
+        try:
+            entries = self._redis.xrange(
+                self._stream, min=f"({self._position}", max=f"{position[0]}-{position[1]}"
+            )
+        except self._errors as exc:
+            raise BrokerUnavailable(f"cannot read the recovery log: {exc}") from exc
+        for entry_id, fields in entries:
+            self._read_entry(_text(entry_id), fields)
 
     def _from_redis(self, start: Position, snapshot: Snapshot, has: Skip) -> list[Outgoing] | None:
         """What the journal does not reach back to, from the stream itself."""
@@ -512,8 +606,11 @@ class RedisRecoveryLog(RecoveryLog):
                 if seq <= seen.get(origin, 0):
                     continue
                 seen[origin] = seq
-            if has(origin, seq) or not matches(
-                message["ns"], message["rooms"], message["exclude"], snapshot
+            original = _stream_id(message["i"]) if isinstance(message.get("i"), str) else None
+            if (
+                has(origin, seq)
+                or (original is not None and original <= start)
+                or not matches(message["ns"], message["rooms"], message["exclude"], snapshot)
             ):
                 continue
             packet = self._manager.decode_packet(message)
@@ -543,9 +640,11 @@ class RedisRecoveryLog(RecoveryLog):
         self._records.changed(pid, urgent=urgent)
 
     def save(self, snapshot: Snapshot) -> None:
+        self._joined_at.pop(snapshot.sid, None)
         self._records.dropped(snapshot)
 
-    def left(self, pid: str) -> None:
+    def left(self, pid: str, sid: str) -> None:
+        self._joined_at.pop(sid, None)
         self._records.left(pid)
 
     def _current(self, pid: str) -> Snapshot | None:
@@ -555,6 +654,27 @@ class RedisRecoveryLog(RecoveryLog):
         snapshot = self._records.take_local(pid)
         if snapshot is not None:
             return snapshot
+        deadline = time.monotonic() + TAKEOVER_TIMEOUT
+        while True:
+            found, unsure = self._take_elsewhere(pid)
+            if found is not None or not unsure:
+                return found
+            if time.monotonic() >= deadline:
+                raise BrokerUnavailable(
+                    f"process(es) {', '.join(sorted(unsure))} did not answer for a client "
+                    "to recover"
+                )
+            # A process heard from lately did not answer: it is dying (the
+            # probes will tell soon) or subscribing again; ask again then.
+            self._mode.sleep(_ASK_AGAIN)
+
+    def _take_elsewhere(self, pid: str) -> tuple[Snapshot | None, set[str]]:
+        """The snapshot another process hands over, or the record of a process
+        that is gone; and the processes that may hold it but did not answer.
+
+        Raises:
+            BrokerUnavailable: Redis cannot be reached.
+        """
         try:
             answers = self._manager.queries.ask_all(
                 _TAKEOVER,
@@ -565,8 +685,12 @@ class RedisRecoveryLog(RecoveryLog):
             for answer in answers.answers:
                 found = snapshot_from(answer.answer.get("snapshot")) if answer.answer else None
                 if found is not None:
-                    return found
-            return self._records.claim(pid, answers.nodes | {self._node})
+                    return found, set()
+            alive = answers.nodes | {self._node}
+            # Never take the record of a process heard from lately that did
+            # not answer: it may still hold the socket.
+            unsure = self._manager.link.peers() - alive
+            return self._records.claim(pid, alive | unsure), unsure
         except self._errors as exc:
             raise BrokerUnavailable(f"cannot look up a client to recover: {exc}") from exc
 
@@ -581,6 +705,13 @@ class RedisRecoveryLog(RecoveryLog):
             return None
         self._records.left(pid)
         return {"snapshot": snapshot_to(snapshot)}
+
+    def _handed_back(self, answer: dict[str, Any]) -> None:
+        """A socket's state handed over never reached its asker: keep it here."""
+        snapshot = snapshot_from(answer.get("snapshot"))
+        if snapshot is not None:
+            self._logger.info("keeping %s for recovery: its hand-over was lost", snapshot.sid)
+            self._records.dropped(snapshot)
 
     def close(self) -> None:
         self._closed = True

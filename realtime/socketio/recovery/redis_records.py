@@ -170,6 +170,7 @@ class RecordStore:
         """A socket dropped: keep its snapshot here and in Redis for the window."""
         with self._lock:
             self._owned[snapshot.pid] = snapshot
+            self._gone.discard(snapshot.pid)
             self._urgent.add(snapshot.pid)
         self._wake.set()
 

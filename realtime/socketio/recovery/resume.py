@@ -132,7 +132,7 @@ class Resumer:
             socket.sid,
             socket.eio_sid,
         )
-        socket.first_offset = self.log.join(lambda: manager.add(namespace, sid, eio_sid))
+        socket.first_offset = self.log.join(sid, lambda: manager.add(namespace, sid, eio_sid))
         self.log.connected(socket.pid)
 
     def resume(
@@ -155,9 +155,14 @@ class Resumer:
         self.let_go(pid)
         snapshot = self.log.take(pid)
         if snapshot is None or snapshot.namespace != namespace:
+            self._logger.info(
+                "nothing to resume in %s for a client coming back (expired, or unknown)",
+                namespace,
+            )
             return None
         sid = SocketSid(snapshot.sid)
         if sid in self._clients.sockets:
+            self._logger.info("cannot resume %s: it is connected already", sid)
             return None
         eio_sid = connection.eio_sid
         socket = Socket(
@@ -251,7 +256,7 @@ class Resumer:
         if socket.pid is None:
             return
         if not socket.dropped:
-            self.log.left(socket.pid)
+            self.log.left(socket.pid, socket.sid)
             return
         self.log.save(
             Snapshot(

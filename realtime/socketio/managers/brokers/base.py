@@ -64,6 +64,14 @@ class Broker(abc.ABC):
         subscriber hears each time the subscription is lost and found again.
         """
 
+    def listeners(self, channels: Sequence[str]) -> dict[str, int] | None:
+        """How many subscribers each channel has now; None if the broker cannot say.
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        return None
+
     @abc.abstractmethod
     def close(self) -> None:
         """Stop listening and release connections."""

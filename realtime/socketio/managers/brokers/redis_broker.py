@@ -28,10 +28,10 @@ __all__ = ["RedisBroker", "parse_sentinel_url"]
 
 SENTINEL_SCHEME = "redis+sentinel"
 
-_FIRST_BACKOFF = 0.5
+_FIRST_BACKOFF = 0.1
 #: Seconds between reconnection attempts, at most: a restarted broker is found
 #: again within this time.
-_MAX_BACKOFF = 2.0
+_MAX_BACKOFF = 1.0
 
 
 class RedisBroker(Broker):
@@ -109,6 +109,18 @@ class RedisBroker(Broker):
         except self._redis.RedisError as exc:
             raise BrokerUnavailable(f"cannot publish to {self.describe()}: {exc}") from exc
         return receivers
+
+    def listeners(self, channels: Sequence[str]) -> dict[str, int] | None:
+        if not channels:
+            return {}
+        try:
+            counts = self._client.pubsub_numsub(*channels)
+        except self._redis.RedisError as exc:
+            raise BrokerUnavailable(f"cannot ask {self.describe()}: {exc}") from exc
+        return {
+            (channel.decode() if isinstance(channel, bytes) else str(channel)): int(count)
+            for channel, count in counts
+        }
 
     def subscribe(self, channels: Sequence[str], subscriber: Subscriber) -> None:
         self.mode.spawn(self._listen, list(channels), subscriber)
