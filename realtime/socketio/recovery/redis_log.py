@@ -39,9 +39,9 @@ events up to its n-th". A client that comes back with such an offset is
 replayed what came after, less node's events it already has.
 
 A client that comes back is resumed where it lands: if another process
-holds its socket (connected or dropped), that process hands it over (a
-question to every process, see :mod:`realtime.socketio.managers.queries`);
-if the process that held it is gone, its record in Redis is taken over.
+holds its socket (connected or dropped), that process hands it over; if
+the process that held it is gone, its record in Redis is taken over
+(:mod:`realtime.socketio.recovery.handover`).
 
 While recovery is on, the servers keep ``<channel>:recovery:on`` alive, so
 that a write-only :class:`realtime.Emitter` appends its events to the stream
@@ -59,11 +59,12 @@ from typing import TYPE_CHECKING, Any
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
 from realtime.socketio.managers.broker_link import unpack
 from realtime.socketio.managers.ordered_log import MARK_TTL, stream_keys
+from realtime.socketio.recovery.handover import Handover
 from realtime.socketio.recovery.journal import Entry, Journal, Position, Skip
 from realtime.socketio.recovery.log import RecoveryLog
 from realtime.socketio.recovery.options import Snapshot, matches
 from realtime.socketio.recovery.redis_appender import Appender
-from realtime.socketio.recovery.redis_records import RecordStore, snapshot_from, snapshot_to
+from realtime.socketio.recovery.redis_records import RecordStore
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from realtime.socketio.managers.ordered_log import OrderedLogHost
     from realtime.socketio.recovery.options import RecoveryOptions
 
-__all__ = ["TAKEOVER_TIMEOUT", "RedisRecoveryLog", "parse_offset"]
+__all__ = ["RedisRecoveryLog", "parse_offset"]
 
 #: Milliseconds an XREAD waits for entries before it looks again.
 _BLOCK_MS = 1000
@@ -80,13 +81,8 @@ _BLOCK_MS = 1000
 _BATCH = 512
 #: Seconds between two trims of the stream by age.
 _TRIM_INTERVAL = 5.0
-#: Seconds a resuming client waits for another process to hand its socket over.
-TAKEOVER_TIMEOUT = 6.0
 _FIRST_BACKOFF = 0.1
 _MAX_BACKOFF = 1.0
-_TAKEOVER = "recovery.takeover"
-#: Seconds before asking again for a socket a silent process may hold.
-_ASK_AGAIN = 0.25
 #: Seconds after Redis lost its data during which clients from offsets this
 #: process has not read are asked to come back (the entries are appended again).
 _SETTLING = 15.0
@@ -206,7 +202,16 @@ class RedisRecoveryLog(RecoveryLog):
             self._current,
             self._logger,
         )
-        manager.queries.serve(_TAKEOVER, self._hand_over, self._handed_back)
+        self._handover = Handover(
+            manager.queries,
+            manager.link,
+            self._records,
+            self._node,
+            self._errors,
+            mode,
+            self._let_go,
+            self._logger,
+        )
         manager.use_ordered_log(self)
         mode.spawn(self._read)
 
@@ -650,68 +655,11 @@ class RedisRecoveryLog(RecoveryLog):
     def _current(self, pid: str) -> Snapshot | None:
         return self.host.current(pid)
 
-    def take(self, pid: str) -> Snapshot | None:
-        snapshot = self._records.take_local(pid)
-        if snapshot is not None:
-            return snapshot
-        deadline = time.monotonic() + TAKEOVER_TIMEOUT
-        while True:
-            found, unsure = self._take_elsewhere(pid)
-            if found is not None or not unsure:
-                return found
-            if time.monotonic() >= deadline:
-                raise BrokerUnavailable(
-                    f"process(es) {', '.join(sorted(unsure))} did not answer for a client "
-                    "to recover"
-                )
-            # A process heard from lately did not answer: it is dying (the
-            # probes will tell soon) or subscribing again; ask again then.
-            self._mode.sleep(_ASK_AGAIN)
-
-    def _take_elsewhere(self, pid: str) -> tuple[Snapshot | None, set[str]]:
-        """The snapshot another process hands over, or the record of a process
-        that is gone; and the processes that may hold it but did not answer.
-
-        Raises:
-            BrokerUnavailable: Redis cannot be reached.
-        """
-        try:
-            answers = self._manager.queries.ask_all(
-                _TAKEOVER,
-                {"pid": pid},
-                TAKEOVER_TIMEOUT,
-                enough=lambda a: a.answer is not None,
-            )
-            for answer in answers.answers:
-                found = snapshot_from(answer.answer.get("snapshot")) if answer.answer else None
-                if found is not None:
-                    return found, set()
-            alive = answers.nodes | {self._node}
-            # Never take the record of a process heard from lately that did
-            # not answer: it may still hold the socket.
-            unsure = self._manager.link.peers() - alive
-            return self._records.claim(pid, alive | unsure), unsure
-        except self._errors as exc:
-            raise BrokerUnavailable(f"cannot look up a client to recover: {exc}") from exc
-
-    def _hand_over(self, question: dict[str, Any]) -> dict[str, Any] | None:
-        """Another process resumes ``question["pid"]``: let go of it, and hand its state over."""
-        pid = question.get("pid")
-        if not isinstance(pid, str):
-            return None
+    def _let_go(self, pid: str) -> None:
         self.host.let_go(pid)
-        snapshot = self._records.take_local(pid)
-        if snapshot is None:
-            return None
-        self._records.left(pid)
-        return {"snapshot": snapshot_to(snapshot)}
 
-    def _handed_back(self, answer: dict[str, Any]) -> None:
-        """A socket's state handed over never reached its asker: keep it here."""
-        snapshot = snapshot_from(answer.get("snapshot"))
-        if snapshot is not None:
-            self._logger.info("keeping %s for recovery: its hand-over was lost", snapshot.sid)
-            self._records.dropped(snapshot)
+    def take(self, pid: str) -> Snapshot | None:
+        return self._handover.take(pid)
 
     def close(self) -> None:
         self._closed = True

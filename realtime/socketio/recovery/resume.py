@@ -36,10 +36,10 @@ if TYPE_CHECKING:
     from realtime.protocol.socketio import SioPacket
     from realtime.socketio.managers.base import Manager
 
-__all__ = ["TAKEOVER_TIMEOUT", "Resumed", "Resumer", "make_recovery_log", "strip_recovery_fields"]
+__all__ = ["LET_GO_TIMEOUT", "Resumed", "Resumer", "make_recovery_log", "strip_recovery_fields"]
 
 #: Seconds a resuming client waits for its old socket's disconnect handler.
-TAKEOVER_TIMEOUT = 5.0
+LET_GO_TIMEOUT = 5.0
 _FIELDS = ("pid", "offset")
 
 #: How the resumer closes this process's connection of a client that came back.
@@ -244,11 +244,11 @@ class Resumer:
                 "%s came back on a new connection; closing its old one %s", old.sid, old.eio_sid
             )
             self._close_connection(old.eio_sid, DisconnectReason.TRANSPORT_CLOSE)
-        if old.finished is not None and not old.finished.wait(TAKEOVER_TIMEOUT):
+        if old.finished is not None and not old.finished.wait(LET_GO_TIMEOUT):
             self._logger.warning(
                 "the disconnect handler of %s did not return within %s s; it cannot be resumed",
                 old.sid,
-                TAKEOVER_TIMEOUT,
+                LET_GO_TIMEOUT,
             )
 
     def on_exit(self, socket: Socket) -> None:
