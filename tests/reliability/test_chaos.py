@@ -39,11 +39,6 @@ from tests.support.reliability_clients import (
 pytestmark = [
     pytest.mark.node,
     pytest.mark.xdist_group("reliability-heavy"),
-    pytest.mark.xfail(
-        strict=False,
-        reason="issue 13: a SIGKILLed worker's sessions are not recovered, relayed "
-        "sessions die silently, broadcasts during a Redis outage are lost",
-    ),
 ]
 
 #: The Node receivers: (transport, how many).

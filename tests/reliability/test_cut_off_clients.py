@@ -45,10 +45,6 @@ SETTLED = 5.0
 
 pytestmark = [
     pytest.mark.node,
-    pytest.mark.xfail(
-        strict=False,
-        reason="issue 13: a dead owner's relayed and forwarded clients are not told",
-    ),
 ]
 
 

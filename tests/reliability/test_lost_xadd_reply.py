@@ -37,10 +37,6 @@ APPENDS = ("XADD", "EVALSHA", "EVAL", "FCALL")
 
 pytestmark = [
     pytest.mark.node,
-    pytest.mark.xfail(
-        strict=False,
-        reason="issue 13: an XADD that failed after Redis appended it is delivered twice",
-    ),
 ]
 
 

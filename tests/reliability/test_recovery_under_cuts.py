@@ -42,12 +42,6 @@ def serve(mode: str, log: Path, **options: object) -> ServerProcess:
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
     options: dict[str, object] = {"ping_interval": 5, "ping_timeout": 5}
     if request.param == "redis":
-        request.node.add_marker(
-            pytest.mark.xfail(
-                strict=False,
-                reason="issue 13: with the Redis log, recovered clients miss broadcasts",
-            )
-        )
         redis = request.getfixturevalue("redis")
         assert isinstance(redis, RedisServer)
         options["message_queue"] = redis.url

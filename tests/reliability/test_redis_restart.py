@@ -33,10 +33,6 @@ MONKEY = {"REALTIME_TEST_MONKEY_PATCH": "1"}
 
 pytestmark = [
     pytest.mark.node,
-    pytest.mark.xfail(
-        strict=False,
-        reason="issue 13: relayed sessions die silently and the outage's broadcasts are lost",
-    ),
 ]
 
 

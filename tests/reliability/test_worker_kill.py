@@ -32,10 +32,6 @@ MONKEY = {"REALTIME_TEST_MONKEY_PATCH": "1"}
 
 pytestmark = [
     pytest.mark.node,
-    pytest.mark.xfail(
-        strict=False,
-        reason="issue 13: a SIGKILLed worker's sessions are never recovered",
-    ),
 ]
 
 
