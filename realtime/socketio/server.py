@@ -53,6 +53,9 @@ class Server:
             one server, and a request may land on any of them (see
             :class:`~realtime.socketio.managers.PubSubManager`).
         channel: the prefix of the deployment's broker channels.
+        outbox: bounds of what waits for the broker while it is away (a dict
+            of :class:`~realtime.socketio.managers.outbox.OutboxOptions`
+            fields: ``max_messages``, ``max_bytes``); see docs/reliability.md.
         connection_state_recovery: True (or a dict of
             :class:`~realtime.socketio.recovery.log.RecoveryOptions` fields:
             ``max_disconnection_duration``, ``skip_middlewares``,
@@ -92,6 +95,7 @@ class Server:
         client_manager: Manager | None = None,
         message_queue: str | None = None,
         channel: str = "socketio",
+        outbox: Mapping[str, Any] | None = None,
         connection_state_recovery: bool | Mapping[str, Any] | RecoveryOptions | None = None,
         serializer: str | Parser = "default",
         json: Serializer | None = None,
@@ -106,7 +110,7 @@ class Server:
         **engine_options: Any,
     ) -> None:
         self._owns_manager = manager is None and client_manager is None
-        self.manager = manager or client_manager or _manager_for(message_queue, channel)
+        self.manager = manager or client_manager or _manager_for(message_queue, channel, outbox)
         mode = get_async_mode(engine_options.pop("async_mode", None))
         self.engine = EngineServer(
             path=path,
@@ -516,10 +520,14 @@ class Server:
         self.mode.sleep(seconds)
 
 
-def _manager_for(message_queue: str | None, channel: str) -> Manager:
+def _manager_for(
+    message_queue: str | None, channel: str, outbox: Mapping[str, Any] | None
+) -> Manager:
     if message_queue is None:
+        if outbox is not None:
+            raise ConfigurationError("outbox applies to a message_queue, and none is given")
         return MemoryManager()
-    return PubSubManager(message_queue, channel)
+    return PubSubManager(message_queue, channel, outbox=outbox)
 
 
 def _own_logger(option: bool | logging.Logger) -> logging.Logger:

@@ -165,7 +165,8 @@ class BrokerLink:
         try:
             receivers = self.broker.publish(self.node_channel(node), pack(message))
         except BrokerUnavailable as exc:
-            logger.warning("cannot reach process %s: %s", node, exc)
+            # The subscription reports the outage once; this is its echo.
+            logger.debug("cannot reach process %s: %s", node, exc)
             return False
         if receivers == 0:
             if self._judging() and not self.heard_lately(node):
