@@ -8,7 +8,8 @@ usual until Redis answers it; then the answer is dropped and both ends are
 closed (or reset). Redis has run the command; its client sees "Connection
 closed by server" (or "Connection reset by peer") and cannot tell whether
 it ran. Optionally, new connections are refused for a while afterwards, so
-that retries fail too.
+that retries fail too. :meth:`RedisCutProxy.outage` cuts every connection
+and refuses new ones for a while: Redis is away for those processes only.
 """
 
 from __future__ import annotations
@@ -72,6 +73,16 @@ class RedisCutProxy:
         self._reset = reset
         names = [f"\r\n{command.upper()}\r\n".encode() for command in commands]
         self._armed = (names, key.encode())
+
+    def outage(self, seconds: float) -> None:
+        """Reset every connection now and refuse new ones for ``seconds``: Redis
+        is gone for the processes behind this proxy, and only for them."""
+        self._down_until = time.monotonic() + seconds
+        with self._lock:
+            doomed = list(self._open)
+            self._open.clear()
+        for sock in doomed:
+            _reset(sock)
 
     @staticmethod
     def _matches(armed: tuple[list[bytes], bytes], data: bytes) -> bool:

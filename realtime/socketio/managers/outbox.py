@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ __all__ = ["Deduplicator", "Outbox", "OutboxOptions"]
 
 _FIRST_BACKOFF = 0.1
 _MAX_BACKOFF = 2.0
+#: Seconds between two reports of messages dropped from a full outbox.
+DROP_REPORT_INTERVAL = 10.0
 #: Sequence numbers remembered per process, to recognise a message sent twice.
 _WINDOW = 4096
 #: Processes remembered (the oldest heard of are forgotten first).
@@ -104,6 +107,8 @@ class Outbox:
         self._seqs = itertools.count(1)
         self._closed = False
         self._running = False
+        self._dropped_since_report = 0
+        self._last_drop_report = -DROP_REPORT_INTERVAL
 
     def post(self, node: str | None, message: dict[str, Any]) -> None:
         """Send ``message`` to every process (``node`` None) or to ``node``, in order."""
@@ -126,16 +131,26 @@ class Outbox:
             start = not self._running
             self._running = True
         if dropped:
-            self._logger.error(
-                "the outbox to the other server processes is full (%s messages, %s bytes): "
-                "dropped the %s oldest",
-                self._options.max_messages,
-                self._options.max_bytes,
-                dropped,
-            )
+            self._report_dropped(dropped)
         if start:
             self._mode.spawn(self._drain)
         self._wake.set()
+
+    def _report_dropped(self, dropped: int) -> None:
+        """Say what was dropped: at once, then at most every DROP_REPORT_INTERVAL s."""
+        self._dropped_since_report += dropped
+        now = time.monotonic()
+        if now - self._last_drop_report < DROP_REPORT_INTERVAL:
+            return
+        self._logger.error(
+            "the outbox to the other server processes is full (%s messages, %s bytes): "
+            "dropped the %s oldest; the other processes' clients never get them",
+            self._options.max_messages,
+            self._options.max_bytes,
+            self._dropped_since_report,
+        )
+        self._dropped_since_report = 0
+        self._last_drop_report = now
 
     @property
     def waiting(self) -> int:

@@ -27,11 +27,11 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from realtime.socketio.managers.broker_link import pack
+from realtime.socketio.recovery import gaps
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -45,6 +45,8 @@ RESUBMIT_WINDOW = 10.0
 #: Seconds a caller waits for its entry's batch before serving its own
 #: clients as if Redis were away (the entry stays in the outbox).
 APPEND_WAIT = 2.0
+#: Seconds between two reports of entries dropped from a full outbox.
+DROP_REPORT_INTERVAL = 10.0
 #: Entries per script call, at most.
 _BATCH = 256
 _FIRST_BACKOFF = 0.1
@@ -104,7 +106,6 @@ class Appender:
         max_len: the stream's length bound (approximate trimming).
         key_ttl: seconds the sequence key outlives this process's last append.
         outbox: the outbox's bounds.
-        on_dropped: called with the messages dropped from a full outbox.
         logger: where trouble is reported.
     """
 
@@ -120,7 +121,6 @@ class Appender:
         max_len: int,
         key_ttl: int,
         outbox: OutboxOptions,
-        on_dropped: Callable[[list[dict[str, Any]]], None],
         logger: logging.Logger,
     ) -> None:
         self._redis = client
@@ -131,7 +131,6 @@ class Appender:
         self._max_len = max_len
         self._key_ttl = key_ttl
         self._outbox_options = outbox
-        self._on_dropped = on_dropped
         self._logger = logger
         self._script = client.register_script(_APPEND_SCRIPT)
         self._lock = mode.lock()
@@ -139,6 +138,8 @@ class Appender:
         self._next = 1
         self._outbox: collections.deque[_Item] = collections.deque()
         self._outbox_bytes = 0
+        self._dropped_since_report = 0
+        self._last_drop_report = -DROP_REPORT_INTERVAL
         self._recent: collections.deque[tuple[float, _Item]] = collections.deque()
         self._resubmit = False
         self._closed = False
@@ -162,35 +163,53 @@ class Appender:
             item = _Item(seq, message, pack(message), done)
             self._outbox.append(item)
             self._outbox_bytes += item.size
-            dropped = self._bound_locked()
+            self._bound_locked()
             down = self.down
         self._wake.set()
-        if dropped:
-            self._on_dropped(dropped)
         if not down:
             done.wait(APPEND_WAIT)
         return Appended(seq, item.entry_id)
 
-    def _bound_locked(self) -> list[dict[str, Any]]:
-        """Drop the oldest waiting entries past the bounds; their messages."""
+    def _bound_locked(self) -> None:
+        """Drop the oldest waiting entries past the bounds; a gap takes their
+        place (see :mod:`realtime.socketio.recovery.gaps`)."""
         options, outbox = self._outbox_options, self._outbox
         dropped: list[dict[str, Any]] = []
+        last_seq = 0
         while len(outbox) > 1 and (
             len(outbox) > options.max_messages or self._outbox_bytes > options.max_bytes
         ):
             item = outbox.popleft()
             self._outbox_bytes -= item.size
             dropped.append(item.message)
+            last_seq = item.seq
             item.done.set()
-        if dropped:
+        if not dropped:
+            return
+        gap = gaps.merge(dropped)
+        if gap is not None:
+            # In their place, at the head: numbered as the last of them, so
+            # that the sequence still rises along the stream.
+            gap["o"], gap["s"] = self._node, last_seq
+            item = _Item(last_seq, gap, pack(gap), self._mode.event())
+            item.done.set()
+            outbox.appendleft(item)
+            self._outbox_bytes += item.size
+        lost = sum(1 for message in dropped if not gaps.is_gap(message))
+        self._dropped_since_report += lost
+        now = time.monotonic()
+        if self._dropped_since_report and now - self._last_drop_report >= DROP_REPORT_INTERVAL:
             self._logger.error(
                 "the recovery log's outbox is full (%s entries, %s bytes): dropped %s "
-                "entries Redis will never get",
+                "entries Redis will never get; the other processes' clients in %s "
+                "will be told they missed events",
                 options.max_messages,
                 options.max_bytes,
-                len(dropped),
+                self._dropped_since_report,
+                _describe(gap),
             )
-        return dropped
+            self._dropped_since_report = 0
+            self._last_drop_report = now
 
     @property
     def waiting(self) -> int:
@@ -293,3 +312,15 @@ class Appender:
         """Stop appending (what waits in the outbox is lost)."""
         self._closed = True
         self._wake.set()
+
+
+def _describe(gap: dict[str, Any] | None) -> str:
+    """The rooms a gap names, for the log."""
+    if gap is None:
+        return "no room (only room changes were dropped)"
+    return "; ".join(
+        f"namespace {namespace}: "
+        + ("every room" if rooms is None else ", ".join(rooms[:10]))
+        + ("" if rooms is None or len(rooms) <= 10 else f" and {len(rooms) - 10} more")
+        for namespace, rooms in gaps.lost_in(gap)
+    )

@@ -51,6 +51,7 @@ deployment with recovery every event a client receives carries an offset.
 
 from __future__ import annotations
 
+import heapq
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -59,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
 from realtime.socketio.managers.broker_link import unpack
 from realtime.socketio.managers.ordered_log import MARK_TTL, stream_keys
+from realtime.socketio.recovery import gaps
 from realtime.socketio.recovery.handover import Handover
 from realtime.socketio.recovery.journal import Entry, Journal, Position, Skip
 from realtime.socketio.recovery.log import RecoveryLog
@@ -162,8 +164,10 @@ class RedisRecoveryLog(RecoveryLog):
         # Per process (node id), the highest entry number read from it.
         self._seen: dict[str, int] = {}
         # This process's entries it delivered itself (Redis being away) and
-        # has not read back yet, and the highest of them.
-        self._pending_local: set[int] = set()
+        # has not read back yet (a heap), and the highest of them. Entries
+        # the outbox dropped stay until a later one of ours is read: one
+        # that was on its way when it was dropped may still come back.
+        self._pending_local: list[int] = []
         self._local_max = 0
         self._local_count = 0
         # Per process, sockets resumed here that have its entries up to a
@@ -189,7 +193,6 @@ class RedisRecoveryLog(RecoveryLog):
             max_len=options.max_packets,
             key_ttl=key_ttl,
             outbox=manager.outbox_options,
-            on_dropped=self._dropped,
             logger=self._logger,
         )
         self._records = RecordStore(
@@ -249,7 +252,7 @@ class RedisRecoveryLog(RecoveryLog):
         with self._lock:
             if self._seen.get(self._node, 0) >= seq:
                 return  # read back already (the append went through after all)
-            self._pending_local.add(seq)
+            heapq.heappush(self._pending_local, seq)
             self._local_max = max(self._local_max, seq)
             if "op" in message:
                 self._apply(message)
@@ -258,17 +261,6 @@ class RedisRecoveryLog(RecoveryLog):
             self._local_count += 1
             position = (*self._position_id(), self._local_count)
             self._deliver_event(message, position, self._offset(self._position), self._node, seq)
-
-    def _dropped(self, messages: list[dict[str, Any]]) -> None:
-        """Entries the outbox dropped: they never reach the log; say so to the others."""
-        with self._lock:
-            for message in messages:
-                self._pending_local.discard(int(message.get("s", 0)))
-        for message in messages:
-            if "op" in message:
-                continue
-            gap = {"gap": True, "ns": message["ns"], "rooms": message["rooms"]}
-            self._appender.append(gap)
 
     def catch_up(self) -> None:
         """Deliver to this process's clients what it appended and has not read yet."""
@@ -354,24 +346,38 @@ class RedisRecoveryLog(RecoveryLog):
                 if seq <= self._seen.get(origin, 0):
                     return  # appended again after an error: read already
                 self._seen[origin] = seq
-                if origin == self._node and seq in self._pending_local:
+                if origin == self._node and self._read_back(seq):
                     # Delivered here when it could not be appended.
-                    self._pending_local.discard(seq)
-                    self._journal.supersede(seq)
-                    if "op" not in message and "gap" not in message:
-                        self._keep(message, number, entry_id, origin, seq)
+                    if not gaps.is_gap(message):
+                        self._journal.supersede(seq)
+                        if "op" not in message:
+                            self._keep(message, number, entry_id, origin, seq)
                     return
             else:
                 origin, seq = None, None
             if "op" in message:
                 if "ns" in message:
                     self._apply(message)
-            elif "gap" in message:
+            elif gaps.is_gap(message):
                 self._gap(message, number, origin)
             elif message.keys() >= _EVENT_FIELDS:
                 self._deliver_event(message, number, self._offset(entry_id), origin, seq)
         except Exception:
             self._logger.exception("could not deliver recovery log entry %s", entry_id)
+
+    def _read_back(self, seq: int) -> bool:
+        """This process's entry ``seq`` was read: whether it delivered it itself.
+
+        Ours come back in order, so those before it that are still pending
+        never will (the outbox dropped them).
+        """
+        pending = self._pending_local
+        while pending and pending[0] < seq:
+            heapq.heappop(pending)
+        if pending and pending[0] == seq:
+            heapq.heappop(pending)
+            return True
+        return False
 
     def _apply(self, message: dict[str, Any]) -> None:
         self._manager.apply_ordered(message)
@@ -470,10 +476,9 @@ class RedisRecoveryLog(RecoveryLog):
         """Events another process could not append: whoever missed them must know."""
         if origin == self._node:
             return  # this process's clients got them
-        namespace = str(message["ns"])
-        rooms = message.get("rooms")
-        self._journal.mark_lost(namespace, rooms, position, time.monotonic())
-        self.host.cut_off(namespace, rooms)
+        for namespace, rooms in gaps.lost_in(message):
+            self._journal.mark_lost(namespace, rooms, position, time.monotonic())
+            self.host.cut_off(namespace, rooms)
 
     def _after_outage(self) -> None:
         """Redis answers again: if it lost its data, write back what this process holds."""
