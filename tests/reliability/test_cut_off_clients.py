@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.faults import sigkill_server
+from tests.support.faults import freeze_server, sigkill_server
 from tests.support.redis_server import RedisServer
 from tests.support.reliability_clients import NodeReceivers
 from tests.support.routing_proxy import RoutingProxy
@@ -66,9 +66,13 @@ def stats(server: ServerProcess) -> dict[str, int]:
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize("how", ["killed", "frozen"])
 def test_relayed_and_forwarded_clients_learn_their_owner_died(
-    node: str, pair: tuple[ServerProcess, ServerProcess], tmp_path: Path
+    node: str, pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, how: str
 ) -> None:
+    """``killed``: SIGKILL (its Redis subscription ends with it); ``frozen``:
+    SIGSTOP, its connections left open, as when its host vanished: only its
+    silence tells."""
     a, b = pair
     started = time.monotonic()
 
@@ -93,7 +97,10 @@ def test_relayed_and_forwarded_clients_learn_their_owner_died(
         served = stats(b)
         assert served["relayed"] >= 1 and served["forwarded"] >= 1, served
         time.sleep(max(0.0, SETTLED - (time.monotonic() - started)))
-        sigkill_server(a)
+        if how == "killed":
+            sigkill_server(a)
+        else:
+            freeze_server(a)
         killed_at = time.monotonic()
         receivers.wait_for(
             lambda events: all(
@@ -113,12 +120,14 @@ def test_relayed_and_forwarded_clients_learn_their_owner_died(
     finally:
         receivers.close()
         proxy.close()
+        if how == "frozen" and a.alive():
+            sigkill_server(a)
     late = {
         name: when
         for name, when in noticed.items()
         if when.startswith("not") or float(when.split()[0]) > NOTICE
     }
-    assert not late, f"learnt that A died: {noticed} (must be within {NOTICE:.0f} s)"
+    assert not late, f"learnt that A was {how}: {noticed} (must be within {NOTICE:.0f} s)"
 
 
 @pytest.mark.timeout(60)

@@ -8,7 +8,7 @@ import time
 from tests.support.redis_server import RedisServer
 from tests.support.servers import ServerProcess
 
-__all__ = ["restart_redis_empty", "sigkill_redis", "sigkill_server"]
+__all__ = ["freeze_server", "restart_redis_empty", "sigkill_redis", "sigkill_server"]
 
 
 def sigkill_server(server: ServerProcess) -> int:
@@ -18,6 +18,15 @@ def sigkill_server(server: ServerProcess) -> int:
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(5)
     return pid
+
+
+def freeze_server(server: ServerProcess) -> int:
+    """SIGSTOP a test server: it answers nothing, yet none of its sockets closes
+    (as when its host vanished from the network); its pid. ``stop()`` still
+    ends it (SIGKILL reaches a stopped process)."""
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)
+    return server.process.pid
 
 
 def sigkill_redis(redis: RedisServer) -> None:
