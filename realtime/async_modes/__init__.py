@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import logging
 import sys
 import threading
 
@@ -40,7 +40,12 @@ _CLASSES = {
     "threading": ("realtime.async_modes.threading_mode", "ThreadingMode"),
 }
 _instances: dict[str, AsyncMode] = {}
+#: Modes whose library failed to import, and why (tried once per process).
+_failures: dict[str, ModeUnavailable] = {}
+#: Modes skipped with a warning already.
+_warned: set[str] = set()
 _lock = threading.Lock()
+logger = logging.getLogger("realtime")
 
 
 def get_async_mode(name: str | None = None) -> AsyncMode:
@@ -48,28 +53,78 @@ def get_async_mode(name: str | None = None) -> AsyncMode:
 
     With no name: inside a gunicorn worker, the mode matching the worker
     class; in a process monkey patched by gevent or eventlet, that library's
-    mode; otherwise eventlet if installed, then gevent, then threading.
+    mode; otherwise eventlet if it imports, then gevent, then threading. A
+    library that is installed but fails to import (a broken install, or one
+    that does not support this Python yet) is skipped with one warning that
+    names the error, as python-engineio does.
 
     Raises:
-        ConfigurationError: the named mode is unknown or not installed.
+        ConfigurationError: the named mode is unknown, not installed, or
+            fails to import (the message carries the import error).
     """
     if name is None:
-        name = _gunicorn_worker_mode() or patched_mode() or _first_installed()
+        bound = _gunicorn_worker_mode() or patched_mode()
+        if bound is None:
+            return _first_that_imports()
+        name = bound
     if name not in _CLASSES:
         raise ConfigurationError(f"unknown async_mode {name!r}; choose one of {', '.join(MODES)}")
+    try:
+        return _load(name)
+    except ModeUnavailable as exc:
+        raise ConfigurationError(str(exc)) from exc.__cause__
+
+
+class ModeUnavailable(Exception):
+    """An async mode's library is missing or fails to import."""
+
+
+def _load(name: str) -> AsyncMode:
+    """The instance of mode ``name``, made once.
+
+    Raises:
+        ModeUnavailable: its library is missing or fails to import.
+    """
     with _lock:
         mode = _instances.get(name)
-        if mode is None:
-            module_name, class_name = _CLASSES[name]
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError as exc:
-                raise ConfigurationError(
-                    f"async_mode {name!r} needs the {name} package: pip install 'realtime[{name}]'"
-                ) from exc
-            mode = getattr(module, class_name)()
-            _instances[name] = mode
-        return mode
+        if mode is not None:
+            return mode
+        failure = _failures.get(name)
+        if failure is not None:
+            raise failure
+        module_name, class_name = _CLASSES[name]
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # a broken install raises more than ImportError
+            failure = _unavailable(name, exc)
+            _failures[name] = failure
+            raise failure from exc
+        made: AsyncMode = getattr(module, class_name)()
+        _instances[name] = made
+        return made
+
+
+def _unavailable(name: str, exc: Exception) -> ModeUnavailable:
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    if missing is not None and (missing == name or missing.startswith(f"{name}.")):
+        return ModeUnavailable(
+            f"async_mode {name!r} needs the {name} package: pip install 'realtime[{name}]'"
+        )
+    return ModeUnavailable(
+        f"async_mode {name!r}: the {name} package is installed but failed to import "
+        f"({type(exc).__name__}: {exc})"
+    )
+
+
+def _first_that_imports() -> AsyncMode:
+    for name in MODES:
+        try:
+            return _load(name)
+        except ModeUnavailable as exc:
+            if "is installed but failed to import" in str(exc) and name not in _warned:
+                _warned.add(name)
+                logger.warning("%s; trying the next async mode", exc)
+    raise AssertionError("threading mode always imports")  # pragma: no cover
 
 
 #: gunicorn worker modules, and the mode a process running them needs.
@@ -103,10 +158,3 @@ def patched_mode() -> str | None:
     if eventlet_patcher is not None and eventlet_patcher.is_monkey_patched("socket"):
         return "eventlet"
     return None
-
-
-def _first_installed() -> str:
-    for name in ("eventlet", "gevent"):
-        if importlib.util.find_spec(name) is not None:
-            return name
-    return "threading"

@@ -8,6 +8,7 @@ who serves: which async mode, which process.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,77 @@ def test_flask_run_serves_socketio_on_threads(programs: list[Program], debug: bo
     websockets = [line for line in output.splitlines() if "transport=websocket" in line]
     assert websockets and all('" 101 ' in line for line in websockets), output
     assert "Traceback" not in output and '" 500 ' not in output, output
+
+
+def broken_packages(root: Path, *names: str) -> str:
+    """A directory where each of ``names`` is a package that fails to import, as a
+    broken install or one that does not support this Python does; for PYTHONPATH."""
+    for name in names:
+        package = root / name
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(
+            f"raise AttributeError(\"module 'ssl' has no attribute 'wrap_socket' ({name})\")\n"
+        )
+    return f"{root}{os.pathsep}{ROOT}"
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"), [(("eventlet",), "gevent"), (("eventlet", "gevent"), "threading")]
+)
+def test_run_falls_back_when_a_mode_is_installed_but_fails_to_import(
+    programs: list[Program], tmp_path: Path, broken: tuple[str, ...], expected: str
+) -> None:
+    port = free_port()
+    path = broken_packages(tmp_path, *broken)
+    program = Program([PYTHON, "-m", APP_MODULE, "--port", str(port)], env={"PYTHONPATH": path})
+    programs.append(program)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/state")
+    for transports in TRANSPORTS.values():
+        assert welcome(url, transports)["mode"] == expected
+    stop_through_the_app(url)
+    assert program.wait(15) == 0
+    text = program.text()
+    for name in broken:
+        # One warning per mode skipped, naming the import error.
+        warning = (
+            f"async_mode {name!r}: the {name} package is installed but failed to import "
+            f"(AttributeError: module 'ssl' has no attribute 'wrap_socket' ({name})); "
+            "trying the next async mode"
+        )
+        assert text.count(warning) == 1, text
+    assert "Traceback" not in text, text
+
+
+def test_a_mode_asked_for_that_fails_to_import_says_why(
+    programs: list[Program], tmp_path: Path
+) -> None:
+    path = broken_packages(tmp_path, "eventlet")
+    program = Program(
+        [PYTHON, "-m", APP_MODULE, "--port", str(free_port()), "--mode", "eventlet"],
+        env={"PYTHONPATH": path},
+    )
+    programs.append(program)
+    assert program.wait(30) != 0
+    assert (
+        "ConfigurationError: async_mode 'eventlet': the eventlet package is installed but "
+        "failed to import (AttributeError: module 'ssl' has no attribute 'wrap_socket' "
+        "(eventlet))"
+    ) in program.text(), program.text()
+
+
+def test_a_mode_asked_for_that_is_not_installed_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['gevent'] = None\n"
+        "from realtime.async_modes import get_async_mode\n"
+        "from realtime.exceptions import ConfigurationError\n"
+        "try:\n"
+        "    get_async_mode('gevent')\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [PYTHON, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, timeout=60
+    ).stdout
+    expected = "async_mode 'gevent' needs the gevent package: pip install 'realtime[gevent]'"
+    assert out.strip() == expected
