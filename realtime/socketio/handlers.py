@@ -2,12 +2,20 @@
 
 Handlers are registered for an exact namespace (``"/chat"``), for a pattern
 of namespaces (a compiled regular expression, matched in full), or for every
-namespace (``"*"``); the first two kinds win over the last. Handlers of
-pattern and ``"*"`` namespaces get the namespace as their first argument, as
-python-socketio does. An event with no handler goes to the namespace's
-catch-all handler (event ``"*"``), which gets the event name first. A
-class-based :class:`~realtime.socketio.namespace.Namespace` answers the events its
-decorated counterpart does not.
+namespace (``"*"``). Handlers of pattern and ``"*"`` namespaces get the
+namespace as their first argument, as python-socketio does. An event is
+looked up as python-socketio does, in this order:
+
+1. the namespace's own handler for the event (its exact name, else the
+   first pattern that matches it);
+2. the namespace's catch-all handler (event ``"*"``), which gets the event
+   name first;
+3. the handler for the event registered for every namespace (``"*"``);
+4. the catch-all handler registered for every namespace;
+5. a class-based :class:`~realtime.socketio.namespace.Namespace` serving
+   the namespace.
+
+``connect`` and ``disconnect`` never go to a catch-all handler.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import contextlib
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from realtime.exceptions import ConfigurationError
@@ -34,6 +42,8 @@ Handler = Callable[..., Any]
 #: A namespace a handler serves: a name, a compiled pattern, or ``"*"``.
 NamespaceKey = str | re.Pattern[str]
 CATCH_ALL = "*"
+#: Events no catch-all handler gets.
+_RESERVED = frozenset({"connect", "disconnect"})
 
 
 @runtime_checkable
@@ -55,27 +65,36 @@ class Resolved:
         handlers: decorated handlers by event (may be empty).
         instance: the class-based namespace serving it, if any.
         dynamic: handlers take the namespace as their first argument.
+        everywhere: the handlers registered for every namespace (``"*"``),
+            looked up after ``handlers``.
     """
 
     namespace: str
     handlers: dict[str, Handler]
     instance: ClassHandlers | None
     dynamic: bool
+    everywhere: dict[str, Handler] = field(default_factory=dict)
 
     def find(self, event: str) -> tuple[Handler, tuple[Any, ...]] | None:
         """The function for ``event`` and the arguments that go before ``sid``."""
         prefix: tuple[Any, ...] = (self.namespace,) if self.dynamic else ()
+        reserved = event in _RESERVED
         handler = self.handlers.get(event)
         if handler is not None:
             return handler, prefix
+        catch_all = None if reserved else self.handlers.get(CATCH_ALL)
+        if catch_all is not None:
+            return catch_all, (event, *prefix)
+        if self.everywhere is not self.handlers:
+            handler = self.everywhere.get(event)
+            if handler is not None:
+                return handler, (self.namespace,)
+            catch_all = None if reserved else self.everywhere.get(CATCH_ALL)
+            if catch_all is not None:
+                return catch_all, (event, self.namespace)
         instance = self.instance
         if instance is not None:
-            found = instance.handler_for(event)
-            if found is not None:
-                return found
-        catch_all = self.handlers.get(CATCH_ALL)
-        if catch_all is not None and event not in ("connect", "disconnect"):
-            return catch_all, (event, *prefix)
+            return instance.handler_for(event)
         return None
 
 
@@ -126,20 +145,21 @@ class HandlerRegistry:
         resolved = self._resolved.get(namespace)
         if resolved is not None:
             return resolved
+        everywhere = self._any
         handlers = self._exact.get(namespace)
         instance = self._instances.get(namespace)
         if handlers is not None or instance is not None:
-            resolved = Resolved(namespace, handlers or {}, instance, dynamic=False)
+            resolved = Resolved(namespace, handlers or {}, instance, False, everywhere)
             self._resolved[namespace] = resolved
             return resolved
         for pattern, table in self._patterns:
             if pattern.fullmatch(namespace):
-                return Resolved(namespace, table, None, dynamic=True)
+                return Resolved(namespace, table, None, True, everywhere)
         for pattern, instance in self._instance_patterns:
             if pattern.fullmatch(namespace):
-                return Resolved(namespace, {}, instance, dynamic=False)
-        if self._any:
-            return Resolved(namespace, self._any, None, dynamic=True)
+                return Resolved(namespace, {}, instance, False, everywhere)
+        if everywhere:
+            return Resolved(namespace, everywhere, None, True, everywhere)
         return None
 
 

@@ -119,6 +119,26 @@ def test_every_namespace_and_pattern_namespaces() -> None:
     assert client.emit("which", 3, namespace="/room-7", callback=True) == ["/room-7", 3]
 
 
+def test_the_every_namespace_handler_serves_a_namespace_with_its_own_handlers() -> None:
+    # Flask-SocketIO's test_send_catch_all_namespace, with the test client.
+    app = make_app()
+    rt = Realtime(app, async_mode="threading")
+
+    @rt.on("json", namespace="/test")
+    def on_json(data: Any) -> None:
+        emit("json back", data)
+
+    @rt.on("wildcard", namespace="*")
+    def wildcard(data: Any) -> None:
+        emit("my custom response", data)
+
+    client = rt.test_client(app, namespace="/test")
+    client.get_received("/test")
+    client.emit("wildcard", {"a": "b"}, namespace="/test")
+    received = client.get_received("/test")
+    assert received == [{"name": "my custom response", "args": [{"a": "b"}], "namespace": "/test"}]
+
+
 def test_two_apps_one_extension() -> None:
     rt = Realtime(async_mode="threading")
 

@@ -283,3 +283,21 @@ def test_the_bundled_client_is_served_by_the_app(server: ServerProcess) -> None:
     assert raw.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(raw.raw.read()) == source
     assert requests.get(f"{server.url}/state", timeout=5).status_code == 200
+
+
+def test_a_handler_for_every_namespace_serves_namespaces_with_handlers_of_their_own(
+    connect: Callable[..., Peer],
+) -> None:
+    # As Flask-SocketIO's test_send_catch_all_namespace: "/plain" has its own
+    # handlers, none for "wildcard"; the handler registered for "*" answers.
+    peer = connect(namespaces=["/", "/plain"])
+    peer.client.emit("wildcard", {"a": "b"}, namespace="/plain")
+    peer.client.emit("wildcard", {"c": "d"})
+    got = peer.wait("my custom response", 2)
+    assert sorted(args[0]["namespace"] for args in got) == ["/", "/plain"]
+    assert {args[0]["namespace"]: args[0]["data"] for args in got} == {
+        "/plain": {"a": "b"},
+        "/": {"c": "d"},
+    }
+    # The namespace's own handlers still win.
+    assert peer.client.call("ping_plain", namespace="/plain") == "pong"

@@ -68,6 +68,39 @@ class TestHandlerRegistry:
         assert prefix == ("anything",)
         assert resolved.find("connect") is None and resolved.find("disconnect") is None
 
+    def test_the_lookup_order_of_python_socketio(self) -> None:
+        # Own handler, own catch-all, the every-namespace handler, its
+        # catch-all, then a class-based namespace: python-socketio's order.
+        class Chat(realtime.Namespace):
+            def on_wildcard(self, sid: str) -> str:
+                return "class"
+
+        registry = HandlerRegistry()
+        registry.add("/chat", "own", lambda sid: "own")
+        registry.add("*", "wildcard", lambda ns, sid: f"everywhere {ns}")
+        registry.add("*", "*", lambda event, ns, sid: f"everywhere catch-all {event} {ns}")
+        registry.add("*", "connect", lambda ns, sid: f"connect {ns}")
+        registry.add_instance(Chat("/chat"))
+
+        def call(namespace: str, event: str) -> Any:
+            resolved = registry.resolve(namespace)
+            assert resolved is not None
+            found = resolved.find(event)
+            assert found is not None, (namespace, event)
+            handler, prefix = found
+            return handler(*prefix, "sid")
+
+        # A namespace with handlers of its own still reaches the "*" ones.
+        assert call("/chat", "own") == "own"
+        assert call("/chat", "wildcard") == "everywhere /chat"
+        assert call("/chat", "other") == "everywhere catch-all other /chat"
+        assert call("/chat", "connect") == "connect /chat"
+        assert call("/elsewhere", "wildcard") == "everywhere /elsewhere"
+        registry.add("/chat", "*", lambda event, sid: f"own catch-all {event}")
+        assert call("/chat", "wildcard") == "own catch-all wildcard"
+        resolved = registry.resolve("/chat")
+        assert resolved is not None and resolved.find("disconnect") is None
+
     def test_class_namespace_answers_what_decorators_do_not(self) -> None:
         class Chat(realtime.Namespace):
             def on_hello(self, sid: str) -> str:

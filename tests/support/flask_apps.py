@@ -162,6 +162,12 @@ def ping_plain() -> str:
     return "pong"
 
 
+@socketio.on("wildcard", namespace="*")
+def wildcard(data: Any) -> None:
+    # Every namespace, also those with handlers of their own (/, /plain).
+    emit("my custom response", {"data": data, "namespace": request.namespace})
+
+
 @socketio.event
 def kick() -> None:
     disconnect()
