@@ -18,6 +18,7 @@ which a broker-backed manager provides; the engine knows no broker.
 
 from __future__ import annotations
 
+import enum
 import io
 import itertools
 import logging
@@ -39,6 +40,7 @@ __all__ = [
     "ClusterLink",
     "Forwarder",
     "RelayBuffer",
+    "RelayRefused",
     "RemoteChannel",
     "new_node_id",
     "owner_of",
@@ -198,6 +200,16 @@ class RelayBuffer:
             self._closed = graceful
 
 
+class RelayRefused(enum.Enum):
+    """Why the owner of a session did not take a relayed connection."""
+
+    #: No process holds the session: its owner is gone, or never had it.
+    UNKNOWN_SESSION = "unknown session"
+    #: The session is there but cannot take the connection now: it is
+    #: already upgraded or upgrading, or it is closing.
+    SESSION_BUSY = "session busy"
+
+
 class _Pending:
     """A request waiting for another process's reply."""
 
@@ -315,11 +327,10 @@ class Forwarder:
 
     # -- entry process: relaying a connection -------------------------------
 
-    def open_relay(self, sid: str, transport: str, end: RelayEnd) -> int | None:
-        """Ask the owner to probe a connection relayed from here; its relay id.
-
-        None when the owner refused (the session cannot upgrade) or is gone.
-        """
+    def open_relay(self, sid: str, transport: str, end: RelayEnd) -> int | RelayRefused:
+        """Ask the owner to probe a connection relayed from here; its relay id,
+        or why the owner did not take it (it is gone, or the session cannot
+        upgrade now)."""
         cid = next(self._ids)
         self._relays[cid] = (owner_of(sid), end)
         reply = self._request(
@@ -335,7 +346,9 @@ class Forwarder:
         )
         if reply is None or not reply.get("ok"):
             self._relays.pop(cid, None)
-            return None
+            # An owner that predates "known" says only ok=False: unknown.
+            known = reply is not None and bool(reply.get("known"))
+            return RelayRefused.SESSION_BUSY if known else RelayRefused.UNKNOWN_SESSION
         self.stats["relayed"] += 1
         return cid
 
@@ -439,7 +452,7 @@ class Forwarder:
                     key = (sid, cid)
                     self._remote[key] = (session, channel)
                     channel.on_closed = lambda: self._forget_relay(key)
-            self._reply(message, ok=accepted)
+            self._reply(message, ok=accepted, known=session is not None)
             return
         entry = self._remote.get((sid, cid))
         if entry is None:

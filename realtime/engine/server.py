@@ -387,12 +387,13 @@ class Server:
         start_response: StartResponse,
     ) -> Iterable[bytes]:
         current = TRANSPORTS.get(session.transport)
-        allowed = (
-            self.options.allow_upgrades
-            and current is not None
-            and transport.name in current.upgrades
-        )
-        if not allowed or session.transport == transport.name:
+        can_move = current is not None and transport.name in current.upgrades
+        if not can_move and isinstance(transport, WebSocketTransport):
+            # Already on WebSocket, or upgraded to another transport: like
+            # Node's engine.io, complete the handshake and close the new
+            # WebSocket; the session keeps its transport.
+            return transport.refuse(request, session, start_response)
+        if not (self.options.allow_upgrades and can_move):
             return self.reject(
                 request,
                 None,

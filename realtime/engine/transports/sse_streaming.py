@@ -224,7 +224,7 @@ class StreamTransport(Transport):
             f"session {sid} ({self.name} relayed from {request.remote_addr})",
         )
         cid = forwarder.open_relay(sid, self.name, channel)
-        if cid is None:
+        if not isinstance(cid, int):
             return host.reject(
                 request,
                 None,

@@ -305,11 +305,13 @@ class WebSocketConnection:
 
     # -- closing ------------------------------------------------------------
 
-    def close(self, graceful: bool, code: int = CloseCode.NORMAL_CLOSURE) -> None:
+    def close(self, graceful: bool, code: int | None = CloseCode.NORMAL_CLOSURE) -> None:
         """Send a close frame; cut the connection now unless ``graceful``.
 
         A graceful close lets queued frames drain and waits up to
         :data:`CLOSE_TIMEOUT` for the client to answer the close frame.
+        ``code=None`` sends a close frame with no status code (what ``ws``'s
+        ``close()`` sends; the client reports 1005, "no status received").
         """
         with self._lock:
             if self._closed:

@@ -1,8 +1,9 @@
 """The WebSocket transport: one Engine.IO packet per frame, in both directions.
 
 Opens sessions on WebSocket requests, takes sessions over from polling (the
-probe and the upgrade packet), and relays connections for sessions another
-process owns; each runs on a :class:`~.connection.WebSocketConnection` over
+probe and the upgrade packet), turns away a WebSocket its session cannot take
+(:meth:`WebSocketTransport.refuse`), and relays connections for sessions
+another process owns; each runs on a :class:`~.connection.WebSocketConnection` over
 the socket the WSGI server hands over, checked by :mod:`.handshake`. On the
 embedded eventlet server an open connection is then served from the hub by
 a :class:`~.detached_reader.DetachedReader`.
@@ -12,13 +13,14 @@ Spec: engine.io-protocol v4, "Transports / WebSocket" and "Protocol / Upgrade".
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from websockets.server import ServerProtocol
 
 from realtime.async_modes.base import no_delay
-from realtime.engine.forwarding import RelayBuffer
+from realtime.engine.forwarding import RelayBuffer, RelayRefused
 from realtime.engine.http import Request, Response, error_response
 from realtime.engine.session import DisconnectReason, Session
 from realtime.engine.transports.base import StartResponse, Transport, WSGIResult
@@ -161,12 +163,63 @@ class WebSocketTransport(Transport):
         handed, connection = taken
         connection.label = f"session {session.sid} (upgrade from {request.remote_addr})"
         if not session.begin_probe(connection, self.host.options.upgrade_timeout):
-            self.host.logger.info("session %s: refused a second upgrade attempt", session.sid)
-            connection.close(graceful=False)
-            return handed.finish(start_response)
+            # Upgrading already (a probe in progress), or closing.
+            return self._turn_away(request, session.sid, connection, handed, start_response)
         packets = connection.packets()
         if self._probe(session, connection, packets):
             self._serve(session, connection, packets, handed)
+        return handed.finish(start_response)
+
+    def refuse(
+        self, request: Request, session: Session, start_response: StartResponse
+    ) -> WSGIResult:
+        """Answer a WebSocket that ``session`` cannot take, as Node's engine.io does.
+
+        A session already on WebSocket (or upgraded to another transport)
+        gets a second WebSocket's handshake completed (``101``), then a close
+        frame with no status code; the session itself is not touched. An
+        invalid handshake is still a ``400``.
+
+        Spec: engine.io's ``Server.onWebSocket`` ("transport had already been
+        upgraded": ``websocket.close()``).
+        """
+        accepted = self._accept(request)
+        if isinstance(accepted, Response):
+            return accepted(start_response)
+        proto, ws_response = accepted
+        if not self.host.mode.can_hand_over(request.environ):
+            return self._no_socket(request, None)(start_response)
+        taken = self._take_over(request, proto, ws_response)
+        if taken is None:
+            return self._no_socket(request, None)(start_response)
+        handed, connection = taken
+        connection.label = f"session {session.sid} (another websocket from {request.remote_addr})"
+        return self._turn_away(request, session.sid, connection, handed, start_response)
+
+    def _turn_away(
+        self,
+        request: Request,
+        sid: str,
+        connection: WebSocketConnection,
+        handed: HandedOverSocket,
+        start_response: StartResponse,
+    ) -> WSGIResult:
+        """Close a WebSocket whose ``101`` is out but that no session takes.
+
+        Like ``ws``'s ``close()``: a close frame with no status code, then
+        the client's close frame is awaited (what it sends before it is
+        discarded) for up to :data:`~.connection.CLOSE_TIMEOUT`.
+        """
+        self.host.logger.info(
+            "session %s: closed a websocket from %s, the session being already upgraded "
+            "or upgrading",
+            sid,
+            request.remote_addr,
+        )
+        connection.close(graceful=True, code=None)
+        with contextlib.suppress(PacketDecodeError):
+            for _ in connection.packets():
+                pass
         return handed.finish(start_response)
 
     def relay(
@@ -180,19 +233,24 @@ class WebSocketTransport(Transport):
             return self._no_socket(request, None)(start_response)
         buffer = RelayBuffer()
         cid = forwarder.open_relay(sid, self.name, buffer)
-        if cid is None:
+        if cid is RelayRefused.UNKNOWN_SESSION:
             return self.host.reject(
                 request,
                 None,
                 DisconnectReason.TRANSPORT_ERROR,
-                f"the process owning session {sid} is gone or refused the upgrade",
-                error_response(ErrorCode.BAD_REQUEST),
+                f"no process holds session {sid} (its owner is gone, or it closed)",
+                error_response(ErrorCode.UNKNOWN_SID),
             )(start_response)
         taken = self._take_over(request, proto, ws_response)
         if taken is None:
-            forwarder.relay_ended(sid, cid)
+            if isinstance(cid, int):
+                forwarder.relay_ended(sid, cid)
             return self._no_socket(request, None)(start_response)
         handed, connection = taken
+        if not isinstance(cid, int):
+            # The owner has the session, already upgraded or upgrading.
+            connection.label = f"session {sid} (another websocket from {request.remote_addr})"
+            return self._turn_away(request, sid, connection, handed, start_response)
         connection.label = f"session {sid} (relayed from {request.remote_addr})"
         buffer.attach(connection)
         try:

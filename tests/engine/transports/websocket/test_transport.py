@@ -124,18 +124,6 @@ class TestUpgrade:
         assert ws.recv() == "4still fine"
         ws.close()
 
-    def test_second_websocket_is_refused_after_the_upgrade(self, echo: ServerProcess) -> None:
-        sid, _ = eio.handshake(echo.url)
-        ws = upgrade(echo, sid)
-        ws.send("4x")
-        assert ws.recv() == "4x"
-        with pytest.raises(websocket.WebSocketBadStatusException) as info:
-            eio.ws_connect(echo.ws_url, sid)
-        assert info.value.status_code == 400
-        ws.send("4hello")
-        assert ws.recv() == "4hello"
-        ws.close()
-
     def test_second_probe_while_upgrading_is_closed(self, echo: ServerProcess) -> None:
         sid, _ = eio.handshake(echo.url)
         first = eio.ws_connect(echo.ws_url, sid)
