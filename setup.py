@@ -35,6 +35,9 @@ EXTRAS["test"] = sorted(
         *EXTRAS["msgpack"],
         *EXTRAS["redis"],
         *EXTRAS["kombu"],
+        # docs/flask/migration.md's tables are checked against it
+        # (tests/flask_integration/test_migration_table.py).
+        "Flask-SocketIO>=5.7,<6",
         "gunicorn>=23",
         "hypothesis>=6.100",
         "mypy>=1.10",
