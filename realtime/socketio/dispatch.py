@@ -12,10 +12,12 @@ Spec: https://github.com/socketio/socket.io-protocol (v5).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from realtime.engine import DisconnectReason
@@ -38,7 +40,15 @@ if TYPE_CHECKING:
     from realtime.socketio.managers import Manager
     from realtime.socketio.managers.base import Members
 
-__all__ = ["INVALID_NAMESPACE", "REJECTED", "Dispatcher", "NamespacesOption", "in_inline_handler"]
+__all__ = [
+    "INVALID_NAMESPACE",
+    "REJECTED",
+    "Dispatcher",
+    "NamespacesOption",
+    "arity_mismatch",
+    "handler_errors_raise",
+    "in_inline_handler",
+]
 
 #: CONNECT_ERROR messages, as the reference server words them.
 INVALID_NAMESPACE = "Invalid namespace"
@@ -54,6 +64,44 @@ def in_inline_handler() -> bool:
     """True inside a handler run inline: the reading task is busy with it, so
     nothing more (an acknowledgement, say) can arrive from that client."""
     return _INLINE.get()
+
+
+#: True while an in-process test client sends: what handlers raise reaches it.
+_RAISING: contextvars.ContextVar[bool] = contextvars.ContextVar("realtime_raising", default=False)
+
+
+@contextlib.contextmanager
+def handler_errors_raise() -> Iterator[None]:
+    """Within this block, on this task, an exception a handler raises (and
+    the application's error handlers did not take) propagates to the caller
+    instead of being logged: how a test client learns that a handler broke,
+    as with Flask-SocketIO's. Handlers must run inline (``async_handlers``
+    off), as they do for a test client."""
+    token = _RAISING.set(True)
+    try:
+        yield
+    finally:
+        _RAISING.reset(token)
+
+
+#: What Python says when a function is called with arguments it does not take.
+_ARITY = re.compile(r"\(\) (?:takes|missing|got an unexpected|got multiple)")
+
+
+def arity_mismatch(exc: BaseException) -> bool:
+    """Whether ``exc`` says a handler was called with arguments it does not
+    take (the client sent too many or too few), rather than that something
+    inside it failed: a TypeError raised by the call itself, in this
+    package's code, worded as Python words it."""
+    if not isinstance(exc, TypeError):
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    return module.startswith("realtime.") and _ARITY.search(str(exc)) is not None
 
 
 class _Failed:
@@ -327,6 +375,8 @@ class Dispatcher:
         except (ConnectionRefused, ConnectionRefusedError) as exc:
             return _refusal_of(exc)
         except Exception:
+            if _RAISING.get():
+                raise
             self.logger.exception("error in the connect handler of %s", socket.namespace)
             return (REJECTED, None)
         if accepted is False:
@@ -408,17 +458,38 @@ class Dispatcher:
             self.logger.debug("no handler for event %r in %s", event, socket.namespace)
             return
         handler, prefix = found
-        result = self.call(handler, *prefix, socket.sid, *packet.args)
-        if packet.id is not None and result is not FAILED:
+        try:
+            result = handler(*prefix, socket.sid, *packet.args)
+        except Exception as exc:
+            if _RAISING.get():
+                raise
+            if arity_mismatch(exc):
+                # The client's mistake, not a bug: one line, no traceback.
+                self.logger.warning(
+                    "event %r from %s in %s: the handler does not take the %d argument(s) "
+                    "the client sent (%s)",
+                    event,
+                    socket.sid,
+                    socket.namespace,
+                    len(packet.args),
+                    exc,
+                )
+            else:
+                self.logger.exception("error in handler %s", _name(handler))
+            return
+        if packet.id is not None:
             ack = SioPacket(SioPacketType.ACK, socket.namespace, as_args(result), packet.id)
             self.delivery.packet(socket.eio_sid, ack)
 
     def call(self, handler: Callable[..., Any], *args: Any) -> Any:
-        """Run a handler; log what it raises and return :data:`FAILED` then."""
+        """Run a handler; log what it raises and return :data:`FAILED` then
+        (under :func:`handler_errors_raise`, let it propagate)."""
         try:
             return handler(*args)
         except Exception:
-            self.logger.exception("error in handler %s", getattr(handler, "__name__", handler))
+            if _RAISING.get():
+                raise
+            self.logger.exception("error in handler %s", _name(handler))
             return FAILED
 
     def _run(self, connection: Connection, fn: Callable[..., Any], *args: Any) -> None:
@@ -458,6 +529,10 @@ class Dispatcher:
         socket = self.clients.sockets.get(SocketSid(sid))
         if socket is not None and socket.namespace == namespace and not socket.leaving:
             self.close_socket(socket, DisconnectReason.SERVER_DISCONNECT, tell_client=True)
+
+
+def _name(handler: Callable[..., Any]) -> str:
+    return str(getattr(handler, "__name__", handler))
 
 
 def _refusal_of(exc: Exception) -> tuple[str, Any]:

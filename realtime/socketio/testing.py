@@ -5,7 +5,10 @@ packets are encoded, decoded and dispatched by the same code as for a remote
 client, with no network. Handlers run on the calling thread (the server's
 ``async_handlers`` is turned off while a local client exists, as
 Flask-SocketIO's test client does), so what a handler emits is there to read
-as soon as :meth:`LocalClient.emit` returns.
+as soon as :meth:`LocalClient.emit` returns, and what a handler raises (and
+no error handler of the application took) is raised by the call that sent
+the event, as with Flask-SocketIO's test client: a broken handler fails its
+test.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from realtime.exceptions import ConfigurationError
 from realtime.protocol.engineio import Packet
 from realtime.protocol.socketio import SioPacket, SioPacketType
+from realtime.socketio.dispatch import handler_errors_raise
 
 if TYPE_CHECKING:
     from realtime.socketio.server import Server
@@ -125,7 +129,8 @@ class LocalClient:
         if self.eio_sid is None:
             return
         if namespace is None:
-            self.server.engine.close_local(self.eio_sid)
+            with handler_errors_raise():
+                self.server.engine.close_local(self.eio_sid)
             return
         self._send(SioPacket(SioPacketType.DISCONNECT, namespace))
         self.namespaces.pop(namespace, None)
@@ -165,8 +170,9 @@ class LocalClient:
     def _send(self, packet: SioPacket) -> None:
         if self.eio_sid is None:
             raise ConfigurationError("the local client is not connected")
-        for part in self._encoder.encode(packet):
-            self.server.engine.receive_local(self.eio_sid, part)
+        with handler_errors_raise():
+            for part in self._encoder.encode(packet):
+                self.server.engine.receive_local(self.eio_sid, part)
 
 
 def _default_environ() -> dict[str, Any]:

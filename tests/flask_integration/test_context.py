@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -86,20 +85,56 @@ def test_connect_handler_errors_go_to_the_error_handler(app: Flask, rt: Realtime
     assert not rt.test_client(app).is_connected()
 
 
-def test_unhandled_errors_are_logged_with_their_traceback(
-    app: Flask, rt: Realtime, caplog: pytest.LogCaptureFixture
+def test_unhandled_errors_reach_the_test(app: Flask, rt: Realtime) -> None:
+    # As with Flask-SocketIO's test client: a broken handler fails its test.
+    @rt.on("explode")
+    def explode() -> None:
+        raise LookupError("the detail")
+
+    @rt.on("unencodable")
+    def unencodable() -> None:
+        emit("out", {"when": object()})
+
+    @rt.on("unencodable_answer")
+    def unencodable_answer() -> object:
+        return object()
+
+    @rt.on("fine")
+    def fine() -> str:
+        return "fine"
+
+    client = rt.test_client(app)
+    with pytest.raises(LookupError, match="the detail"):
+        client.emit("explode", callback=True)
+    with pytest.raises(TypeError):
+        client.emit("unencodable")
+    with pytest.raises(TypeError):
+        client.emit("unencodable_answer", callback=True)
+    assert client.is_connected()
+    assert client.emit("fine", callback=True) == "fine"
+
+
+def test_an_error_handler_still_takes_what_it_handles_under_the_test_client(
+    app: Flask, rt: Realtime
 ) -> None:
     @rt.on("explode")
     def explode() -> None:
         raise LookupError("the detail")
 
-    client = rt.test_client(app)
-    with caplog.at_level(logging.ERROR):
-        assert client.emit("explode", callback=True) is None
-    records = [r for r in caplog.records if r.exc_info and r.exc_info[0] is LookupError]
-    assert len(records) == 1
-    assert "explode" in records[0].getMessage()
-    assert client.is_connected()
+    @rt.on_error()
+    def handled(exc: Exception) -> str:
+        return f"handled {type(exc).__name__}"
+
+    assert rt.test_client(app).emit("explode", callback=True) == "handled LookupError"
+
+
+def test_a_connect_handler_that_raises_fails_the_test_client(app: Flask, rt: Realtime) -> None:
+    @rt.on("connect")
+    def connect() -> None:
+        raise KeyError("broken connect")
+
+    with pytest.raises(KeyError, match="broken connect"):
+        rt.test_client(app)
 
 
 def test_emit_outside_a_handler_needs_a_recipient(app: Flask, rt: Realtime) -> None:

@@ -168,6 +168,24 @@ def leave_me():
     disconnect()
 
 
+@socketio.on("bad response")
+def on_bad_response():
+    emit("my custom response", {"foo": socketio})
+
+
+@socketio.on("bad callback")
+def on_bad_callback():
+    return {"foo": socketio}
+
+
+@socketio.on("changing response")
+def on_changing_response():
+    data = {"foo": "bar"}
+    emit("my custom response", data)
+    data["foo"] = "baz"
+    return data
+
+
 @socketio.on("error please")
 def error_please(kind):
     raise {"value": ValueError, "key": KeyError}[kind]("bad " + kind)
@@ -614,11 +632,32 @@ def test_error_handler_answers():
     assert isinstance(seen["error"], ValueError)
 
 
-def test_error_handler_that_reraises_leaves_the_client_connected():
+def test_error_handler_that_reraises_fails_the_test_and_leaves_the_client_connected():
     client = socketio.test_client(app)
-    assert client.emit("error please", "key", callback=True) is None
+    with pytest.raises(KeyError, match="bad key"):
+        client.emit("error please", "key", callback=True)
     assert client.is_connected()
     assert client.emit("my_event", {"ok": 1}, callback=True) == {"ok": 1}
+
+
+def test_what_cannot_be_encoded_fails_the_test():
+    # Flask-SocketIO's test_encode_decode and test_encode_decode_2. This app's
+    # error handler takes what a handler raises (the emit inside it); the
+    # acknowledgement is encoded after the handler returned, where no error
+    # handler is, so that one reaches the test.
+    client = socketio.test_client(app)
+    with pytest.raises(TypeError):
+        client.emit("my_event", {"foo": "bar", "invalid": socketio}, callback=True)
+    seen.pop("error", None)
+    assert client.emit("bad response", callback=True) == "handled"
+    assert isinstance(seen["error"], TypeError)
+    with pytest.raises(TypeError):
+        client.emit("bad callback", callback=True)
+    client.get_received()
+    ack = client.emit("changing response", callback=True)
+    received = client.get_received()
+    assert [r["args"][0] for r in received] == [{"foo": "bar"}]
+    assert ack == {"foo": "baz"}
 
 
 def test_namespace_error_handler():
