@@ -12,11 +12,13 @@ from __future__ import annotations
 import abc
 import collections
 import contextlib
+import errno
 import gc
 import importlib
 import logging
 import resource
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +39,8 @@ __all__ = [
     "ServerOptions",
     "Task",
     "no_delay",
+    "peer_gone",
+    "peer_left",
     "short_lock",
 ]
 
@@ -247,6 +251,54 @@ def peer_closed(raw: socket.socket) -> bool:
         return True
 
 
+#: What a socket call fails with once the client is gone: a write after its
+#: reset or close, a connection it aborted, a socket it left unconnected.
+_PEER_GONE_ERRNOS = frozenset(
+    {errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ESHUTDOWN, errno.ENOTCONN}
+)
+
+
+def peer_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` only says that the client went away mid-exchange.
+
+    A broken pipe, a reset or aborted connection, a request body that ended
+    early, a TLS connection cut without its closing alert: the client
+    hung up or lost its network, which is neither our bug nor the
+    application's. Such errors are logged at DEBUG, never with a traceback;
+    anything else (a timeout included) is not one of them.
+    """
+    if isinstance(exc, ConnectionRefusedError):
+        return False  # not a client leaving: an outgoing connection refused
+    if isinstance(exc, ConnectionError):
+        return True
+    # ssl as already imported: no TLS socket exists without it, and importing
+    # it here would make gevent's later monkey patching warn.
+    ssl = sys.modules.get("ssl")
+    if ssl is not None and isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _PEER_GONE_ERRNOS
+
+
+def peer_left(sock: socket.socket) -> bool:
+    """:func:`peer_closed`, asked by the task that owns ``sock``.
+
+    A socket with a timeout would make the peek wait for it; this one sets
+    the timeout aside for the peek, which only the socket's owner may do.
+    """
+    try:
+        timeout = sock.gettimeout()
+        if timeout != 0.0:
+            sock.settimeout(0.0)
+    except OSError:
+        return True
+    try:
+        return peer_closed(sock)
+    finally:
+        if timeout != 0.0:
+            with contextlib.suppress(OSError):
+                sock.settimeout(timeout)
+
+
 class SerialExecutor:
     """Runs submitted calls one at a time, in submission order.
 
@@ -430,6 +482,15 @@ class AsyncMode(abc.ABC):
         """The client socket of a request, left with the server (or None)."""
         sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
         return sock if isinstance(sock, socket.socket) or hasattr(sock, "fileno") else None
+
+    def client_left(self, environ: dict[str, Any]) -> bool:
+        """Whether the client of a request has closed its connection.
+
+        Asked by the request's task; only peeks at the socket (see
+        :func:`peer_left`). False when the server gives no access to it.
+        """
+        sock = self.request_socket(environ)
+        return sock is not None and peer_left(self.raw_socket(sock))
 
     @abc.abstractmethod
     def watch_hangup(self, sock: socket.socket, on_hangup: Callable[[], None]) -> HangupWatch:

@@ -17,7 +17,8 @@ mode. Around ``eventlet.wsgi.server`` it adds:
 - green threads reused between connections (:class:`_Pool`);
 - WebSockets left open when their request ends, for the hub to serve
   (:meth:`_Protocol.leave_open`), and ended when the server stops;
-- eventlet.wsgi's log lines routed to realtime's loggers (:class:`_ServerLog`).
+- eventlet.wsgi's log lines routed to realtime's loggers (:class:`_ServerLog`),
+  a client gone mid-exchange reported at DEBUG, not as a traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import sys
 import warnings
 import weakref
 from collections.abc import Callable
@@ -40,7 +42,14 @@ with warnings.catch_warnings():
 
 import greenlet
 
-from realtime.async_modes.base import EmbeddedServer, ServerOptions, WSGIApp, no_delay
+from realtime.async_modes.base import (
+    EmbeddedServer,
+    ServerOptions,
+    WSGIApp,
+    no_delay,
+    peer_closed,
+    peer_gone,
+)
 
 __all__ = ["PROTOCOL_KEY", "Detached", "EventletServer"]
 
@@ -61,6 +70,9 @@ class _HeadTimeout(Exception):
 
 #: Where the environ of a request points to its :class:`_Protocol`.
 PROTOCOL_KEY = "realtime.eventlet_protocol"
+#: The client socket and address of the connection being served (each runs
+#: in a context of its own: see :class:`_Pool`).
+_client: contextvars.ContextVar[tuple[Any, Any]] = contextvars.ContextVar("realtime_client")
 
 
 class _LeftOpen:
@@ -88,6 +100,7 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     def setup(self) -> None:
         super().setup()
         no_delay(self.connection)
+        _client.set((self.connection, self.client_address))
         # eventlet.wsgi logs tracebacks only when its log_output is on, and
         # then formats an access line per request too: keep the logger, and
         # skip the lines no one asked for.
@@ -120,6 +133,11 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
         environ: dict[str, Any] = super().get_environ()
         environ[PROTOCOL_KEY] = self
         return environ
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # http.server's lines (a bad request head answered by send_error)
+        # would go to stderr.
+        logger.debug("http server: " + format, *args)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -256,14 +274,20 @@ class _Headers:
 
 
 class _ServerLog:
-    """Routes eventlet.wsgi's log calls to our loggers."""
+    """Routes eventlet.wsgi's log calls to our loggers.
+
+    eventlet.wsgi logs while it handles the exception it reports, so the
+    exception is at hand: one that only says the client went away (a reset
+    while the response was being written, say) is a DEBUG line.
+    """
 
     def __init__(self, access: bool) -> None:
         self._access = access
 
     def info(self, message: str, *args: Any) -> None:
         if message.startswith("Traceback"):
-            logger.error("error in WSGI application:\n%s", message)
+            if not _client_gone():
+                logger.error("error in WSGI application:\n%s", message)
         elif self._access:
             access_logger.info(message.rstrip(), *args)
 
@@ -271,10 +295,27 @@ class _ServerLog:
         logger.debug(message, *args)
 
     def error(self, message: str, *args: Any) -> None:
-        logger.error(message, *args)
+        if not _client_gone():
+            logger.error(message, *args)
 
     def write(self, message: str) -> None:
         self.info(message)
+
+
+def _client_gone() -> bool:
+    """Log at DEBUG, and return True, if the exception being handled is a client gone.
+
+    Within a request, the client's socket must say so too: the application's
+    own connection to some backend may be what was reset.
+    """
+    exc = sys.exc_info()[1]
+    if exc is None or not peer_gone(exc):
+        return False
+    sock, address = _client.get((None, "?"))
+    if sock is not None and not peer_closed(getattr(sock, "fd", sock)):
+        return False
+    logger.debug("client %s gone mid-request: %s: %s", address, type(exc).__name__, exc)
+    return True
 
 
 class _Request:
@@ -346,7 +387,8 @@ class _Pool:
             try:
                 contextvars.Context().run(request.fn, *request.args)
             except Exception:
-                logger.exception("error while serving a connection")
+                if not _client_gone():
+                    logger.exception("error while serving a connection")
             finally:
                 self._busy.discard(me)
                 request.done()

@@ -32,6 +32,7 @@ from realtime.async_modes.base import (
     finish_nothing,
     no_delay,
     peer_closed,
+    peer_gone,
 )
 from realtime.async_modes.green import GreenMode, GreenWorkers
 from realtime.exceptions import ConfigurationError
@@ -215,16 +216,54 @@ class _HeadTimeout(Exception):
 
 
 class _Handler(gevent.pywsgi.WSGIHandler):  # type: ignore[misc]
-    """pywsgi's handler with a deadline on the request head and socket access."""
+    """pywsgi's handler with a deadline on the request head and socket access.
+
+    A client gone mid-exchange is a DEBUG line: pywsgi would print a
+    traceback for a reset while it reads the request head, and another when
+    the 400 it then answers cannot be written.
+    """
 
     http_timeout = 60.0
     _head_timer: Any = None
+    #: Every socket error goes to :meth:`handle_error`, which tells a client
+    #: gone from the rest (pywsgi would pass over a reset or a broken pipe
+    #: in silence, and print a traceback for any other).
+    ignored_socket_errors = ()
 
     def handle(self) -> None:
         if self.socket is not None:
             self.socket.settimeout(self.http_timeout)
             no_delay(self.socket)
-        super().handle()
+        try:
+            super().handle()
+        except OSError as exc:
+            # Writing an error response (a 400 for a head cut short) failed.
+            if not peer_gone(exc):
+                raise
+            self._client_gone(exc)
+
+    def _client_gone(self, exc: BaseException) -> None:
+        self.close_connection = True
+        logger.debug(
+            "client %s gone mid-request: %s: %s", self.client_address, type(exc).__name__, exc
+        )
+
+    def _handle_client_error(self, ex: BaseException) -> Any:
+        # The request head could not be read.
+        if peer_gone(ex):
+            self._client_gone(ex)
+            return None  # nothing to answer
+        return super()._handle_client_error(ex)
+
+    def handle_error(self, t: Any, v: BaseException, tb: Any) -> None:
+        # While the application ran or its response was written: the client's
+        # socket must say it is gone too, since the application's own
+        # connection to some backend may be what was reset.
+        sock: Any = self.socket
+        if peer_gone(v) and (sock is None or peer_closed(getattr(sock, "_sock", sock))):
+            self._client_gone(v)
+            return
+        super().handle_error(t, v, tb)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:

@@ -11,6 +11,7 @@ import logging
 import queue
 import selectors
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from realtime.async_modes.base import (
     WSGIApp,
     no_delay,
     peer_closed,
+    peer_gone,
+    peer_left,
 )
 
 __all__ = ["ThreadingMode"]
@@ -290,6 +293,19 @@ class _Handler(WSGIRequestHandler):
     def log_error(self, format: str, *args: Any) -> None:
         logger.debug("http server: " + format, *args)
 
+    def connection_dropped(
+        self, error: BaseException, environ: dict[str, Any] | None = None
+    ) -> None:
+        # werkzeug's name for any ConnectionError (or timeout) the request
+        # ended with: a client gone is a DEBUG line, but one still there
+        # means the application's own connection to some backend failed.
+        if isinstance(error, ConnectionError) and not peer_left(self.connection):
+            logger.error("error in WSGI application", exc_info=error)
+            return
+        logger.debug(
+            "client %s gone mid-request: %s: %s", self.client_address, type(error).__name__, error
+        )
+
 
 class _ThreadedServer(ThreadedWSGIServer):
     daemon_threads = True
@@ -301,6 +317,15 @@ class _ThreadedServer(ThreadedWSGIServer):
 
     def log(self, type: str, message: str, *args: Any) -> None:
         logger.log(logging.ERROR if type == "error" else logging.DEBUG, message, *args)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints the traceback of what escaped the handler to
+        # stderr; a client gone is not worth one.
+        exc = sys.exc_info()[1]
+        if exc is not None and peer_gone(exc):
+            logger.debug("client %s gone: %s: %s", client_address, type(exc).__name__, exc)
+            return
+        super().handle_error(request, client_address)
 
 
 class _WerkzeugServer(EmbeddedServer):
