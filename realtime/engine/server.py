@@ -27,6 +27,7 @@ from realtime.engine.session import DisconnectReason, Session
 from realtime.engine.transports.base import Opened, StartResponse, Transport
 from realtime.engine.transports.polling import PollingTransport
 from realtime.engine.transports.sse_streaming import SseTransport, StreamingTransport
+from realtime.engine.transports.upstream import client_left
 from realtime.engine.transports.websocket import WebSocketTransport
 from realtime.exceptions import ConfigurationError, ConnectionRefused
 from realtime.protocol.engineio import (
@@ -310,7 +311,14 @@ class Server:
             return transport.relay(request, sid, forwarder, start_response)
         body = b""
         if request.method == "POST":
-            read = request.read_body(self.options.max_http_buffer_size)
+            try:
+                read = request.read_body(self.options.max_http_buffer_size)
+            except (OSError, ValueError) as exc:
+                if client_left(self, request, exc):
+                    self.logger.debug("%s: the client went away mid-body", request.describe())
+                    return error_response(ErrorCode.BAD_REQUEST)(start_response)
+                detail = f"the request body did not arrive in time or was cut short ({exc})"
+                return self._error(request, ErrorCode.BAD_REQUEST, detail)(start_response)
             if read is None:
                 return Response("413 Payload Too Large", b"", [])(start_response)
             body = read

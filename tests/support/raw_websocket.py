@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import struct
 import time
 from dataclasses import dataclass
 
@@ -67,14 +68,33 @@ class RawWebSocket:
     def close(self) -> None:
         self.sock.close()
 
+    def reset(self) -> None:
+        """Vanish: close with a TCP reset, as a client whose process died may."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
 
-def open_raw(port: int, query: str, *, want_after: int = 2, timeout: float = 3.0) -> RawWebSocket:
+
+def open_raw(
+    port: int,
+    query: str,
+    *,
+    want_after: int = 2,
+    timeout: float = 3.0,
+    receive_buffer: int | None = None,
+) -> RawWebSocket:
     """Send a WebSocket opening handshake for ``/engine.io/?{query}``.
 
     Reads the response head, then up to ``want_after`` bytes after it (the
     first frame), or until ``timeout`` seconds pass or the server closes.
+    ``receive_buffer`` shrinks the socket's receive buffer before it
+    connects (so the TCP window stays small): a large message then cannot be
+    written whole before the client reads.
     """
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         (

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from realtime.async_modes.base import peer_gone
 from realtime.engine.http import NO_CACHE, TEXT_PLAIN, Request, Response, error_response
 from realtime.engine.session import DisconnectReason, DuplicateRequestError, Session
 from realtime.engine.transports.base import TransportHost
 from realtime.exceptions import PacketDecodeError
 from realtime.protocol.engineio import ErrorCode, Packet, decode_payload
 
-__all__ = ["receive_post"]
+__all__ = ["client_left", "receive_post"]
 
 
 def receive_post(
@@ -65,6 +66,18 @@ def _receive(
     return Response("200 OK", b"ok", [TEXT_PLAIN, NO_CACHE, *host.response_headers(request)])
 
 
+def client_left(host: TransportHost, request: Request, exc: Exception) -> bool:
+    """Whether reading ``request``'s body failed with ``exc`` because the client went away.
+
+    A reset says so itself; a body that ended early (the servers raise
+    OSError or ValueError) does when the client's socket has closed too. A
+    timeout never does.
+    """
+    if isinstance(exc, TimeoutError):
+        return False
+    return peer_gone(exc) or host.mode.client_left(request.environ)
+
+
 def _read_packets(
     host: TransportHost, request: Request, session: Session
 ) -> list[Packet] | Response:
@@ -72,12 +85,23 @@ def _read_packets(
     try:
         with host.mode.deadline(host.options.ping_timeout + host.options.ping_interval):
             body = request.read_body(limit)
-    except (OSError, TimeoutError, ValueError):
+    except (OSError, TimeoutError, ValueError) as exc:
+        if client_left(host, request, exc):
+            # The client went away mid-body: no one to warn, no one to answer.
+            host.logger.debug(
+                "closing session %s: the client went away during its POST (%s: %s)",
+                session.sid,
+                type(exc).__name__,
+                exc,
+            )
+            session.close(DisconnectReason.TRANSPORT_ERROR)
+            return error_response(ErrorCode.BAD_REQUEST)
         return host.reject(
             request,
             session,
             DisconnectReason.TRANSPORT_ERROR,
-            "the request body did not arrive in time or was cut short",
+            "the request body did not arrive in time or was cut short "
+            f"({type(exc).__name__}: {exc})",
             error_response(ErrorCode.BAD_REQUEST),
         )
     if body is None:

@@ -263,8 +263,8 @@ class WebSocketConnection:
             sent = self._raw.send(data, socket.MSG_DONTWAIT)
         except BlockingIOError:
             sent = 0
-        except OSError:
-            self._shutdown_locked()
+        except OSError as exc:
+            self._write_failed_locked(exc)
             return
         if sent < len(data):
             pending.append(data[sent:])
@@ -274,6 +274,14 @@ class WebSocketConnection:
                 return
             self._draining = True
             self._mode.spawn(self._drain)
+
+    def _write_failed_locked(self, exc: OSError) -> None:
+        # The client is gone (a reset, a broken pipe), or the socket was shut
+        # down under the write: the reading side sees the end and closes.
+        self._log.debug("%s: write failed (%s: %s)", self.label, type(exc).__name__, exc)
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._shutdown_locked()
 
     def _too_slow_locked(self) -> None:
         self._log.warning(
@@ -299,9 +307,9 @@ class WebSocketConnection:
                 self._pending_bytes = 0
             try:
                 self._sock.sendall(data)
-            except OSError:
+            except OSError as exc:
                 with self._lock:
-                    self._shutdown_locked()
+                    self._write_failed_locked(exc)
 
     # -- closing ------------------------------------------------------------
 
