@@ -38,6 +38,8 @@ EXTRAS["test"] = sorted(
         # docs/flask/migration.md's tables are checked against it
         # (tests/flask_integration/test_migration_table.py).
         "Flask-SocketIO>=5.7,<6",
+        # async def handlers run as Flask runs async views (flask[async]).
+        "asgiref>=3.2",
         "gunicorn>=23",
         "hypothesis>=6.100",
         "mypy>=1.10",

@@ -11,6 +11,8 @@ and hands an exception to the extension's error handlers.
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app
 
+from realtime.async_modes import patched_mode
 from realtime.exceptions import ConfigurationError, ConnectionRefused
 from realtime.flask_integration.context import SocketContext, handler_context, save_session
 from realtime.socketio.handlers import NamespaceKey, fit_arguments
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
 
     from realtime.socketio.server import Server
 
-__all__ = ["Dispatcher", "Settings"]
+__all__ = ["Dispatcher", "Settings", "check_coroutines", "is_coroutine_function"]
 
 logger = logging.getLogger("realtime.flask")
 
@@ -148,7 +151,7 @@ class Dispatcher:
                 )
                 return None
             with fallback.app_context():
-                return handler(*call_args)
+                return _synchronous(fallback, handler)(*call_args)
         app, server, environ = found
         settings = self._settings
         manage = settings.manage_session
@@ -163,7 +166,7 @@ class Dispatcher:
         )
         with context:
             try:
-                result = handler(*call_args)
+                result = _synchronous(app, handler)(*call_args)
             except (ConnectionRefused, ConnectionRefusedError):
                 raise
             except Exception as exc:
@@ -185,3 +188,46 @@ class Dispatcher:
             except KeyError:
                 continue
         return None
+
+
+def _synchronous(app: Flask, handler: Handler) -> Handler:
+    """``handler``, or for an ``async def`` one, what Flask runs an async view
+    with (``app.ensure_sync``; see :func:`check_coroutines`)."""
+    return app.ensure_sync(handler) if is_coroutine_function(handler) else handler
+
+
+def is_coroutine_function(handler: Any) -> bool:
+    """Whether ``handler`` is ``async def`` (cheap for plain functions and methods)."""
+    code = getattr(getattr(handler, "__func__", handler), "__code__", None)
+    if code is not None:
+        return bool(code.co_flags & inspect.CO_COROUTINE)
+    return inspect.iscoroutinefunction(handler)
+
+
+def check_coroutines(coroutines: list[str], mode: str) -> None:
+    """Whether ``async def`` handlers (named in ``coroutines``) can run in ``mode``.
+
+    They run as Flask runs async views (``app.ensure_sync``, asgiref): the
+    coroutine runs on an event loop in another thread while the handler's
+    task waits. That needs asgiref (``flask[async]``), and under eventlet or
+    gevent a monkey patched process, as Flask documents: otherwise the
+    waiting task blocks every other one, and a handler that writes to its
+    client's WebSocket never finishes.
+
+    Raises:
+        ConfigurationError: they cannot.
+    """
+    if not coroutines:
+        return
+    first = coroutines[0]
+    if mode in ("eventlet", "gevent") and patched_mode() != mode:
+        raise ConfigurationError(
+            f"{first} is async def: under {mode} it runs as Flask runs async views, which "
+            f"needs the process monkey patched by {mode} before anything else is imported "
+            f"(as Flask documents); patch it, use async_mode='threading', or write it with def"
+        )
+    if importlib.util.find_spec("asgiref") is None:
+        raise ConfigurationError(
+            f"{first} is async def: it runs as Flask runs async views, which needs "
+            "flask[async]: pip install 'flask[async]'"
+        )

@@ -23,7 +23,7 @@ from flask import current_app, has_app_context
 from realtime.engine import DisconnectReason
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import EXTENSION_KEY, SocketContext, current_socket
-from realtime.flask_integration.dispatch import Dispatcher
+from realtime.flask_integration.dispatch import Dispatcher, check_coroutines, is_coroutine_function
 from realtime.flask_integration.interfaces import Target
 from realtime.flask_integration.namespace import Namespace
 from realtime.flask_integration.options import (
@@ -102,6 +102,8 @@ class Realtime:
         self.default_exception_handler: ErrorHandler | None = None
         self._handlers: list[tuple[str, Handler, NamespaceKey]] = []
         self._namespaces: list[Namespace] = []
+        # The async def handlers, by name (see check_coroutines).
+        self._coroutines: list[str] = []
         self._servers: weakref.WeakKeyDictionary[Flask, Server] = weakref.WeakKeyDictionary()
         self._latest: Server | None = None
         self._runner = Runner()
@@ -139,6 +141,11 @@ class Realtime:
             channel=self.channel,
             **server_arguments(app, self.server_options),
         )
+        try:
+            check_coroutines(self._coroutines, server.mode.name)
+        except ConfigurationError:
+            server.shutdown()
+            raise
         for event, wrapper, namespace in self._handlers:
             server.on(event, wrapper, namespace)
         for namespace_handler in self._namespaces:
@@ -212,8 +219,11 @@ class Realtime:
         key: NamespaceKey = namespace or "/"
 
         def decorator(handler: H) -> H:
-            # A registry of our own checks the names now, not at init_app.
-            HandlerRegistry().add(key, message, handler)
+            # Checked now, not at init_app (async def is fine: the
+            # dispatcher runs it as Flask runs async views).
+            HandlerRegistry.check(key, message, handler)
+            if is_coroutine_function(handler):
+                self._add_coroutines([f"the handler for {message!r}"])
             wrapper = self._dispatcher.event_handler(message, handler, key)
             self._handlers.append((message, wrapper, key))
             for server in list(self._servers.values()):
@@ -221,6 +231,18 @@ class Realtime:
             return handler
 
         return decorator
+
+    def _add_coroutines(self, names: list[str]) -> None:
+        """``async def`` handlers being registered: refused where they cannot run.
+
+        Raises:
+            ConfigurationError: see :func:`check_coroutines`.
+        """
+        if not names:
+            return
+        for server in list(self._servers.values()):
+            check_coroutines(names, server.mode.name)
+        self._coroutines += names
 
     def on_event(
         self, message: str, handler: Handler, namespace: NamespaceKey | None = None
@@ -258,6 +280,14 @@ class Realtime:
             raise ConfigurationError(
                 "on_namespace() needs a realtime.flask_integration.Namespace instance"
             )
+        kind = type(namespace_handler)
+        self._add_coroutines(
+            [
+                f"{kind.__name__}.{name}"
+                for name in dir(kind)
+                if name.startswith("on_") and is_coroutine_function(getattr(kind, name))
+            ]
+        )
         namespace_handler._set_socketio(self, self._dispatcher)
         self._namespaces.append(namespace_handler)
         for server in list(self._servers.values()):
@@ -315,11 +345,14 @@ class Realtime:
             skip_sid: a sid, or a list, that must not receive it.
             callback: called with each recipient's acknowledgement; inside a
                 handler, it runs in that handler's client's contexts.
-            ignore_queue: for Flask-SocketIO compatibility (there is no queue).
+            ignore_queue: to this process's clients only, leaving out the
+                message queue (and the recovery log), as in Flask-SocketIO.
             broadcast: accepted for compatibility; without ``to``, every
                 client gets the event anyway.
         """
         if self._latest is None and self.message_queue is not None:
+            if ignore_queue:
+                return  # this process serves no client
             if callback is not None:
                 raise ConfigurationError(
                     "emit() from a process with no app (an emitter) takes no callback: "
@@ -408,12 +441,16 @@ class Realtime:
             ignore_queue=ignore_queue,
         )
 
-    def close_room(self, room: str, namespace: str | None = None) -> None:
-        """Take every client out of ``room`` in ``namespace`` (default ``"/"``)."""
+    def close_room(
+        self, room: str, namespace: str | None = None, ignore_queue: bool = False
+    ) -> None:
+        """Take every client out of ``room`` in ``namespace`` (default ``"/"``);
+        ``ignore_queue``: this process's clients only."""
         if self._latest is None and self.message_queue is not None:
-            self._emitter_for_queue().close_room(room, namespace or "/")
+            if not ignore_queue:
+                self._emitter_for_queue().close_room(room, namespace or "/")
             return
-        self.server.close_room(room, namespace or "/")
+        self.server.close_room(room, namespace or "/", ignore_queue=ignore_queue)
 
     def _emitter_for_queue(self) -> Emitter:
         """The emitter of an extension with a message queue and no app."""

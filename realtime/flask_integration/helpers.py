@@ -54,7 +54,8 @@ def emit(
         skip_sid: a sid, or a list, that must not receive it.
         callback: called with the client's acknowledgement, in the sender's
             contexts.
-        ignore_queue: for Flask-SocketIO compatibility (there is no queue).
+        ignore_queue: to this process's clients only, leaving out the
+                message queue (and the recovery log), as in Flask-SocketIO.
 
     Raises:
         ConfigurationError: outside a Socket.IO handler with no ``to`` and

@@ -77,6 +77,8 @@ class HandlerExtension(Protocol):
         """Emit an event and wait for the acknowledgement."""
         ...
 
-    def close_room(self, room: str, namespace: str | None = None) -> None:
+    def close_room(
+        self, room: str, namespace: str | None = None, ignore_queue: bool = False
+    ) -> None:
         """Take every client out of ``room``."""
         ...

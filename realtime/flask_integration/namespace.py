@@ -44,6 +44,10 @@ class Namespace(CoreNamespace):
         rt.on_namespace(Chat("/chat"))
     """
 
+    # Its methods run through the extension's dispatcher, which runs
+    # ``async def`` ones as Flask runs async views.
+    _awaits_coroutines = True
+
     def __init__(self, namespace: str | None = None) -> None:
         super().__init__(namespace or "/")
         self.socketio: HandlerExtension | None = None

@@ -191,9 +191,12 @@ class AckRequests:
         rooms: Sequence[str] | None,
         exclude: set[str],
         callback: Callable[..., Any],
+        *,
+        here_only: bool = False,
     ) -> None:
         """Send ``packet`` to the members of ``rooms`` but ``exclude``, here and
-        elsewhere; ``callback(*args)`` runs once per recipient that answers."""
+        elsewhere (``here_only``: this process's clients only);
+        ``callback(*args)`` runs once per recipient that answers."""
         members = [m for m in self._manager.members(namespace, rooms) if m[0] not in exclude]
         ack_id = self._registry.new_id()
         run = self._run
@@ -203,7 +206,7 @@ class AckRequests:
 
         self._registry.expect([sid for sid, _ in members], ack_id, answered_here)
         self._manager.deliver(namespace, self._prepare(packet.with_id(ack_id)), members)
-        if self._manager.clustered:
+        if self._manager.clustered and not here_only:
 
             def answered(sid: str, args: list[Any]) -> None:
                 run(callback, *args)
@@ -213,17 +216,28 @@ class AckRequests:
             )
 
     def call(
-        self, namespace: str, packet: SioPacket, to: Target, sid: str | None, wait: float
+        self,
+        namespace: str,
+        packet: SioPacket,
+        to: Target,
+        sid: str | None,
+        wait: float,
+        *,
+        here_only: bool = False,
     ) -> Any:
         """Send ``packet`` to ``sid`` or ``to`` and wait up to ``wait`` seconds for
-        the answers (see :meth:`realtime.Server.call`).
+        the answers (see :meth:`realtime.Server.call`); ``here_only``: to this
+        process's clients only.
 
         Raises:
             AckTimeout: the one client addressed did not answer in time, or
                 left first.
         """
+        clustered = self._manager.clustered and not here_only
         single = self._own_sid(sid if sid is not None else to, namespace)
         if single is None and sid is not None:
+            if not clustered:
+                raise AckTimeout(sid, namespace, wait, disconnected=True)
             return self._call_elsewhere(namespace, packet, sid, wait)
         rooms = [single] if single is not None else as_rooms(to)
         members = self._manager.members(namespace, rooms)
@@ -242,9 +256,7 @@ class AckRequests:
             answer = self._registry.wait(waiters[target], target, ack_id, namespace, wait)
             return _ack_value(answer)
         gathering = (
-            self._manager.request(namespace, self._prepare(packet), rooms)
-            if self._manager.clustered
-            else None
+            self._manager.request(namespace, self._prepare(packet), rooms) if clustered else None
         )
         deadline = self._mode.monotonic() + wait
         answers: dict[str, Any] = {}

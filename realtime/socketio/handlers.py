@@ -36,6 +36,7 @@ __all__ = [
     "NamespaceKey",
     "Resolved",
     "fit_arguments",
+    "refuse_coroutine",
 ]
 
 Handler = Callable[..., Any]
@@ -111,11 +112,29 @@ class HandlerRegistry:
         self._resolved: dict[str, Resolved] = {}
 
     def add(self, namespace: NamespaceKey, event: str, handler: Handler) -> None:
-        """Register ``handler`` for ``event`` in ``namespace``."""
-        if not callable(handler):
-            raise ConfigurationError(f"the handler for {event!r} is not callable")
+        """Register ``handler`` for ``event`` in ``namespace``.
+
+        Raises:
+            ConfigurationError: see :meth:`check`; or ``handler`` is ``async
+                def``, which nothing here would await.
+        """
+        self.check(namespace, event, handler)
+        refuse_coroutine(handler, f"the handler for {event!r},")
         self._table(namespace)[event] = handler
         self._resolved.clear()
+
+    @staticmethod
+    def check(namespace: NamespaceKey, event: str, handler: Any) -> None:
+        """Whether ``handler`` may serve ``event`` in ``namespace``.
+
+        Raises:
+            ConfigurationError: ``handler`` is not callable, or ``namespace``
+                is not a valid name, ``"*"`` or a pattern.
+        """
+        if not callable(handler):
+            raise ConfigurationError(f"the handler for {event!r} is not callable")
+        if isinstance(namespace, str) and namespace != CATCH_ALL:
+            _checked(namespace)
 
     def add_instance(self, instance: ClassHandlers) -> None:
         """Register a class-based namespace for its ``namespace`` attribute."""
@@ -161,6 +180,23 @@ class HandlerRegistry:
         if everywhere:
             return Resolved(namespace, everywhere, None, True, everywhere)
         return None
+
+
+def refuse_coroutine(fn: Any, what: str) -> None:
+    """Refuse an ``async def`` function where the server would call it and
+    never await the coroutine it returns.
+
+    Raises:
+        ConfigurationError: ``fn`` is a coroutine function.
+    """
+    if inspect.iscoroutinefunction(fn):
+        name = getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
+        raise ConfigurationError(
+            f"{what} {name} is a coroutine function (async def): realtime.Server runs "
+            "handlers on eventlet, gevent or threads and would never await it; write it "
+            "with def (the Flask extension runs async def handlers as Flask runs async "
+            "views)"
+        )
 
 
 def _checked(namespace: str) -> str:

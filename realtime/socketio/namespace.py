@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from realtime.exceptions import ConfigurationError
-from realtime.socketio.handlers import fit_arguments
+from realtime.socketio.handlers import fit_arguments, refuse_coroutine
 
 if TYPE_CHECKING:
     from realtime.socketio.server import Server
@@ -50,7 +50,21 @@ class Namespace:
             raise ConfigurationError("the namespace is not registered with a server yet")
         return self._server
 
+    #: Whether this class's dispatch awaits ``async def`` methods (the Flask
+    #: extension's does); if not, registering one is refused.
+    _awaits_coroutines = False
+
     def _bind(self, server: Server) -> None:
+        """Registration with ``server``.
+
+        Raises:
+            ConfigurationError: an ``on_<event>`` method is ``async def`` and
+                nothing here would await it.
+        """
+        if not self._awaits_coroutines:
+            for name in dir(type(self)):
+                if name.startswith("on_"):
+                    refuse_coroutine(getattr(type(self), name), f"the method {name},")
         self._server = server
 
     def trigger_event(self, event: str, *args: Any) -> Any:
@@ -158,9 +172,11 @@ class Namespace:
         """:meth:`Server.leave_room <realtime.Server.leave_room>` in this namespace."""
         self.server.leave_room(sid, room, self._namespace(namespace, sid))
 
-    def close_room(self, room: str, namespace: str | None = None) -> None:
+    def close_room(
+        self, room: str, namespace: str | None = None, ignore_queue: bool = False
+    ) -> None:
         """:meth:`Server.close_room <realtime.Server.close_room>` in this namespace."""
-        self.server.close_room(room, self._namespace(namespace))
+        self.server.close_room(room, self._namespace(namespace), ignore_queue=ignore_queue)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
         """:meth:`Server.rooms <realtime.Server.rooms>` in this namespace."""

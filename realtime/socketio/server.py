@@ -26,7 +26,12 @@ from realtime.socketio.client_files import StaticFiles
 from realtime.socketio.clients import Clients
 from realtime.socketio.delivery import Delivery
 from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
-from realtime.socketio.handlers import ClassHandlers, HandlerRegistry, NamespaceKey
+from realtime.socketio.handlers import (
+    ClassHandlers,
+    HandlerRegistry,
+    NamespaceKey,
+    refuse_coroutine,
+)
 from realtime.socketio.managers import Manager, MemoryManager
 from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.pubsub import PubSubManager
@@ -316,8 +321,9 @@ class Server:
             namespace: default ``"/"``.
             callback: called with each recipient's acknowledgement
                 arguments, once per recipient that answers.
-            ignore_queue: accepted for python-socketio compatibility; with the
-                in-memory manager there is no queue to ignore.
+            ignore_queue: to this process's clients only, as python-socketio
+                means it: the message queue is left out, and so is the
+                recovery log (the event is not replayed after a drop).
 
         Raises:
             ConfigurationError: ``event`` is a name Socket.IO reserves
@@ -330,13 +336,24 @@ class Server:
         exclude = as_exclude(skip_sid)
         if callback is None:
             packet = event_packet(event, data, namespace)
-            if self._recovery is not None:
+            if ignore_queue and self._recovery is not None:
+                self._recovery.emit_here(namespace, packet, rooms, exclude)
+            elif ignore_queue:
+                prepared = self._delivery.prepare(packet)
+                self.manager.broadcast_here(namespace, prepared, rooms, exclude)
+            elif self._recovery is not None:
                 self._recovery.emit(namespace, packet, rooms, exclude)
             else:
                 self.manager.broadcast(namespace, self._delivery.prepare(packet), rooms, exclude)
             return
+        refuse_coroutine(callback, "the callback")
         self._ack_requests.emit(
-            namespace, event_packet(event, data, namespace), rooms, exclude, callback
+            namespace,
+            event_packet(event, data, namespace),
+            rooms,
+            exclude,
+            callback,
+            here_only=ignore_queue,
         )
 
     def send(
@@ -374,6 +391,8 @@ class Server:
 
         Args:
             timeout: seconds to wait (default: the server's ``ack_timeout``).
+            ignore_queue: ask this process's clients only (a client another
+                process serves is as good as disconnected).
 
         Raises:
             AckTimeout: the one client addressed did not answer in time, or
@@ -390,7 +409,7 @@ class Server:
         wait = self.ack_timeout if timeout is None else float(timeout)
         if sid is None and to is None:
             raise ConfigurationError("call() needs a recipient: sid=..., or to= a sid or room")
-        return self._ack_requests.call(namespace, packet, to, sid, wait)
+        return self._ack_requests.call(namespace, packet, to, sid, wait, here_only=ignore_queue)
 
     # -- rooms ----------------------------------------------------------------
 
@@ -403,9 +422,14 @@ class Server:
         if room != sid:
             self.manager.leave_room(namespace or "/", SocketSid(sid), room)
 
-    def close_room(self, room: str, namespace: str | None = None) -> None:
-        """Take every client out of ``room``."""
-        self.manager.close_room(namespace or "/", room)
+    def close_room(
+        self, room: str, namespace: str | None = None, ignore_queue: bool = False
+    ) -> None:
+        """Take every client out of ``room`` (``ignore_queue``: this process's only)."""
+        if ignore_queue:
+            self.manager.close_room_here(namespace or "/", room)
+        else:
+            self.manager.close_room(namespace or "/", room)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
         """The rooms client ``sid`` is in (its own sid first).
@@ -494,10 +518,15 @@ class Server:
     def disconnect(
         self, sid: str, namespace: str | None = None, ignore_queue: bool = False
     ) -> None:
-        """Disconnect client ``sid`` from a namespace; the client is told why."""
+        """Disconnect client ``sid`` from a namespace; the client is told why.
+
+        A client another process serves is disconnected there, unless
+        ``ignore_queue`` (this process's clients only, as in python-socketio).
+        """
         socket = self._clients.sockets.get(SocketSid(sid))
         if socket is None:
-            self.manager.disconnect_elsewhere(sid, namespace or "/")
+            if not ignore_queue:
+                self.manager.disconnect_elsewhere(sid, namespace or "/")
         elif socket.namespace == (namespace or "/") and not socket.leaving:
             self._dispatcher.close_socket(
                 socket, DisconnectReason.SERVER_DISCONNECT, tell_client=True
@@ -512,7 +541,12 @@ class Server:
             self.manager.close()
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``target`` as a task of the server's async mode."""
+        """Run ``target`` as a task of the server's async mode.
+
+        Raises:
+            ConfigurationError: ``target`` is a coroutine function (``async def``).
+        """
+        refuse_coroutine(target, "the background task")
         return self.mode.spawn(target, *args, **kwargs)
 
     def sleep(self, seconds: float = 0) -> None:

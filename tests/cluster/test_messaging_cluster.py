@@ -176,6 +176,27 @@ def test_close_room_on_every_process(peers: list[Peer]) -> None:
         assert "after_close" not in peer.events
 
 
+def test_ignore_queue_keeps_to_the_calling_process(peers: list[Peer]) -> None:
+    # python-socketio's meaning: this process's clients only, never twice.
+    a, b, c = peers
+    name = room()
+    for peer in peers:
+        call(peer, "join", name)
+    call(a, "here_to", name, "local", "only here")
+    call(a, "to", name, "everywhere", 1)
+    for peer in peers:
+        peer.wait("everywhere")
+    assert a.events.get("local") == [("only here",)]
+    assert "local" not in b.events and "local" not in c.events
+    # A client of another process is not disconnected from here.
+    call(a, "here_kick", sid_of(b))
+    call(a, "to", None, "sync")
+    b.wait("sync")
+    assert b.client.connected and not b.disconnect_reasons
+    a.client.emit("here_kick", (sid_of(a),))  # its own client: disconnected, no answer
+    assert a.wait_disconnect() == ["server disconnect"]
+
+
 def test_disconnect_a_client_served_elsewhere(peers: list[Peer]) -> None:
     a, b, _ = peers
     call(a, "kick", sid_of(b))

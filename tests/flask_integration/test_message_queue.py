@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -75,3 +76,39 @@ def test_an_extension_with_no_app_emits_through_the_queue(
         assert peer.wait("notice", 2)[1] == ("to everyone",)
     with pytest.raises(ValueError, match="callback"):
         worker.emit("notice", callback=lambda *args: None)
+
+
+def test_ignore_queue_keeps_to_this_process(
+    deployment: tuple[str, list[ServerProcess]], members: tuple[str, list[Peer]]
+) -> None:
+    # python-socketio's meaning of ignore_queue=True: this process's clients
+    # only. Code moved from it must not deliver twice (once here, once
+    # through the queue) nor reach the other processes.
+    _, servers = deployment
+    room, peers = members
+    here, there = peers
+    response = requests.post(f"{servers[0].url}/notify_here/{room}", json={"n": 1}, timeout=10)
+    assert response.status_code == 204
+    assert here.wait("notice") == [({"n": 1},)]
+    # A later normal emit reaches both: the other process got nothing before it.
+    requests.post(f"{servers[0].url}/notify/{room}", json={"n": 2}, timeout=10)
+    assert here.wait("notice", 2) == [({"n": 1},), ({"n": 2},)]
+    assert there.wait("notice") == [({"n": 2},)]
+
+    # call(ignore_queue=True) to a client of the other process: nobody here
+    # has it, so it is a room with no member (as in one process), and the
+    # other client is never asked.
+    asked: list[Any] = []
+    there.client.on("question", lambda *args: asked.append(args) or "answered")
+    here.client.on("question", lambda *args: "answered here")
+    assert here.client.call("call_here", there.client.get_sid(), timeout=10) == {"answer": {}}
+    assert asked == []
+    assert here.client.call("call_here", here.client.get_sid(), timeout=10) == {
+        "answer": "answered here"
+    }
+
+    # close_room(ignore_queue=True): this process's members leave, the others stay.
+    here.client.call("close_here", room, timeout=10)
+    requests.post(f"{servers[0].url}/notify/{room}", json={"n": 3}, timeout=10)
+    assert there.wait("notice", 2) == [({"n": 2},), ({"n": 3},)]
+    assert here.wait("notice", 3, timeout=1) == [({"n": 1},), ({"n": 2},)]

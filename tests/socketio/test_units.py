@@ -445,3 +445,36 @@ class TestServerRules:
         ]
         with pytest.raises(ConfigurationError, match="pattern"):
             game.emit("news", "to whom?", to="players")
+
+
+class TestCoroutinesRefused:
+    """realtime.Server runs handlers on eventlet, gevent or threads: it would
+    call an async def function and never await what it returns, so it says
+    so when one is registered (the Flask extension runs them)."""
+
+    def test_handlers_methods_callbacks_and_tasks(self) -> None:
+        sio = realtime.Server(async_mode="threading")
+
+        async def handler(sid: str) -> None:
+            pass
+
+        with pytest.raises(ConfigurationError, match=r"coroutine function \(async def\)"):
+            sio.on("chat", handler)
+        with pytest.raises(ConfigurationError, match="write it with def"):
+            sio.event(handler)
+
+        class Chat(realtime.Namespace):
+            async def on_message(self, sid: str) -> None:
+                pass
+
+        with pytest.raises(ConfigurationError, match="the method on_message"):
+            sio.register_namespace(Chat("/chat"))
+
+        async def answered(*args: Any) -> None:
+            pass
+
+        with pytest.raises(ConfigurationError, match="the callback"):
+            sio.emit("x", callback=answered)
+        with pytest.raises(ConfigurationError, match="the background task"):
+            sio.start_background_task(answered)
+        sio.shutdown()

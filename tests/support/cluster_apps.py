@@ -20,18 +20,20 @@ from tests.support.browser_apps import HARNESS
 def sio_cluster(mode: str, **options: Any) -> realtime.Server:
     """Events (each acks what it did):
 
-    ``whoami`` (the pid and sid), ``transport`` (the sender's, as the process
-    that holds it sees it), ``join``/``leave`` (room: the sender),
+    ``whoami`` (the pid and sid), ``transport`` (the sender's, as the
+    process that holds it sees it), ``join``/``leave`` (room: the sender),
     ``put``/``take`` (sid, room: any client), ``to`` (target, event, *args),
-    ``to_except`` (target, skip, event, *args), ``close`` (room), ``kick``
-    (sid), ``ask_sid`` (sid, timeout: ``call(sid=)``), ``ask_to`` (target,
-    timeout: ``call(to=)``), ``callback`` (target, key: emit with a callback
-    whose answers ``GET /_test/state?key=`` reports; ``?stats`` reports the
-    process's pid and cluster counters), ``count`` (n: True if
-    n is the next number this client sends, counting from 0). Clients answer
-    ``question`` events themselves. ``GET /harness`` is the browser tests'
-    page (:data:`tests.support.browser_apps.HARNESS`), which loads the
-    bundled client from the deployment itself.
+    ``to_except`` (target, skip, event, *args), ``here_to`` (target, event,
+    *args: ``ignore_queue=True``), ``close`` (room), ``kick`` (sid),
+    ``here_kick`` (sid: ``ignore_queue=True``), ``ask_sid`` (sid, timeout:
+    ``call(sid=)``), ``ask_to`` (target, timeout: ``call(to=)``),
+    ``callback`` (target, key: emit with a callback whose answers ``GET
+    /_test/state?key=`` reports; ``?stats`` reports the process's pid and
+    cluster counters), ``count`` (n: True if n is the next number this
+    client sends, counting from 0). Clients answer ``question`` events
+    themselves. ``GET /harness`` is the browser tests' page
+    (:data:`tests.support.browser_apps.HARNESS`), which loads the bundled
+    client from the deployment itself.
     """
     sio = realtime.Server(async_mode=mode, **options)
     answers: dict[str, list[Any]] = {}
@@ -74,6 +76,14 @@ def sio_cluster(mode: str, **options: Any) -> realtime.Server:
     @sio.event
     def to_except(sid: str, target: Any, skip: Any, event: str, *args: Any) -> None:
         sio.emit(event, tuple(args), to=target, skip_sid=skip)
+
+    @sio.event
+    def here_to(sid: str, target: Any, event: str, *args: Any) -> None:
+        sio.emit(event, tuple(args), to=target, ignore_queue=True)
+
+    @sio.event
+    def here_kick(sid: str, other: str) -> None:
+        sio.disconnect(other, ignore_queue=True)
 
     @sio.event
     def close(sid: str, room: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify, request, session
 
+from realtime import AckTimeout
 from realtime.flask_integration import (
     ConnectionRefusedError,
     Namespace,
@@ -169,6 +170,19 @@ def wildcard(data: Any) -> None:
 
 
 @socketio.event
+def close_here(room: str) -> None:
+    socketio.close_room(room, ignore_queue=True)
+
+
+@socketio.event
+def call_here(sid: str) -> dict[str, Any]:
+    try:
+        return {"answer": socketio.call("question", to=sid, timeout=3, ignore_queue=True)}
+    except AckTimeout as exc:
+        return {"timeout": True, "disconnected": exc.disconnected}
+
+
+@socketio.event
 def kick() -> None:
     disconnect()
 
@@ -239,6 +253,12 @@ def create_app(mode: str | None = None, **options: Any) -> Flask:
     @app.post("/notify/<room>")
     def notify(room: str) -> tuple[str, int]:
         socketio.emit("notice", request.get_json(), to=room)
+        return "", 204
+
+    @app.post("/notify_here/<room>")
+    def notify_here(room: str) -> tuple[str, int]:
+        # python-socketio's meaning: this process's clients only.
+        socketio.emit("notice", request.get_json(), to=room, ignore_queue=True)
         return "", 204
 
     @app.route("/broadcast")

@@ -131,6 +131,10 @@ class Manager(abc.ABC):
     def close_room(self, namespace: str, room: str) -> None:
         """Take every connection out of ``room``."""
 
+    def close_room_here(self, namespace: str, room: str) -> None:
+        """:meth:`close_room` for this process's clients only (``ignore_queue``)."""
+        self.close_room(namespace, room)
+
     @abc.abstractmethod
     def rooms(self, namespace: str, sid: SocketSid) -> list[str]:
         """The rooms ``sid`` is in, its own room first."""
@@ -155,6 +159,16 @@ class Manager(abc.ABC):
         Returns the sids of this process it was handed to. The message was
         encoded once by the caller; each recipient costs one write.
         """
+        return self.broadcast_here(namespace, outgoing, rooms, exclude)
+
+    def broadcast_here(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[SocketSid]:
+        """:meth:`broadcast` to this process's clients only (``ignore_queue``)."""
         skip = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
         members = self.members(namespace, rooms)
         if skip:

@@ -203,7 +203,7 @@ class PubSubManager(MemoryManager):
         exclude: Iterable[str] = (),
     ) -> list[SocketSid]:
         excluded = list(exclude)
-        reached = super().broadcast(namespace, outgoing, rooms, excluded) if self._host else []
+        reached = self.broadcast_here(namespace, outgoing, rooms, excluded) if self._host else []
         self._post(
             None,
             {
@@ -280,6 +280,9 @@ class PubSubManager(MemoryManager):
         super().close_room(namespace, room)
         self._post(None, message)
 
+    def close_room_here(self, namespace: str, room: str) -> None:
+        super().close_room(namespace, room)
+
     def _append_ordered(self, message: dict[str, Any]) -> bool:
         """Append a room change to the deployment's ordered log, if it has one.
 
@@ -339,8 +342,9 @@ class PubSubManager(MemoryManager):
         rooms: Sequence[str] | None = None,
         exclude: Iterable[str] = (),
     ) -> list[SocketSid]:
-        """Deliver to this process's clients only (the others read the same log)."""
-        return super().broadcast(namespace, outgoing, rooms, exclude)
+        """Deliver to this process's clients only (the others read the same log,
+        or ``ignore_queue`` asked for this process only)."""
+        return super().broadcast_here(namespace, outgoing, rooms, exclude)
 
     def moved_here(self, sid: str) -> None:
         """Client ``sid`` came back on this process: requests for it now come here."""

@@ -67,6 +67,19 @@ class RecoveryLog(abc.ABC):
         """Give ``packet`` (an EVENT with no ack id) its offset, keep it, deliver it."""
 
     @abc.abstractmethod
+    def emit_here(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        rooms: Sequence[str] | None,
+        exclude: Iterable[str],
+    ) -> None:
+        """Deliver ``packet`` to this process's clients only (``ignore_queue``),
+        in order with the log, not kept: it carries the log's current offset,
+        so a client that takes its last argument for an offset (as
+        socket.io-client does) still recovers from the right place."""
+
+    @abc.abstractmethod
     def join(self, sid: str, add: Callable[[], None]) -> str | None:
         """Run ``add`` (socket ``sid`` joining) in order with emits; the log's position then."""
 
@@ -167,6 +180,17 @@ class MemoryRecoveryLog(RecoveryLog):
             )
             self._journal.append(entry, entry.at)
             self._manager.broadcast(namespace, outgoing, rooms, excluded)
+
+    def emit_here(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        rooms: Sequence[str] | None,
+        exclude: Iterable[str],
+    ) -> None:
+        with self._lock:
+            outgoing = self._prepare(packet.with_data([*packet.data, str(self._next - 1)]))
+            self._manager.broadcast_here(namespace, outgoing, rooms, exclude)
 
     def join(self, sid: str, add: Callable[[], None]) -> str | None:
         with self._lock:

@@ -529,6 +529,18 @@ class RedisRecoveryLog(RecoveryLog):
 
     # -- sockets joining and resuming ---------------------------------------------
 
+    def emit_here(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        rooms: Sequence[str] | None,
+        exclude: Iterable[str],
+    ) -> None:
+        with self._lock:
+            offset = self._offset(self._position)
+            outgoing = self._prepare(packet.with_data([*packet.data, offset]))
+            self._manager.broadcast_here(namespace, outgoing, rooms, exclude)
+
     def join(self, sid: str, add: Callable[[], None]) -> str | None:
         with self._lock:
             add()
