@@ -211,8 +211,8 @@ class WebSocketTransport(Transport):
         discarded) for up to :data:`~.connection.CLOSE_TIMEOUT`.
         """
         self.host.logger.info(
-            "session %s: closed a websocket from %s, the session being already upgraded "
-            "or upgrading",
+            "session %s cannot take a websocket from %s (it is already upgraded or "
+            "upgrading, or is closing): closed it",
             sid,
             request.remote_addr,
         )
