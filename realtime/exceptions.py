@@ -58,13 +58,26 @@ class ConnectionRefused(RealtimeError):
     Args:
         message: the reason given to the client.
         data: optional extra data for the client (Socket.IO sends it in the
-            ``CONNECT_ERROR`` packet).
+            ``CONNECT_ERROR`` packet). More than one value after the message
+            travels as a list, as python-socketio sends them.
+
+    Attributes:
+        error_args: ``{"message": ..., "data": ...}`` as the client gets
+            them (python-socketio's attribute).
     """
 
-    def __init__(self, message: str | None = None, data: Any = None) -> None:
+    def __init__(self, message: str | None = None, data: Any = None, *more: Any) -> None:
         self.message = message
-        self.data = data
+        self.data = [data, *more] if more else data
         super().__init__(message or "connection refused")
+
+    @property
+    def error_args(self) -> dict[str, Any]:
+        """The refusal as the client gets it (python-socketio's ``error_args``)."""
+        args: dict[str, Any] = {"message": self.message or "Connection rejected by server"}
+        if self.data is not None:
+            args["data"] = self.data
+        return args
 
 
 class AckTimeout(RealtimeError, TimeoutError):

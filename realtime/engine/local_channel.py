@@ -25,7 +25,8 @@ class LocalChannel:
     """A push channel whose other end is a Python callback.
 
     Args:
-        on_packets: receives every packet the server sends, in order.
+        on_packets: receives every message packet the server sends, in
+            order (the engine's own packets, pings and the close, stay here).
         on_close: called once when the server closes the session.
     """
 
@@ -38,7 +39,9 @@ class LocalChannel:
 
     def write_packets(self, packets: Sequence[Packet]) -> None:
         if not self._closed:
-            self._on_packets([p for p in packets if p.type is not PacketType.PING])
+            messages = [p for p in packets if p.type is PacketType.MESSAGE]
+            if messages:
+                self._on_packets(messages)
 
     def write_outgoing(self, outgoing: Outgoing) -> None:
         self.write_packets(outgoing.packets)

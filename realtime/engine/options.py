@@ -5,7 +5,7 @@ Names and meanings follow python-engineio where both have the option.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,8 @@ __all__ = ["Cookie", "CookieOption", "EngineOptions"]
 #: The values the ``cookie`` option accepts. None or False set no cookie; True
 #: a cookie named ``io``; a string a cookie of that name; a dict has ``name``
 #: and any of ``path``, ``SameSite``, ``Secure``, ``HttpOnly``, ``domain``,
-#: ``max_age``.
+#: ``max_age``. As in python-engineio, an attribute's value may be a function
+#: called for each new session's cookie.
 CookieOption = None | bool | str | Mapping[str, Any]
 
 
@@ -25,12 +26,13 @@ class Cookie:
     """The session cookie set on the handshake response."""
 
     name: str = "io"
-    path: str = "/"
-    same_site: str | None = "Lax"
-    secure: bool = False
-    http_only: bool = True
-    domain: str | None = None
-    max_age: int | None = None
+    # Each attribute may also be a function, called for each cookie.
+    path: str | Callable[[], str] = "/"
+    same_site: str | Callable[[], str | None] | None = "Lax"
+    secure: bool | Callable[[], bool] = False
+    http_only: bool | Callable[[], bool] = True
+    domain: str | Callable[[], str | None] | None = None
+    max_age: int | Callable[[], int | None] | None = None
 
     @classmethod
     def from_option(cls, value: CookieOption) -> Cookie | None:
@@ -45,31 +47,40 @@ class Cookie:
             unknown = set(value) - known
             if unknown:
                 raise ConfigurationError(f"unknown cookie settings: {', '.join(sorted(unknown))}")
+            if callable(value.get("name")):
+                raise ConfigurationError("the cookie's name must be a string, not a function")
             return cls(
                 name=str(value.get("name", "io")),
-                path=str(value.get("path", "/")),
+                path=value.get("path", "/"),
                 same_site=value.get("SameSite", "Lax"),
-                secure=bool(value.get("Secure", False)),
-                http_only=bool(value.get("HttpOnly", True)),
+                secure=value.get("Secure", False),
+                http_only=value.get("HttpOnly", True),
                 domain=value.get("domain"),
                 max_age=value.get("max_age"),
             )
         raise ConfigurationError(f"cookie must be a name or a dict, not {type(value).__name__}")
 
     def header(self, sid: str) -> tuple[str, str]:
-        """The ``Set-Cookie`` header carrying ``sid``."""
-        parts = [f"{self.name}={sid}", f"Path={self.path}"]
-        if self.domain:
-            parts.append(f"Domain={self.domain}")
-        if self.max_age is not None:
-            parts.append(f"Max-Age={int(self.max_age)}")
-        if self.http_only:
+        """The ``Set-Cookie`` header carrying ``sid`` (attributes given as
+        functions are called now)."""
+        path, domain, max_age = _now(self.path), _now(self.domain), _now(self.max_age)
+        parts = [f"{self.name}={sid}", f"Path={path}"]
+        if domain:
+            parts.append(f"Domain={domain}")
+        if max_age is not None:
+            parts.append(f"Max-Age={int(max_age)}")
+        if _now(self.http_only):
             parts.append("HttpOnly")
-        if self.secure:
+        if _now(self.secure):
             parts.append("Secure")
-        if self.same_site:
-            parts.append(f"SameSite={self.same_site}")
+        same_site = _now(self.same_site)
+        if same_site:
+            parts.append(f"SameSite={same_site}")
         return ("Set-Cookie", "; ".join(parts))
+
+
+def _now(value: Any) -> Any:
+    return value() if callable(value) else value
 
 
 @dataclass(frozen=True)

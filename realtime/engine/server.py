@@ -65,7 +65,9 @@ class Server:
     Args:
         async_mode: ``"eventlet"``, ``"gevent"`` or ``"threading"``; None
             picks the best installed (see :func:`realtime.async_modes.get_async_mode`).
-        ping_interval: seconds between the server's pings.
+        ping_interval: seconds between the server's pings; or, as in
+            python-engineio, ``(seconds, grace)``, where the grace period is
+            added to ``ping_timeout``.
         ping_timeout: seconds a client has to answer a ping before its session
             is closed.
         max_http_buffer_size: the largest message or POST body accepted, in
@@ -88,13 +90,15 @@ class Server:
         logger: True to log at INFO level, or a logger to use instead of
             ``realtime.engine`` (python-engineio's option; default leaves
             logging configuration to the application).
+        monitor_clients: accepted for python-engineio compatibility;
+            heartbeats always run.
     """
 
     def __init__(
         self,
         *,
         async_mode: str | None = None,
-        ping_interval: float = 25,
+        ping_interval: float | tuple[float, float] = 25,
         ping_timeout: float = 20,
         max_http_buffer_size: int = 1_000_000,
         allow_upgrades: bool = True,
@@ -111,7 +115,9 @@ class Server:
         wsgi_app: Callable[..., Iterable[bytes]] | None = None,
         logger: bool | logging.Logger = False,
         cluster: ClusterLink | None = None,
+        monitor_clients: bool = True,
     ) -> None:
+        interval, grace = _ping_interval(ping_interval)
         self.mode: AsyncMode = get_async_mode(async_mode)
         if under_gunicorn():
             # gunicorn lifts none of the process's limits: do what serve()
@@ -119,8 +125,8 @@ class Server:
             # so that a worker holds as many connections as it is given.
             self.mode.prepare_process(ServerOptions())
         self.options = EngineOptions(
-            ping_interval=float(ping_interval),
-            ping_timeout=float(ping_timeout),
+            ping_interval=interval,
+            ping_timeout=float(ping_timeout) + grace,
             max_http_buffer_size=int(max_http_buffer_size),
             allow_upgrades=allow_upgrades,
             http_compression=http_compression,
@@ -657,6 +663,19 @@ class Server:
     def create_event(self) -> Any:
         """An event object of the server's async mode."""
         return self.mode.event()
+
+
+def _ping_interval(value: Any) -> tuple[float, float]:
+    """The ``ping_interval`` option: seconds, or (seconds, grace seconds).
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ConfigurationError("ping_interval must be seconds or (seconds, grace seconds)")
+        return float(value[0]), float(value[1])
+    return float(value), 0.0
 
 
 def _configure_logger(option: bool | logging.Logger) -> logging.Logger:

@@ -253,15 +253,20 @@ class Realtime:
     @overload
     def event(self, handler: H) -> H: ...
     @overload
-    def event(self, *, namespace: NamespaceKey | None = None) -> Callable[[H], H]: ...
+    def event(
+        self, handler: str | None = None, *, namespace: NamespaceKey | None = None
+    ) -> Callable[[H], H]: ...
 
     def event(
-        self, handler: H | None = None, *, namespace: NamespaceKey | None = None
+        self, handler: H | str | None = None, *, namespace: NamespaceKey | None = None
     ) -> H | Callable[[H], H]:
         """Register a handler named after its event: ``@rt.event def chat(text)``.
 
-        Also ``@rt.event(namespace="/chat")``.
+        Also ``@rt.event(namespace="/chat")``, or ``@rt.event("/chat")`` as
+        Flask-SocketIO passes the namespace on.
         """
+        if isinstance(handler, str):
+            namespace, handler = handler, None
         if handler is not None:
             return self.on(handler.__name__, namespace)(handler)
 
@@ -310,12 +315,12 @@ class Realtime:
 
         return decorator
 
-    def on_error_default(self, handler: E) -> E:
+    def on_error_default(self, exception_handler: E) -> E:
         """Register the error handler of every namespace that has none of its own."""
-        if not callable(handler):
+        if not callable(exception_handler):
             raise ConfigurationError("an error handler must be callable")
-        self.default_exception_handler = handler
-        return handler
+        self.default_exception_handler = exception_handler
+        return exception_handler
 
     # -- emitting -------------------------------------------------------------
 

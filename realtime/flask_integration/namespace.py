@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from realtime.exceptions import ConfigurationError
+from realtime.exceptions import ConfigurationError, ConnectionRefused
 from realtime.flask_integration.context import current_socket
 from realtime.flask_integration.interfaces import HandlerExtension, Target
 from realtime.socketio.namespace import Namespace as CoreNamespace
@@ -77,13 +77,24 @@ class Namespace(CoreNamespace):
         """Run ``on_<event>`` in its client's contexts; ``args`` start with the sid.
 
         Override to dispatch differently; call this to run a method as usual.
-        An event with no method returns None.
+        An event with no method returns None. A subclass with an
+        ``error(self, exc)`` method gets what a method raised and no error
+        handler of the extension took (a refusal of the connection aside);
+        what it returns is the acknowledgement, as in Flask-SocketIO.
         """
         handler: Callable[..., Any] | None = getattr(self, f"on_{event}", None)
         if handler is None:
             return None
         dispatcher = self._registered_dispatcher()
-        return dispatcher.namespace_event(self.namespace, handler, event, args)
+        on_error: Callable[[Exception], Any] | None = getattr(self, "error", None)
+        if on_error is None:
+            return dispatcher.namespace_event(self.namespace, handler, event, args)
+        try:
+            return dispatcher.namespace_event(self.namespace, handler, event, args)
+        except (ConnectionRefused, ConnectionRefusedError):
+            raise
+        except Exception as exc:
+            return on_error(exc)
 
     def emit(
         self,

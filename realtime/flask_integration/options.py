@@ -67,9 +67,6 @@ def server_arguments(app: Flask, options: dict[str, Any]) -> dict[str, Any]:
 
     - ``path`` (or its alias ``resource``) defaults to ``"socket.io"``.
     - ``json=flask.json`` becomes the app's JSON provider.
-    - ``ping_interval=(interval, grace)``: the grace period is added to the
-      ping timeout, so the server waits as much longer for each pong.
-    - ``monitor_clients`` is accepted and ignored: heartbeats always run.
     - Without ``async_mode``, under the ``flask`` command (``flask run``
       serves with werkzeug's threads), the mode is ``"threading"``.
     """
@@ -77,15 +74,8 @@ def server_arguments(app: Flask, options: dict[str, Any]) -> dict[str, Any]:
     path = arguments.pop("path", None)
     resource = arguments.pop("resource", None)
     arguments["path"] = str(path or resource or DEFAULT_PATH).strip("/")
-    arguments.pop("monitor_clients", None)
     if arguments.get("json") is flask_json:
         arguments["json"] = AppJSON(app)
-    interval = arguments.get("ping_interval")
-    if isinstance(interval, (tuple, list)):
-        if len(interval) != 2:
-            raise ConfigurationError("ping_interval must be seconds or (seconds, grace seconds)")
-        arguments["ping_interval"] = float(interval[0])
-        arguments["ping_timeout"] = float(arguments.get("ping_timeout", 20)) + float(interval[1])
     if arguments.get("async_mode") is None and os.environ.get(FLASK_CLI) == "true":
         arguments["async_mode"] = "threading"
     return arguments

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from realtime.socketio.server import Server
 
-__all__ = ["AppServers", "RealtimeTestClient"]
+__all__ = ["AppServers", "RealtimeTestClient", "SocketIOTestClient"]
 
 
 class AppServers(Protocol):
@@ -213,3 +213,8 @@ def _add_cookies(client: FlaskClient, app: Flask, environ: dict[str, Any]) -> No
     cookie = client.get_cookie(name)
     if cookie is not None:
         environ["HTTP_COOKIE"] = f"{name}={cookie.value}"
+
+
+#: Flask-SocketIO's name, so ``from flask_socketio.test_client import
+#: SocketIOTestClient`` moves over with the one import change.
+SocketIOTestClient = RealtimeTestClient

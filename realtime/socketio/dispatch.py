@@ -538,8 +538,11 @@ def _name(handler: Callable[..., Any]) -> str:
 def _refusal_of(exc: Exception) -> tuple[str, Any]:
     if isinstance(exc, ConnectionRefused):
         return (exc.message or REJECTED, exc.data)
-    # The builtin ConnectionRefusedError: (message) or (message, data).
+    # The builtin ConnectionRefusedError: (message), (message, data), or
+    # (message, *data), which python-socketio sends as a list.
     args = exc.args
     if not args:
         return (REJECTED, None)
+    if len(args) > 2:
+        return (str(args[0]), list(args[1:]))
     return (str(args[0]), args[1] if len(args) > 1 else None)

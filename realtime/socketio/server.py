@@ -93,6 +93,10 @@ class Server:
             (``async_mode``, ``ping_interval``, ``cors_allowed_origins``...).
     """
 
+    #: The reasons a disconnect handler gets, as python-socketio's
+    #: ``sio.reason`` (``reason == sio.reason.CLIENT_DISCONNECT``).
+    reason = DisconnectReason
+
     def __init__(
         self,
         *,
