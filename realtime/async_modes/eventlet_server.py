@@ -249,7 +249,8 @@ class _Headers:
                 if not pairs:
                     raise _BadHead(400, "Bad header line")
                 name, value = pairs[-1]
-                pairs[-1] = (name, f"{value} {text.strip()}")
+                more = text.strip(" \t")  # HTTP's whitespace only (RFC 9110 5.6.3)
+                pairs[-1] = (name, f"{value} {more}" if value else more)
                 continue
             name, colon, value = text.partition(":")
             if not colon or not name or name != name.strip():
@@ -266,7 +267,7 @@ class _Headers:
         return by_name.get(name.lower(), default)
 
     def get_content_type(self) -> str:
-        value = str(self.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        value = str(self.get("Content-Type") or "").split(";", 1)[0].strip(" \t").lower()
         return value if value.count("/") == 1 else "text/plain"
 
     def items(self) -> list[tuple[str, str]]:
