@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
 
-__all__ = ["Broker", "Subscriber"]
+__all__ = ["Broker", "Reconnection", "Subscriber"]
 
 
 class Subscriber(Protocol):
@@ -80,3 +80,43 @@ class Broker(abc.ABC):
         """The broker's address without credentials, for log lines."""
         scheme, _, rest = self.url.partition("://")
         return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+class Reconnection:
+    """How a subscription's listening task lives through losing the broker:
+    one warning when it is lost and one when it is back, the subscriber told
+    each time, and a doubling pause between attempts.
+
+    Args:
+        broker: the broker (its mode sleeps, its logger warns).
+        first: the first pause, seconds.
+        longest: the longest pause, seconds.
+    """
+
+    def __init__(self, broker: Broker, first: float, longest: float) -> None:
+        self._broker = broker
+        self._first = first
+        self._longest = longest
+        self._pause = first
+        self._lost = False
+
+    def up(self, subscriber: Subscriber) -> None:
+        """The subscription is in place (again)."""
+        if self._lost:
+            self._broker.logger.warning("reconnected to the broker at %s", self._broker.describe())
+        self._lost, self._pause = False, self._first
+        subscriber.subscribed()
+
+    def down(self, subscriber: Subscriber, error: BaseException) -> None:
+        """The subscription failed with ``error``: say so (once), then pause."""
+        if not self._lost:
+            self._broker.logger.warning(
+                "lost the broker at %s (%s: %s); serving local clients only, reconnecting",
+                self._broker.describe(),
+                type(error).__name__,
+                error,
+            )
+            subscriber.unsubscribed(error)
+        self._lost = True
+        self._broker.mode.sleep(self._pause)
+        self._pause = min(self._pause * 2, self._longest)

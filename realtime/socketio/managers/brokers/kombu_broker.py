@@ -37,7 +37,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.socketio.managers.brokers.base import Broker, Subscriber
+from realtime.socketio.managers.brokers.base import Broker, Reconnection, Subscriber
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -216,8 +216,7 @@ class KombuBroker(Broker):
         self.mode.spawn(self._listen, list(channels), subscriber)
 
     def _listen(self, channels: list[str], subscriber: Subscriber) -> None:
-        backoff = _FIRST_BACKOFF
-        lost = False
+        reconnection = Reconnection(self, _FIRST_BACKOFF, _MAX_BACKOFF)
         while not self._stopping():
             connection = self._connection(heartbeat=_HEARTBEAT)
             amqp = None
@@ -232,10 +231,7 @@ class KombuBroker(Broker):
                 self._consume(connection, channels, subscriber)
                 if self._stopping():
                     return
-                if lost:
-                    self.logger.warning("reconnected to the broker at %s", self.describe())
-                lost, backoff = False, _FIRST_BACKOFF
-                subscriber.subscribed()
+                reconnection.up(subscriber)
                 while not self._stopping():
                     with contextlib.suppress(TimeoutError):
                         amqp.drain_events(timeout=_POLL)
@@ -245,16 +241,7 @@ class KombuBroker(Broker):
                 # broker, reset, heartbeats missed) means: reconnect.
                 if self._stopping():
                     return
-                if not lost:
-                    self.logger.warning(
-                        "lost the broker at %s (%r); serving local clients only, reconnecting",
-                        self.describe(),
-                        exc,
-                    )
-                    subscriber.unsubscribed(exc)
-                lost = True
-                self.mode.sleep(backoff)
-                backoff = min(backoff * 2, _MAX_BACKOFF)
+                reconnection.down(subscriber, exc)
             finally:
                 if amqp is not None:
                     with self._lock:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
-from realtime.socketio.managers.brokers.base import Broker, Subscriber
+from realtime.socketio.managers.brokers.base import Broker, Reconnection, Subscriber
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
@@ -126,8 +126,7 @@ class RedisBroker(Broker):
         self.mode.spawn(self._listen, list(channels), subscriber)
 
     def _listen(self, channels: list[str], subscriber: Subscriber) -> None:
-        backoff = _FIRST_BACKOFF
-        lost = False
+        reconnection = Reconnection(self, _FIRST_BACKOFF, _MAX_BACKOFF)
         while not self._stopping():
             pubsub = self._client.pubsub()
             self._pubsubs.append(pubsub)
@@ -145,27 +144,13 @@ class RedisBroker(Broker):
                         # publishers count this process.
                         confirmed += 1
                         if confirmed == len(channels):
-                            if lost:
-                                self.logger.warning(
-                                    "reconnected to the broker at %s", self.describe()
-                                )
-                            lost, backoff = False, _FIRST_BACKOFF
-                            subscriber.subscribed()
+                            reconnection.up(subscriber)
             except Exception as exc:
                 # redis-py raises more than RedisError when a connection dies
                 # or is closed under it; every failure here means: reconnect.
                 if self._stopping():
                     return
-                if not lost:
-                    self.logger.warning(
-                        "lost the broker at %s (%s); serving local clients only, reconnecting",
-                        self.describe(),
-                        exc,
-                    )
-                    subscriber.unsubscribed(exc)
-                lost = True
-                self.mode.sleep(backoff)
-                backoff = min(backoff * 2, _MAX_BACKOFF)
+                reconnection.down(subscriber, exc)
             finally:
                 self._pubsubs.remove(pubsub)
                 with contextlib.suppress(Exception):
