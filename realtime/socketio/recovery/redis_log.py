@@ -175,7 +175,7 @@ class RedisRecoveryLog(RecoveryLog):
         self._has: dict[str, list[tuple[str, int]]] = {}
         # Where the log stood when each fresh socket of this process joined
         # (see _joined_since).
-        self._joined_at: dict[str, Position] = {}
+        self._joined_at: dict[str, int] = {}
         # Sockets resumed here lately, from where (see _resumed_past).
         self._resumed_at: dict[str, tuple[Position, float]] = {}
         # When this process last found Redis's data lost (see resume).
@@ -233,8 +233,8 @@ class RedisRecoveryLog(RecoveryLog):
             "exclude": list(exclude),
             "fmt": self._manager.parser.name,
             "parts": [p.data for p in self._prepare(packet).packets],
-            # Where the log stood when it was emitted (see _joined_since).
-            "p": self._position,
+            # When it was emitted (see _joined_since).
+            "t": self._clock(),
         }
         appended = self._appender.append(message)
         if appended.entry_id is None:
@@ -397,7 +397,7 @@ class RedisRecoveryLog(RecoveryLog):
         if origin is not None and seq is not None and origin in self._has:
             exclude = exclude | self._already_has(origin, seq)
         if message.get("late") and self._joined_at:
-            exclude = exclude | self._joined_since(entry, message.get("p"))
+            exclude = exclude | self._joined_since(entry, message.get("t"))
         if entry.original is not None and self._resumed_at:
             exclude = exclude | self._resumed_past(entry)
         self._manager.broadcast_here(entry.namespace, entry.outgoing, entry.rooms, exclude)
@@ -405,12 +405,22 @@ class RedisRecoveryLog(RecoveryLog):
     def _joined_since(self, entry: Entry, emitted_at: Any) -> set[str]:
         """The fresh sockets of this process that joined after the late entry
         was emitted (it waited in its process's outbox meanwhile): it was not
-        meant for them; the caller holds the lock."""
-        emitted = _stream_id(emitted_at) if isinstance(emitted_at, str) else None
-        if emitted is None:
+        meant for them; the caller holds the lock.
+
+        "After" by :meth:`_clock`: stream positions alone cannot say, since
+        during an outage every process's position stands still, and a
+        process that started on an empty stream has none.
+        """
+        if not isinstance(emitted_at, int):
             return set()
         members = self._manager.members(entry.namespace, entry.rooms)
-        return {sid for sid, _ in members if self._joined_at.get(sid, (0, 0)) > emitted}
+        return {sid for sid, _ in members if self._joined_at.get(sid, 0) > emitted_at}
+
+    def _clock(self) -> int:
+        """Milliseconds: the wall clock, never behind the stream position read
+        (whose ids are Redis's clock). Processes compare these across hosts,
+        so their clocks must agree within a few milliseconds (NTP)."""
+        return max(time.time_ns() // 1_000_000, self._position_id()[0])
 
     def _resumed_past(self, entry: Entry) -> set[str]:
         """The sockets resumed here from an offset past where this entry first
@@ -544,7 +554,7 @@ class RedisRecoveryLog(RecoveryLog):
     def join(self, sid: str, add: Callable[[], None]) -> str | None:
         with self._lock:
             add()
-            self._joined_at[sid] = self._position_id()
+            self._joined_at[sid] = self._clock()
             return self._offset(self._position)
 
     def resume(
