@@ -22,17 +22,21 @@ https://flask-socketio.readthedocs.io/en/latest/getting_started.html
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_request_context, request
 from flask.ctx import RequestContext
 from flask.sessions import SessionMixin
+from werkzeug.exceptions import HTTPException
 
 from realtime.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from flask import Flask, Request
+    from werkzeug.routing import MapAdapter, Rule
 
     from realtime.flask_integration.interfaces import HandlerExtension
 
@@ -51,6 +55,8 @@ EXTENSION_KEY = "socketio"
 #: Where a connection's managed session lives: in the environ of the request
 #: that opened it, which lives exactly as long as the connection.
 SESSION_KEY = "realtime.flask_session"
+#: Where what its handlers share is kept (a :class:`ConnectionRequest`), likewise.
+CONNECTION_KEY = "realtime.flask_connection"
 
 
 class ManagedSession(dict[str, Any], SessionMixin):
@@ -113,6 +119,13 @@ def handler_context(
 ) -> RequestContext:
     """A request context for one handler call, ready to push.
 
+    What depends only on the connection (its request parsed from the
+    environ, the URL adapter bound to it, what its URL matched) is worked
+    out once per connection (:class:`ConnectionRequest`); each call gets a
+    request of its own, so that handlers running at once for one
+    connection (an event, an acknowledgement's callback) do not share
+    ``request.sid``, ``request.event`` or ``g``.
+
     Args:
         app: the Flask app the connection belongs to.
         environ: the environ of the request that opened the connection.
@@ -123,17 +136,93 @@ def handler_context(
         carried: the socket's server-side session, where the managed copy is
             kept too, so that it comes back with a recovered connection.
     """
-    if manage_session:
-        managed = _managed_session(app, environ, carried)
-        context = RequestContext(app, environ, session=managed)
-    else:
-        context = app.request_context(environ)
+    connection = environ.get(CONNECTION_KEY)
+    if not isinstance(connection, ConnectionRequest) or connection.app is not app:
+        connection = environ[CONNECTION_KEY] = ConnectionRequest(app, environ)
+    session = _managed_session(app, environ, carried) if manage_session else None
+    context = _HandlerRequestContext(connection, session)
     # Flask's Request takes arbitrary attributes; these three are the
     # Flask-SocketIO names handlers and helpers read.
-    setattr(context.request, "sid", socket.sid)  # noqa: B010
-    setattr(context.request, "namespace", socket.namespace)  # noqa: B010
-    setattr(context.request, "event", event)  # noqa: B010
+    request = context.request
+    request.sid = socket.sid  # type: ignore[attr-defined]
+    request.namespace = socket.namespace  # type: ignore[attr-defined]
+    request.event = event  # type: ignore[attr-defined]
     return context
+
+
+class ConnectionRequest:
+    """What every handler of one connection shares, worked out once: the
+    request as the connection's HTTP request made it, the URL adapter bound
+    to it (``url_for`` works in handlers), and what its URL matched
+    (``request.url_rule``, ``view_args`` or ``routing_exception``, as
+    Flask sets them).
+
+    Args:
+        app: the Flask app.
+        environ: the environ of the request that opened the connection.
+    """
+
+    __slots__ = ("app", "match", "request", "url_adapter")
+
+    def __init__(self, app: Flask, environ: dict[str, Any]) -> None:
+        self.app = app
+        request = app.request_class(environ)
+        request.json_module = app.json
+        self.request = request
+        self.url_adapter: MapAdapter | None = None
+        self.match: tuple[Rule | None, Mapping[str, Any] | None, HTTPException | None]
+        try:
+            self.url_adapter = app.create_url_adapter(request)
+        except HTTPException as exc:
+            self.match = (None, None, exc)
+            return
+        self.match = (None, None, None)
+        if self.url_adapter is not None:
+            try:
+                rule, view_args = self.url_adapter.match(return_rule=True)
+                self.match = (rule, view_args, None)
+            except HTTPException as exc:
+                self.match = (None, None, exc)
+
+    def new_request(self) -> Request:
+        """A request of the connection's, for one handler call: a shallow
+        copy, so what one call sets on it the others do not see."""
+        proto = self.request
+        request: Request = object.__new__(type(proto))
+        request.__dict__.update(proto.__dict__)
+        return request
+
+
+class _HandlerRequestContext(RequestContext):
+    """Flask's request context, built from a :class:`ConnectionRequest`
+    without parsing the environ, binding the URL map or matching the URL
+    again. What Flask's ``__init__`` sets, this sets (checked against
+    Flask's own context by the tests)."""
+
+    def __init__(self, connection: ConnectionRequest, session: SessionMixin | None) -> None:
+        self.app = connection.app
+        self.request = connection.new_request()
+        self.url_adapter = connection.url_adapter
+        self.flashes = None
+        if _PRIVATE_SESSION:
+            self._session = session
+        else:  # Flask before 3.1: a plain attribute
+            self.session = session  # type: ignore[misc,assignment]
+        self._after_request_functions = []
+        self._cv_tokens = []
+        self._match = connection.match
+
+    def match_request(self) -> None:
+        rule, view_args, exc = self._match
+        if exc is not None:
+            self.request.routing_exception = exc
+        else:
+            self.request.url_rule = rule
+            self.request.view_args = None if view_args is None else dict(view_args)
+
+
+#: Flask 3.1 keeps the session in ``_session`` behind a property.
+_PRIVATE_SESSION = isinstance(inspect.getattr_static(RequestContext, "session", None), property)
 
 
 def _managed_session(

@@ -105,6 +105,7 @@ class Realtime:
         # The async def handlers, by name (see check_coroutines).
         self._coroutines: list[str] = []
         self._servers: weakref.WeakKeyDictionary[Flask, Server] = weakref.WeakKeyDictionary()
+        self._installed: list[tuple[weakref.ref[Flask], Server]] = []
         self._latest: Server | None = None
         self._runner = Runner()
         self._dispatcher = Dispatcher(self)
@@ -160,6 +161,7 @@ class Realtime:
         app.wsgi_app = server  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = self
         self._servers[app] = server
+        self._installed = [(weakref.ref(a), srv) for a, srv in self._servers.items()]
         self._latest = server
 
     # -- the servers ----------------------------------------------------------
@@ -195,8 +197,17 @@ class Realtime:
         return server
 
     def installations(self) -> list[tuple[Flask, SocketIOServer]]:
-        """Each app the extension is installed on, with its Socket.IO server."""
-        return list(self._servers.items())
+        """Each app the extension is installed on, with its Socket.IO server.
+
+        Read for every handler call: kept as a list made when an app is
+        installed (apps held weakly, as by the mapping it copies).
+        """
+        found = []
+        for app_ref, server in self._installed:
+            app = app_ref()
+            if app is not None:
+                found.append((app, server))
+        return found
 
     @property
     def async_mode(self) -> str:

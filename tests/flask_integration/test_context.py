@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
 
 import realtime
@@ -56,6 +56,81 @@ def test_each_event_gets_a_fresh_request_context_and_its_teardown(app: Flask, rt
     assert client.emit("mark", callback=True) == []
     assert torn_down == ["mark", "mark"]
     assert before == []  # as in Flask-SocketIO: events are not requests
+
+
+def test_what_a_handler_reads_of_its_request_as_flask_socketio_gives_it(
+    app: Flask, rt: Realtime
+) -> None:
+    # What a connection shares is worked out once (parsed request, bound URL
+    # map, what its URL matched); each call still reads what Flask would.
+    @app.route("/page/<int:n>")
+    def page(n: int) -> str:
+        return str(n)
+
+    seen: list[dict[str, Any]] = []
+
+    @rt.on("look", namespace="/ns")
+    def look(n: int) -> None:
+        seen.append(
+            {
+                "sid": request.sid,  # type: ignore[attr-defined]
+                "namespace": request.namespace,  # type: ignore[attr-defined]
+                "event": request.event,  # type: ignore[attr-defined]
+                "args": request.args.to_dict(),
+                "header": request.headers.get("X-Thing"),
+                "url_for": url_for("page", n=n),
+                "external": url_for("page", n=n, _external=True),
+                "app": current_app.name,
+                "url_rule": request.url_rule,
+                "routing": type(request.routing_exception).__name__,
+                "g": getattr(g, "before", None),
+            }
+        )
+        g.before = n
+
+    client = rt.test_client(
+        app, namespace="/ns", query_string="?room=7&x=1", headers={"X-Thing": "yes"}
+    )
+    sid = client.get_sid("/ns")
+    client.emit("look", 1, namespace="/ns")
+    client.emit("look", 2, namespace="/ns")
+    assert seen == [
+        {
+            "sid": sid,
+            "namespace": "/ns",
+            "event": {"message": "look", "args": (n,)},  # a tuple, as Flask-SocketIO
+            "args": {"room": "7", "x": "1"},
+            "header": "yes",
+            "url_for": f"/page/{n}",
+            "external": f"http://localhost/page/{n}",
+            "app": "context",
+            "url_rule": None,
+            "routing": "NotFound",  # the Socket.IO path is no Flask route, as there
+            "g": None,  # g lives one call
+        }
+        for n in (1, 2)
+    ]
+
+
+def test_the_context_sets_what_flasks_own_sets(app: Flask, rt: Realtime) -> None:
+    # Built without Flask's __init__ (which parses, binds and matches again):
+    # it must hold every attribute Flask's own request context holds.
+    from flask.ctx import RequestContext
+
+    contexts: list[Any] = []
+
+    @rt.on("ctx")
+    def ctx() -> None:
+        from flask.globals import _cv_request
+
+        contexts.append(_cv_request.get())
+
+    client = rt.test_client(app)
+    client.emit("ctx")
+    ours = contexts[0]
+    theirs = RequestContext(app, ours.request.environ)
+    assert isinstance(ours, RequestContext)
+    assert set(vars(theirs)) <= set(vars(ours)), set(vars(theirs)) - set(vars(ours))
 
 
 def test_connect_sees_auth_and_the_event(app: Flask, rt: Realtime) -> None:
