@@ -199,14 +199,13 @@ class HandedOverSocket:
     def recv_nowait(self, size: int) -> bytes | None:
         """Up to ``size`` bytes without blocking; None when none are there yet.
 
-        Returns ``b""`` at the end of the stream (or when the connection failed).
+        Returns ``b""`` at the end of the stream; raises :class:`OSError`
+        when the connection failed (a reset).
         """
         try:
             return self.raw.recv(size, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return None
-        except OSError:
-            return b""
 
     def close(self) -> None:
         """End a detached connection: stop watching, shut down, close."""

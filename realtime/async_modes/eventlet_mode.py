@@ -457,8 +457,6 @@ class _GreenHandedOver(HandedOverSocket):
         except (BlockingIOError, InterruptedError):
             self._ready = False
             return None
-        except OSError:
-            return b""
         if len(data) < size:
             self._ready = False
         return data

@@ -394,15 +394,20 @@ class WebSocketConnection:
     def _receive(self) -> list[Frame | tuple[bool, bytes]] | None:
         if self._eof:
             raise _Closing
-        if self._nowait:
-            data = self._handed.recv_nowait(_RECV_SIZE)
-            if data is None:
-                return None
-        else:
-            try:
+        try:
+            if self._nowait:
+                received = self._handed.recv_nowait(_RECV_SIZE)
+                if received is None:
+                    return None
+                data = received
+            else:
                 data = self._handed.recv(_RECV_SIZE)
-            except OSError:
-                data = b""
+        except OSError as exc:
+            # A reset: the client went away, which is no one's error.
+            self._log.debug(
+                "%s: the client went away (%s: %s)", self.label, type(exc).__name__, exc
+            )
+            data = b""
         with self._lock:
             simple: list[tuple[bool, bytes]] = []
             proto = self._proto_or_none
