@@ -22,6 +22,7 @@ https://flask-socketio.readthedocs.io/en/latest/getting_started.html
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ __all__ = [
     "SocketContext",
     "current_extension",
     "current_socket",
+    "enter_handler",
     "handler_context",
+    "leave_handler",
     "save_session",
 ]
 
@@ -76,12 +79,36 @@ class SocketContext:
     namespace: str
 
 
+#: The client and extension of the Socket.IO handler running on this task
+#: (set by the dispatcher around each call; tasks a handler starts do not
+#: inherit it, as they inherit no request context either).
+_RUNNING: contextvars.ContextVar[tuple[SocketContext, Any] | None] = contextvars.ContextVar(
+    "realtime_flask_handler", default=None
+)
+
+
+def enter_handler(socket: SocketContext, app: Flask) -> contextvars.Token[Any]:
+    """A handler of ``socket`` starts on this task; pass the token to :func:`leave_handler`."""
+    return _RUNNING.set((socket, app.extensions.get(EXTENSION_KEY)))
+
+
+def leave_handler(token: contextvars.Token[Any]) -> None:
+    """The handler :func:`enter_handler` announced is done."""
+    _RUNNING.reset(token)
+
+
 def current_socket() -> SocketContext | None:
     """The client of the Socket.IO handler running, or None outside one.
 
     A plain view, a background task or a CLI command has none, even inside a
-    request context.
+    request context, unless it runs in a handler's request context carried
+    over with Flask's ``copy_current_request_context``.
     """
+    running = _RUNNING.get()
+    if running is not None:
+        return running[0]
+    # A handler's request context carried elsewhere (Flask's
+    # copy_current_request_context in a background task) still names it.
     if not has_request_context():
         return None
     sid = getattr(request, "sid", None)
@@ -98,6 +125,10 @@ def current_extension() -> HandlerExtension:
         RuntimeError: there is no application context (Flask's error).
         ConfigurationError: the current app has no realtime extension.
     """
+    running = _RUNNING.get()
+    if running is not None and running[1] is not None:
+        found: HandlerExtension = running[1]
+        return found
     try:
         extension: HandlerExtension = current_app.extensions[EXTENSION_KEY]
     except KeyError:
@@ -211,6 +242,14 @@ class _HandlerRequestContext(RequestContext):
         self._after_request_functions = []
         self._cv_tokens = []
         self._match = connection.match
+
+    def copy(self) -> RequestContext:
+        """Flask's copy (``copy_current_request_context``): a plain context
+        with the same request and session."""
+        session = self._session if _PRIVATE_SESSION else self.session
+        return RequestContext(
+            self.app, environ=self.request.environ, request=self.request, session=session
+        )
 
     def match_request(self) -> None:
         rule, view_args, exc = self._match

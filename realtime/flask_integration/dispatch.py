@@ -22,7 +22,13 @@ from flask import current_app
 
 from realtime.async_modes import patched_mode
 from realtime.exceptions import ConfigurationError, ConnectionRefused
-from realtime.flask_integration.context import SocketContext, handler_context, save_session
+from realtime.flask_integration.context import (
+    SocketContext,
+    enter_handler,
+    handler_context,
+    leave_handler,
+    save_session,
+)
 from realtime.socketio.handlers import NamespaceKey, fit_arguments
 
 if TYPE_CHECKING:
@@ -164,21 +170,25 @@ class Dispatcher:
             manage_session=manage,
             carried=carried,
         )
-        with context:
-            try:
-                result = _synchronous(app, handler)(*call_args)
-            except (ConnectionRefused, ConnectionRefusedError):
-                raise
-            except Exception as exc:
-                on_error = settings.exception_handlers.get(
-                    socket.namespace, settings.default_exception_handler
-                )
-                if on_error is None:
+        token = enter_handler(socket, app)
+        try:
+            with context:
+                try:
+                    result = _synchronous(app, handler)(*call_args)
+                except (ConnectionRefused, ConnectionRefusedError):
                     raise
-                return on_error(exc)
-            if not manage:
-                save_session(app, context.session)
-            return result
+                except Exception as exc:
+                    on_error = settings.exception_handlers.get(
+                        socket.namespace, settings.default_exception_handler
+                    )
+                    if on_error is None:
+                        raise
+                    return on_error(exc)
+                if not manage:
+                    save_session(app, context.session)
+                return result
+        finally:
+            leave_handler(token)
 
     def _connection(self, socket: SocketContext) -> tuple[Flask, Server, dict[str, Any]] | None:
         """The app, server and connection environ of ``socket``, from whichever server has it."""

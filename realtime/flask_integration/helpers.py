@@ -55,7 +55,7 @@ def emit(
         callback: called with the client's acknowledgement, in the sender's
             contexts.
         ignore_queue: to this process's clients only, leaving out the
-                message queue (and the recovery log), as in Flask-SocketIO.
+            message queue (and the recovery log), as in Flask-SocketIO.
 
     Raises:
         ConfigurationError: outside a Socket.IO handler with no ``to`` and

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask, current_app, g, request, session, url_for
+from flask import Flask, copy_current_request_context, current_app, g, request, session, url_for
 from flask.sessions import SessionInterface, SessionMixin
 
 import realtime
@@ -246,6 +246,29 @@ def test_helpers_in_a_task_with_an_app_context(app: Flask, rt: Realtime) -> None
         {"name": "message", "args": "to all", "namespace": "/"},
     ]
     assert "joined by task" in rt.server.rooms(sid)
+
+
+def test_helpers_in_a_task_carrying_the_handlers_request_context(app: Flask, rt: Realtime) -> None:
+    # Flask-SocketIO's idiom: the task answers the client whose event started
+    # it, with no sid passed, through the request context it carries.
+    done = threading.Event()
+
+    @rt.on("work")
+    def work() -> None:
+        @copy_current_request_context
+        def task() -> None:
+            emit("done", request.sid)
+            join_room("workers")
+            done.set()
+
+        rt.start_background_task(task)
+
+    client, other = rt.test_client(app), rt.test_client(app)
+    client.emit("work")
+    assert done.wait(5)
+    assert client.get_received() == [{"name": "done", "args": [client.get_sid()], "namespace": "/"}]
+    assert other.get_received() == []
+    assert "workers" in rt.server.rooms(client.get_sid())
 
 
 def test_include_self_false_and_skip_sid_both_apply(app: Flask, rt: Realtime) -> None:
