@@ -15,14 +15,19 @@ EXTRAS = {
     "msgpack": ["msgpack>=1.0"],
     "kombu": ["kombu>=5.3", "msgpack>=1.0"],
 }
-# The benchmarks measure against Flask-SocketIO (and Node's socket.io, from
-# benchmarks/node), plot the results and profile the server.
+# The benchmarks measure against Flask-SocketIO in each async mode (with the
+# WebSocket packages its documentation asks for on gevent and threading) and
+# Node's socket.io (from benchmarks/node), run the Flask app under gunicorn,
+# plot the results and profile the server.
 EXTRAS["bench"] = sorted(
     {
         *EXTRAS["eventlet"],
         *EXTRAS["gevent"],
         *EXTRAS["flask"],
         "Flask-SocketIO>=5.7,<6",
+        "gevent-websocket>=0.10.1",
+        "simple-websocket>=1.0",
+        "gunicorn>=23",
         "matplotlib>=3.8",
         "py-spy>=0.3.14",
     }

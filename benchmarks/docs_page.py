@@ -12,6 +12,19 @@ from typing import Any
 from benchmarks import report, scenarios
 from benchmarks.harness import ROOT
 
+#: The profile that shows where the time goes, for a target that is missed:
+#: (mode, scenario) -> profile files in benchmarks/profiles/.
+PROFILE_OF = {
+    ("eventlet", "echo"): ("echo-flask-eventlet.txt", "echo-flask-eventlet.perf.txt"),
+    ("eventlet", "fanout"): ("fanout-flask-eventlet.txt",),
+    ("eventlet", "connect-5k"): ("connect-5k-flask-eventlet.txt",),
+    ("gevent", "echo"): ("echo-flask-gevent.txt", "echo-flask-gevent.perf.txt"),
+    ("threading", "echo"): ("echo-flask-threading.txt", "echo-flask-threading.perf.txt"),
+    ("eventlet", "connect-10k"): ("memory-flask-eventlet.txt",),
+    ("gevent", "connect-10k"): ("memory-flask-gevent.txt",),
+    ("threading", "connect-10k"): ("memory-flask-threading.txt",),
+}
+
 
 def plan_of(results: dict[str, Any]) -> list[scenarios.Scenario]:
     keys = [s["key"] for s in results["scenarios"]]
@@ -29,7 +42,14 @@ def table_of(results: dict[str, Any]) -> str:
 
 def targets_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        {"target": v.target.text, "measured": v.measured, "met": v.met}
+        {
+            "mode": v.target.mode,
+            "target": v.target.text,
+            "scenario": v.target.scenario,
+            "measured": v.measured,
+            "rounds": v.show_rounds(),
+            "met": v.met,
+        }
         for v in report.verdicts(results["records"])
     ]
 
@@ -45,13 +65,26 @@ def _versions(results: dict[str, Any]) -> str:
     digest = results["meta"].get("source_digest", "?")
     return (
         f"realtime {v.get('realtime')}, source digest {digest}; "
-        f"Python {v.get('python')}, eventlet {v.get('eventlet')}, "
-        f"gevent {v.get('gevent')}, websockets {v.get('websockets')}, orjson {v.get('orjson')}; "
+        f"Python {v.get('python')}, Flask {v.get('Flask')}, eventlet {v.get('eventlet')}, "
+        f"gevent {v.get('gevent')}, gunicorn {v.get('gunicorn')}, "
+        f"websockets {v.get('websockets')}, orjson {v.get('orjson')}; "
         f"Flask-SocketIO {v.get('Flask-SocketIO')} (python-socketio {v.get('python-socketio')}, "
-        f"python-engineio {v.get('python-engineio')}, Flask {v.get('Flask')}); "
+        f"python-engineio {v.get('python-engineio')}, gevent-websocket "
+        f"{v.get('gevent-websocket')}, simple-websocket {v.get('simple-websocket')}); "
         f"Node {v.get('node')}, socket.io {v.get('socket.io')} (engine.io {v.get('engine.io')}), "
         f"ws {v.get('ws')} in the load client"
     )
+
+
+def _rounds_sentence(results: dict[str, Any]) -> str:
+    rounds = results["meta"]["rounds"]
+    more = [s for s in plan_of(results) if s.more_rounds]
+    if rounds == 1 and not more:
+        return "the result of a single round (no spread: a partial or quick run)"
+    text = f"the median of {rounds} rounds"
+    if more:
+        text += f" ({' and '.join(s.key for s in more)}: {more[0].rounds(rounds)})"
+    return text + ", with the lowest and highest in brackets"
 
 
 def page(results: dict[str, Any], plots: list[tuple[str, str]]) -> str:
@@ -73,27 +106,155 @@ def page(results: dict[str, Any], plots: list[tuple[str, str]]) -> str:
         "`benchmarks/results/latest.json`; do not edit it by hand.",
         "```",
         "",
-        "`realtime` measured side by side with Flask-SocketIO and with Node's",
-        "`socket.io`, on the same workloads, in the same run. Every figure is the",
-        f"median of {meta['rounds']} rounds, with the lowest and highest in brackets;"
-        if meta["rounds"] > 1
-        else "result of a single round (no spread: a partial or quick run);",
-        "ratios are realtime (eventlet) over the other server, with the range of the",
-        "ratios of each round.",
+        "What is measured is what users run: a Flask app written as for",
+        "Flask-SocketIO (`benchmarks/servers/flask_app.py`: `@socketio.on`",
+        "handlers, `emit`, `join_room`), on realtime's Flask extension, served by",
+        "`socketio.run(app)` in each async mode, eventlet and gevent monkey",
+        "patched first thing. Beside each, the same file on Flask-SocketIO on the",
+        "same mode (`flask_socketio_app.py`, one import changed), and Node's",
+        "`socket.io`, on the same workloads, in the same run. The bare",
+        "`realtime.Server` (no Flask) and the Flask app under `gunicorn -k gevent`",
+        "are secondary rows: they show what the Flask layer and the WSGI server",
+        f"cost. Every figure is {_rounds_sentence(results)}; a ratio is of",
+        "medians, with the range of the ratios of each round (the two servers ran",
+        "back to back in every round).",
         "",
+        *_headline(records, servers),
+        "## Targets",
+        "",
+        "The goals of issue 15, each a ratio within this run or a bound:",
+        "",
+        *_md_table(
+            ["Mode", "Target", "Measured", "Rounds met", "Met"],
+            [
+                [
+                    t["mode"],
+                    t["target"],
+                    t["measured"],
+                    t["rounds"],
+                    {True: "yes", False: "**no**", None: "not measured"}[t["met"]],
+                ]
+                for t in results.get("targets", [])
+            ],
+        ),
+        "",
+    ]
+    out += _missed(results)
+    out += _glance(records, plan, servers)
+    if meta.get("source_changed"):
+        out += [
+            "```{note}",
+            "realtime's source in the checkout changed while this run was going on;",
+            "every round measured the copy of it taken when the run started.",
+            "```",
+            "",
+        ]
+    out += _reproducing(results, m)
+    out += ["## Results", ""]
+    for scenario in plan:
+        header, rows = report.server_table(records, scenario, servers)
+        if not rows:
+            continue
+        out += [f"### {scenario.key}", "", scenario.title[0].upper() + scenario.title[1:] + ".", ""]
+        out += _md_table(header, rows)
+        out.append("")
+        r_header, r_rows = report.ratio_table(records, scenario)
+        if len(r_header) > 1:
+            out += _md_table(r_header, r_rows)
+            out.append("")
+    for name, caption in plots:
+        out += [f"![{caption}](_static/perf/{name})", ""]
+    out += _noise(records)
+    out += _method(results)
+    out += _profiles(results)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _missed(results: dict[str, Any]) -> list[str]:
+    targets = results.get("targets", [])
+    missed = [t for t in targets if t["met"] is False]
+    met = [t for t in targets if t["met"] is True]
+    out = [f"{len(met)} of {len(targets)} targets are met."]
+    if not missed:
+        return [*out, ""]
+    out += [
+        "Where the time goes for the ones missed (files in `benchmarks/profiles/`,",
+        "read with `NOTES.md`; a `.perf.txt` file is perf's view, which green",
+        "threads cannot mislead, the other py-spy's, which names Python functions):",
+        "",
+    ]
+    for t in missed:
+        files = PROFILE_OF.get((t["mode"], t["scenario"]))
+        where = (
+            ", ".join(f"`{f}`" for f in files) if files else "no profile of this path in the run"
+        )
+        out.append(f"- {t['mode']}, {t['target']} ({t['measured']}): {where}")
+    out.append("")
+    if results.get("profiles"):
+        out += ["The top of each profile is at the end of this page ([Profiles](#profiles)).", ""]
+    return out
+
+
+def _headline(records: list[dict[str, Any]], servers: list[str]) -> list[str]:
+    header, rows = report.echo_table(records, servers)
+    if not rows:
+        return []
+    return [
+        "## Headline: echo",
+        "",
+        "Acknowledged echoes by 50 clients, each waiting for its ack before the",
+        "next: the Flask app on realtime in each mode first, then Flask-SocketIO",
+        "in each mode and Node, then the secondary rows (the bare `Server` in each",
+        "mode, and the Flask app under `gunicorn -k gevent`):",
+        "",
+        *_md_table(header, rows),
+        "",
+    ]
+
+
+def _glance(
+    records: list[dict[str, Any]], plan: list[scenarios.Scenario], servers: list[str]
+) -> list[str]:
+    (header, rows), (r_header, r_rows) = report.headline_tables(records, plan, servers)
+    if not rows:
+        return []
+    return [
+        "## At a glance",
+        "",
+        "The figures the targets are about, for every server (details, with CPU",
+        "time, under [Results](#results)):",
+        "",
+        *_md_table(header, rows),
+        "",
+        "Their ratios: realtime's Flask app over Flask-SocketIO on the same mode",
+        "(rt/FSIO) and over Node; the Flask app over the bare `realtime.Server` on",
+        "the same mode (Flask/bare: what the Flask layer costs); the Flask app",
+        "under gunicorn over the same on `socketio.run()`:",
+        "",
+        *_md_table(r_header, r_rows),
+        "",
+    ]
+
+
+def _reproducing(results: dict[str, Any], m: dict[str, Any]) -> list[str]:
+    meta = results["meta"]
+    return [
         "## Reproducing",
         "",
         "```console",
-        "$ .venv/bin/python -m pip install \\",
-        "    'Flask-SocketIO==5.7.0' 'matplotlib==3.11.2' 'py-spy==0.4.3'",
-        "$ make bench                                  # the full run, about 12 minutes",
+        "$ make bench                                  # the full run, "
+        f"{meta['elapsed_s'] / 60:.0f} minutes here",
         "$ .venv/bin/python -m benchmarks.run --quick  # one small round, a few minutes",
         "```",
         "",
-        "Node.js 20 or later and npm are needed; the benchmark installs `socket.io`",
-        "and `ws` with `npm ci` into `benchmarks/node/` itself. Other options:",
-        "`--rounds N`, `--servers rt-eventlet,fsio,node`, `--scenarios echo,fanout`,",
-        "`--no-profile`, `--ws-client ws` (the load client on the `ws` package, to",
+        "`make bench` installs the `bench` extra (Flask-SocketIO 5.7 with",
+        "gevent-websocket and simple-websocket, gunicorn, matplotlib, py-spy);",
+        "Node.js 20 or later and npm are needed, and the benchmark installs",
+        "`socket.io` and `ws` with `npm ci` into `benchmarks/node/` itself; `perf`",
+        "(`apt-get install linux-perf`) adds the perf profiles. Other options:",
+        "`--rounds N`, `--servers flask-eventlet,fsio-eventlet,node`,",
+        "`--scenarios echo,fanout`, `--no-profile`, `--baseline DIR` (A/B against",
+        "another tree), `--ws-client ws` (the load client on the `ws` package, to",
         "cross-check its own WebSocket), and `--report-only` (rebuild this page",
         "from the last results).",
         "",
@@ -110,65 +271,32 @@ def page(results: dict[str, Any], plots: list[tuple[str, str]]) -> str:
                 ["System", f"{m.get('system')}"],
                 ["Versions", _versions(results)],
                 [
+                    "Servers",
+                    "; ".join(
+                        f"{report.short(k)}: {label}" for k, label in results["servers"].items()
+                    ),
+                ],
+                [
                     "Pinning",
                     "server on core 0, load client on core 1 (`taskset`)"
                     if m.get("pinned")
                     else "none (taskset missing or a single core)",
                 ],
-                ["Duration", f"{meta['elapsed_s'] / 60:.1f} minutes, {len(records)} measurements"],
-            ],
-        ),
-        "",
-        "## Targets",
-        "",
-        "The goals of issue 9, on the eventlet async mode:",
-        "",
-        *_md_table(
-            ["Target", "Measured", "Met"],
-            [
                 [
-                    t["target"],
-                    t["measured"],
-                    {True: "yes", False: "**no**", None: "not measured"}[t["met"]],
-                ]
-                for t in results.get("targets", [])
+                    "Duration",
+                    f"{meta['elapsed_s'] / 60:.1f} minutes, {len(results['records'])} "
+                    "measurements, then the profiles",
+                ],
             ],
         ),
         "",
     ]
-    missed = [t for t in results.get("targets", []) if t["met"] is False]
-    if missed:
-        out += [
-            f"{len(missed)} of {len(results.get('targets', []))} targets are missed. Where",
-            "realtime's time goes on the echo and fan-out paths is in",
-            "[the profiles](#profiles) below; `benchmarks/profiles/NOTES.md` reads",
-            "them, with what `perf` and `strace` show of the same workloads (py-spy's",
-            "attribution is rough where green threads switch).",
-            "",
-        ]
-    if meta.get("source_changed"):
-        out += [
-            "```{note}",
-            "realtime's source in the checkout changed while this run was going on;",
-            "every round measured the copy of it taken when the run started.",
-            "```",
-            "",
-        ]
-    out += ["## Results", ""]
-    for scenario in plan:
-        columns = report._columns(records, scenario, servers)
-        if not columns:
-            continue
-        header = ["", *(report.SHORT.get(s, s) for s in columns)]
-        header += [report.RATIO_NAMES[b] for b in scenarios.BASELINES]
-        out += [f"### {scenario.key}", "", scenario.title[0].upper() + scenario.title[1:] + ".", ""]
-        out += _md_table(header, report._rows(records, scenario, columns))
-        out.append("")
-    for name, caption in plots:
-        out += [f"![{caption}](_static/perf/{name})", ""]
+
+
+def _noise(records: list[dict[str, Any]]) -> list[str]:
     noise = report.noise(records)
     bound = report.client_bound(records)
-    out += [
+    out = [
         "## Load client and noise",
         "",
         "The load client (`benchmarks/node/client.js`) speaks Engine.IO and",
@@ -184,12 +312,11 @@ def page(results: dict[str, Any], plots: list[tuple[str, str]]) -> str:
     else:
         out.append("It stayed under 0.9 cores in every measurement: it was not the bottleneck.")
     out.append("")
-    parts = []
-    for where, found in noise.items():
-        if found is not None:
-            parts.append(
-                f"on the {where}, median {found.median:.2f} cores, at most {found.high:.2f}"
-            )
+    parts = [
+        f"on the {where}, median {found.median:.2f} cores, at most {found.high:.2f}"
+        for where, found in noise.items()
+        if found is not None
+    ]
     if parts:
         out += [
             "CPU taken by other processes during the measured windows: " + "; ".join(parts) + ".",
@@ -200,9 +327,7 @@ def page(results: dict[str, Any], plots: list[tuple[str, str]]) -> str:
         out += ["Failures and warnings of this run:", ""]
         out += [f"- {p}" for p in problems]
         out.append("")
-    out += _method(results)
-    out += _profiles(results)
-    return "\n".join(out).rstrip() + "\n"
+    return out
 
 
 def _method(results: dict[str, Any]) -> list[str]:
@@ -211,20 +336,34 @@ def _method(results: dict[str, Any]) -> list[str]:
         "",
         "- A fresh server process for every measurement, started pinned to core 0;",
         "  the load client on core 1. Every scenario runs in rounds, and the order of",
-        "  the servers rotates from one scenario and round to the next.",
+        "  the servers rotates from one scenario and round to the next. Echo, whose",
+        "  figures move most between runs, has more rounds, spread over the run.",
         "- The same handlers everywhere (`benchmarks/servers/`, `benchmarks/node/server.js`):",
         "  `echo` answers its argument as the ack, `join` enters a room, `bcast`",
-        "  emits its arguments to the room.",
-        "- realtime runs on its embedded server (`realtime.make_server`), with no",
-        "  monkey patching. Flask-SocketIO runs on `eventlet.wsgi` after",
-        "  `eventlet.monkey_patch()`, as its documentation says, but without the",
-        "  caps of its `run()` (1,024 connections, a listen backlog of 50), which",
-        "  would stop the 10,000-client scenario. Node's `socket.io` runs with its",
-        "  defaults.",
+        "  emits its arguments to the room. The two Flask apps are the same file",
+        "  but for the import.",
+        "- realtime's Flask app runs on `socketio.run(app)` with its defaults: the",
+        "  embedded server of the mode (`realtime.make_server`, built on",
+        "  `eventlet.wsgi`, gevent's `pywsgi` or werkzeug's threaded server).",
+        "  Eventlet and gevent are monkey patched first thing, as their",
+        "  documentation says. Under gunicorn it runs as docs/serving.md",
+        "  says: `-k gevent -w 1`, `--worker-connections` past the client count, the",
+        "  mode following the worker; the worker's memory and CPU are measured.",
+        "- Flask-SocketIO runs on `socketio.run(app)` too, with what its",
+        "  documentation asks for each mode (monkey patching; gevent-websocket on",
+        "  gevent, simple-websocket on threading; `allow_unsafe_werkzeug=True` on",
+        "  threading, which it refuses to start without outside a terminal), and",
+        "  two caps lifted, which would otherwise measure defaults rather than",
+        "  servers: a listen backlog of 4,096 (as realtime's) instead of 50 on",
+        "  eventlet and 128 on gevent and werkzeug, and on eventlet no cap of 1,024",
+        "  connections at once (`eventlet.wsgi`'s `max_size`).",
+        "- The bare `realtime.Server` runs on `realtime.make_server`, with no monkey",
+        "  patching. Node's `socket.io` runs with its defaults.",
         "- CPU is read from `/proc` at the edges of the measured window: the server's",
         "  and the client's, and the rest of each core's busy time (other processes:",
         "  the noise). Memory is the server's resident set after every client is",
-        "  connected, minus the same before, over the number of clients.",
+        "  connected, minus the same before, over the number of clients; the",
+        "  targets' KB are 1,000 bytes.",
         "- connect: clients open a WebSocket (`transport=websocket`) and join the",
         "  namespace `/`; the time runs until the `CONNECT` reply.",
         "- connect over polling then upgrade: the handshake and namespace connect",
@@ -249,20 +388,35 @@ def _method(results: dict[str, Any]) -> list[str]:
 
 def _profiles(results: dict[str, Any]) -> list[str]:
     profiles = results.get("profiles") or {}
-    if not profiles:
+    notes = results.get("profile_notes") or []
+    if not profiles and not notes:
         return []
     out = [
         "## Profiles",
         "",
-        "py-spy samples realtime (eventlet) from outside during a separate run of",
-        "the echo and fan-out scenarios; tracemalloc follows its allocations while",
-        "1,000 clients connect (memory). The full summaries are in",
-        "`benchmarks/profiles/`, with notes on reading them (`NOTES.md`); below, the functions",
-        "with the most self time (a C call, such as a system call, counts for",
-        "the Python function that made it), and the sites that allocate the most",
-        "memory per connection:",
+        "Separate runs of a scenario with a profiler attached to the server:",
+        "",
+        "- **py-spy** samples the Python stacks (250 Hz) of the Flask app's echo",
+        "  in each mode, its fan-out and its first 2 s of 5,000 clients connecting",
+        "  on eventlet, and of the bare engine's echo.",
+        "  With eventlet and gevent its attribution is rough: the time of green",
+        "  threads that switch lands on a frame that did not run it",
+        "  (`benchmarks/profiles/NOTES.md`).",
+        "- **perf** samples the machine code (every thread) of the same echo runs:",
+        "  exact, but below Python (CPython 3.11 has no perf support for Python",
+        "  frames), so it says what the interpreter was doing (bytecode, allocating,",
+        "  collecting, switching greenlets) and in which system calls the kernel",
+        "  time went.",
+        "- **tracemalloc** follows the Flask app's allocations while 1,000 clients",
+        "  connect, in each mode (memory).",
+        "",
+        "The full summaries are in `benchmarks/profiles/`, with notes on reading",
+        "them (`NOTES.md`); below, the top of each.",
         "",
     ]
+    out += [f"- {note}" for note in notes]
+    if notes:
+        out.append("")
     for key, lines in profiles.items():
         out += [f"**{key}**", "", "```text", *lines, "```", ""]
     return out
@@ -272,7 +426,12 @@ def publish(results: dict[str, Any], page_path: Path, plots_dir: Path) -> None:
     """Write the plots and the page."""
     for old in plots_dir.glob("*.png") if plots_dir.exists() else []:
         old.unlink()
-    plots = report.plots(results["records"], plan_of(results), servers_of(results), plots_dir)
+    shown = [
+        s
+        for s in servers_of(results)
+        if s in (*scenarios.PRIMARY_SERVERS, "bare-eventlet", report.AB_BASELINE)
+    ]
+    plots = report.plots(results["records"], plan_of(results), shown, plots_dir)
     page_path.write_text(page(results, plots))
 
 

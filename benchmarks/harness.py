@@ -193,6 +193,8 @@ class ServerSpec:
     command: tuple[str, ...]
     transports: tuple[str, ...] = ("polling", "websocket")
     family: str = "realtime"
+    #: The scenarios it runs (key prefixes); None: every one.
+    only: tuple[str, ...] | None = None
     #: Where a realtime server imports the package from (default: the run's
     #: snapshot of the checkout); set for an A/B baseline (``--baseline``).
     source: Path | None = None
@@ -204,10 +206,13 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     port: int
     log_name: str
+    #: The process that serves, when the server said it is not the one started
+    #: (a gunicorn worker): what is measured and profiled.
+    serving_pid: int | None = None
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.serving_pid or self.process.pid
 
 
 @contextlib.contextmanager
@@ -218,12 +223,14 @@ def running_server(
     cwd = (spec.source or snapshot_source()) if spec.family == "realtime" else None
     process = spawn(pinned(spec.command, SERVER_CORE), log_name=log_name, cwd=cwd)
     try:
-        port = 0
+        port, serving_pid = 0, None
 
         def listening(line: str) -> bool:
-            nonlocal port
+            nonlocal port, serving_pid
             if line.startswith("LISTENING "):
-                port = int(line.split()[1])
+                words = line.split()
+                port = int(words[1])
+                serving_pid = int(words[2]) if len(words) > 2 else None
                 return True
             return False
 
@@ -233,7 +240,7 @@ def running_server(
             raise BenchError(f"{spec.key} did not start in {timeout:.0f} s") from None
         if not port:
             raise BenchError(f"{spec.key} exited at start:\n{log_tail(log_name)}")
-        yield RunningServer(spec, process, port, log_name)
+        yield RunningServer(spec, process, port, log_name, serving_pid)
     finally:
         stop(process)
 

@@ -136,7 +136,7 @@ def summarize(collapsed: str, title: str, seconds: float, rate: int, top: int = 
 def top_self(summary: str, count: int = 8) -> list[str]:
     """The first ``count`` lines of a summary's main list (self time, or sites)."""
     lines = summary.splitlines()
-    heads = ("Self time, top", "By allocation site")
+    heads = ("What the CPU was doing", "Self time, top", "By allocation site")
     try:
         start = next(i for i, line in enumerate(lines) if line.startswith(heads))
     except StopIteration:
@@ -195,4 +195,189 @@ def summarize_memory(
         for frame in list(row["stack"])[-6:]:  # type: ignore[call-overload]
             file, _, line = str(frame).rpartition(":")
             lines.append(f"           {_short(file)}:{line}")
+    return "\n".join(lines) + "\n"
+
+
+# -- perf --------------------------------------------------------------------------
+#
+# py-spy reads the Python stack of the OS thread; with eventlet and gevent the
+# time of green threads that switch mid-sample lands on whichever frame the
+# thread state points at, which is not always the one that ran
+# (profiles/NOTES.md). perf samples what the CPU executes: exact, but below
+# Python (CPython 3.11 has no perf trampoline; `-X perf` came with 3.12), so
+# its summary is by what the interpreter was doing: evaluating bytecode,
+# allocating, collecting garbage, switching greenlets, or in which system call.
+
+
+def perf() -> str | None:
+    """The ``perf`` binary, if it is installed and allowed to sample other processes."""
+    found = shutil.which("perf")
+    if found is None:
+        return None
+    try:
+        probe = subprocess.run(
+            [found, "stat", "-e", "task-clock", "true"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found if probe.returncode == 0 else None
+
+
+def perf_record(pid: int, seconds: float, output: Path, rate: int = 999) -> subprocess.Popen[bytes]:
+    """Start sampling ``pid`` (every thread) with kernel call chains into ``output``."""
+    exe = perf()
+    if exe is None:
+        raise harness.BenchError("perf is not installed or not allowed")
+    command = [
+        exe,
+        "record",
+        "-e",
+        "cpu-clock",
+        "-F",
+        str(rate),
+        "-g",
+        "-p",
+        str(pid),
+        "-o",
+        str(output),
+        "--",
+        "sleep",
+        str(max(1, int(seconds))),
+    ]
+    return harness.spawn(
+        harness.pinned(command, harness.CLIENT_CORE),
+        log_name=f"perf-{output.stem}",
+        stdout=False,
+    )
+
+
+def perf_script(data: Path) -> str:
+    """``perf script``'s text of ``data``: each sample, its call chain leaf first."""
+    exe = perf()
+    if exe is None:
+        raise harness.BenchError("perf is not installed or not allowed")
+    done = subprocess.run(
+        [exe, "script", "-i", str(data), "-F", "comm,tid,ip,sym,dso"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return done.stdout
+
+
+_PERF_FRAME = re.compile(r"^\s*[0-9a-f]+\s+(?P<sym>.*?)(?:\+0x[0-9a-f]+)?\s+\((?P<dso>[^()]*)\)$")
+_SYSCALL = re.compile(r"^(?:__x64_sys_|__do_sys_|__se_sys_|ksys_)(?P<name>\w+)$")
+
+#: What a leaf symbol of the interpreter is doing, first match wins.
+_ACTIVITY = (
+    (
+        "garbage collection",
+        re.compile(
+            r"^(gc_|deduce_unreachable|move_unreachable|visit_|"
+            r"subtract_refs|update_refs|_PyGC_|collect)"
+        ),
+    ),
+    (
+        "memory allocation (pymalloc, malloc)",
+        re.compile(
+            r"(Malloc|Free|Realloc|_PyMem_|pymalloc|^malloc|^free|^_int_|^cfree|arena|"
+            r"^mmap|^munmap|^tcache)"
+        ),
+    ),
+    ("deallocation", re.compile(r"(dealloc|_Py_Dealloc)")),
+    (
+        "bytecode evaluation",
+        re.compile(
+            r"^(_PyEval_|PyEval_|_PyFunction_Vectorcall|"
+            r"_PyObject_Vectorcall|call_function|do_call_core)"
+        ),
+    ),
+)
+
+
+def _activity(sym: str, dso: str) -> str:
+    base = dso.rsplit("/", 1)[-1]
+    if dso == "[kernel.kallsyms]":
+        return "kernel"
+    if "greenlet" in base:
+        return "greenlet switches (greenlet's C code)"
+    if "libpython" in base or base in ("python", "python3", "python3.11"):
+        for name, pattern in _ACTIVITY:
+            if pattern.search(sym):
+                return name
+        return "other interpreter work (dicts, attributes, calls, objects)"
+    if base.startswith("libc"):
+        for name, pattern in _ACTIVITY:
+            if name.startswith("memory") and pattern.search(sym):
+                return name
+        return "libc (other)"
+    if base.startswith(("orjson", "_json")):
+        return "JSON (orjson / json)"
+    if "eventlet" in dso or "gevent" in dso or base.startswith(("_corecffi", "corecext", "libev")):
+        return "the event loop's C code (libev, libuv)"
+    return f"other native code ({base or '?'})"
+
+
+def summarize_perf(script: str, title: str, seconds: float, rate: int, top: int = 25) -> str:
+    """A text summary of ``perf script`` output: what the server's CPU did."""
+    activity: Counter[str] = Counter()
+    leaf_syms: Counter[str] = Counter()
+    syscalls: Counter[str] = Counter()
+    threads: set[str] = set()
+    total = kernel = 0
+    for block in script.split("\n\n"):
+        lines = [line for line in block.splitlines() if line.strip()]
+        if not lines:
+            continue
+        head = lines[0].split()
+        if len(head) >= 2:
+            threads.add(head[1])
+        frames = []
+        for line in lines[1:]:
+            match = _PERF_FRAME.match(line)
+            if match:
+                frames.append((match["sym"], match["dso"]))
+        if not frames:
+            continue
+        total += 1
+        sym, dso = frames[0]
+        what = _activity(sym, dso)
+        activity[what] += 1
+        leaf_syms[f"{sym} ({dso.rsplit('/', 1)[-1]})"] += 1
+        if what == "kernel":
+            kernel += 1
+            call = next(
+                (m["name"] for s, _ in frames if (m := _SYSCALL.match(s)) is not None), None
+            )
+            if call is None:
+                names = " ".join(s for s, _ in frames)
+                call = (
+                    "page faults"
+                    if "page_fault" in names
+                    else "interrupts, softirqs and scheduling"
+                )
+            syscalls[call] += 1
+    if not total:
+        return f"{title}\n\nno samples\n"
+    expected = seconds * rate
+    lines = [
+        title,
+        "",
+        f"{total} samples of the server's CPU time, every thread ({len(threads)} seen), "
+        f"asked at {rate} Hz over {seconds:.0f} s ({total / expected:.2f} of that: perf "
+        "throttles, read the shares). perf samples the machine code that runs, so no time "
+        "is misattributed, but CPython 3.11 shows no Python function to it: the "
+        "interpreter's time is grouped by what it was doing.",
+        "",
+        "What the CPU was doing (leaf of each sample):",
+    ]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in activity.most_common()]
+    lines += ["", "Kernel time by system call (or what else entered the kernel):"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in syscalls.most_common(12)]
+    lines += ["", f"Self time, top {top} symbols:"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in leaf_syms.most_common(top)]
     return "\n".join(lines) + "\n"

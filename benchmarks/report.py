@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.scenarios import (
-    BASELINES,
     CLIENT_CPU,
+    COMPARISONS,
     SERVER_CPU,
-    SUBJECT,
     TARGETS,
+    Comparison,
     Metric,
     Scenario,
     Target,
@@ -22,17 +22,25 @@ from benchmarks.scenarios import (
 #: A load client busier than this (in cores) may be what limits the run.
 CLIENT_BOUND = 0.9
 SHORT = {
-    "rt-eventlet": "realtime/eventlet",
-    "fsio": "Flask-SocketIO",
+    "flask-eventlet": "rt Flask/eventlet",
+    "flask-gevent": "rt Flask/gevent",
+    "flask-threading": "rt Flask/threading",
+    "fsio-eventlet": "FSIO/eventlet",
+    "fsio-gevent": "FSIO/gevent",
+    "fsio-threading": "FSIO/threading",
     "node": "socket.io/Node",
-    "rt-gevent": "realtime/gevent",
-    "rt-threading": "realtime/threading",
-    "rt-base": "realtime/baseline",
+    "bare-eventlet": "rt bare/eventlet",
+    "bare-gevent": "rt bare/gevent",
+    "bare-threading": "rt bare/threading",
+    "flask-gunicorn": "rt Flask/gunicorn-gevent",
+    "rt-base": "rt baseline",
 }
-#: The A/B baseline of ``--baseline``: realtime (eventlet) from another tree.
+#: The A/B baseline of ``--baseline``: the subject imported from another tree.
 AB_BASELINE = "rt-base"
-LONG = {"fsio": "Flask-SocketIO's", "node": "Node's"}
-RATIO_NAMES = {"fsio": "rt/FSIO", "node": "rt/Node"}
+
+
+def short(server: str) -> str:
+    return SHORT.get(server, server)
 
 
 @dataclass
@@ -74,35 +82,46 @@ def metric_stat(
 
 @dataclass
 class Ratio:
-    """realtime's median over a baseline's, and the range of the per-round ratios."""
+    """One server's median over another's, and the ratios of each round.
+
+    Both ran in every round, back to back (the order rotating), so the
+    ratio of a round compares them under that moment's noise.
+    """
 
     value: float
-    low: float
-    high: float
+    per_round: list[float]
+
+    @property
+    def low(self) -> float:
+        return min(self.per_round, default=0.0)
+
+    @property
+    def high(self) -> float:
+        return max(self.per_round, default=0.0)
 
     def show(self) -> str:
+        if len(self.per_round) < 2:
+            return f"{self.value:.2f}x"
         return f"{self.value:.2f}x [{self.low:.2f}-{self.high:.2f}]"
 
 
 def ratio(
-    records: list[dict[str, Any]],
-    scenario: str,
-    baseline: str,
-    metric: Metric,
-    subject: str = SUBJECT,
+    records: list[dict[str, Any]], scenario: str, subject: str, other: str, metric: Metric
 ) -> Ratio | None:
     ours = metric_stat(records, scenario, subject, metric)
-    theirs = metric_stat(records, scenario, baseline, metric)
+    theirs = metric_stat(records, scenario, other, metric)
     if ours is None or theirs is None or not theirs.median:
         return None
     per_round = []
     for mine in _ok(records, scenario, subject):
-        for other in _ok(records, scenario, baseline):
-            a, b = mine["metrics"].get(metric.key), other["metrics"].get(metric.key)
-            if other["round"] == mine["round"] and a is not None and b:
+        for them in _ok(records, scenario, other):
+            a, b = mine["metrics"].get(metric.key), them["metrics"].get(metric.key)
+            if them["round"] == mine["round"] and a is not None and b:
                 per_round.append(a / b)
-    low, high = (min(per_round), max(per_round)) if per_round else (0.0, 0.0)
-    return Ratio(ours.median / theirs.median, low, high)
+    return Ratio(ours.median / theirs.median, per_round)
+
+
+# -- targets -----------------------------------------------------------------------
 
 
 @dataclass
@@ -110,63 +129,204 @@ class Verdict:
     target: Target
     measured: str
     met: bool | None
+    #: Rounds in which the target held, of the rounds measured.
+    rounds_met: int = 0
+    rounds: int = 0
+
+    def show_rounds(self) -> str:
+        return f"{self.rounds_met} of {self.rounds}" if self.rounds else "-"
+
+
+def _holds(target: Target, value: float) -> bool:
+    return value >= target.bound if target.at_least else value <= target.bound
+
+
+def verdict(records: list[dict[str, Any]], target: Target) -> Verdict:
+    if target.baseline is None:
+        ours = metric_stat(records, target.scenario, target.subject, target.metric)
+        if ours is None:
+            return Verdict(target, "not measured", None)
+        values = [
+            r["metrics"][target.metric.key]
+            for r in _ok(records, target.scenario, target.subject)
+            if r["metrics"].get(target.metric.key) is not None
+        ]
+        return Verdict(
+            target,
+            f"{ours.show(target.metric)} {target.metric.unit} "
+            f"(bound {target.metric.show(target.bound)} {target.metric.unit})",
+            _holds(target, ours.median),
+            sum(_holds(target, v) for v in values),
+            len(values),
+        )
+    found = ratio(records, target.scenario, target.subject, target.baseline, target.metric)
+    if found is None:
+        return Verdict(target, "not measured", None)
+    return Verdict(
+        target,
+        found.show(),
+        _holds(target, found.value),
+        sum(_holds(target, v) for v in found.per_round),
+        len(found.per_round),
+    )
 
 
 def verdicts(records: list[dict[str, Any]]) -> list[Verdict]:
-    out = []
-    for target in TARGETS:
-        if target.baseline is None:
-            ours = metric_stat(records, target.scenario, SUBJECT, target.metric)
-            if ours is None:
-                out.append(Verdict(target, "not measured", None))
-                continue
-            met = ours.median >= target.bound if target.at_least else ours.median <= target.bound
-            out.append(Verdict(target, f"{ours.show(target.metric)} {target.metric.unit}", met))
-            continue
-        found = ratio(records, target.scenario, target.baseline, target.metric)
-        if found is None:
-            out.append(Verdict(target, "not measured", None))
-            continue
-        met = found.value >= target.bound if target.at_least else found.value <= target.bound
-        out.append(Verdict(target, f"{found.show()} of {LONG[target.baseline]}", met))
-    return out
+    return [verdict(records, target) for target in TARGETS]
 
 
-def _columns(records: list[dict[str, Any]], scenario: Scenario, servers: list[str]) -> list[str]:
-    return [
-        s
-        for s in servers
-        if any(r["scenario"] == scenario.key and r["server"] == s for r in records)
+# -- tables ------------------------------------------------------------------------
+
+#: The figures of the summary at the top of the page: (scenario, metric).
+HEADLINE = (
+    ("echo", "acksPerSecond"),
+    ("echo", "latencyP99Ms"),
+    ("connect-5k", "connectsPerSecond"),
+    ("upgrade", "connectsPerSecond"),
+    ("fanout", "deliveriesPerSecond"),
+    ("connect-10k", "bytesPerConnection"),
+)
+
+
+def columns(records: list[dict[str, Any]], scenario: str, servers: list[str]) -> list[str]:
+    """The servers (in ``servers``' order) with a record in ``scenario``."""
+    present = {r["server"] for r in records if r["scenario"] == scenario}
+    return [s for s in servers if s in present]
+
+
+def comparisons(records: list[dict[str, Any]], scenario: str) -> list[Comparison]:
+    present = {r["server"] for r in records if r["scenario"] == scenario and r.get("ok")}
+    found = [c for c in COMPARISONS if c.subject in present and c.other in present]
+    if AB_BASELINE in present:
+        from benchmarks.scenarios import SUBJECT
+
+        found.append(Comparison(SUBJECT, AB_BASELINE, "A/B: this tree/baseline"))
+    return found
+
+
+def _cell(records: list[dict[str, Any]], scenario: str, server: str, metric: Metric) -> str:
+    found = metric_stat(records, scenario, server, metric)
+    failed = [
+        r
+        for r in records
+        if r["scenario"] == scenario and r["server"] == server and not r.get("ok")
     ]
+    cell = found.show(metric) if found else "failed"
+    if found and failed:
+        cell += f" ({len(failed)} failed)"
+    return cell
 
 
-def _rows(records: list[dict[str, Any]], scenario: Scenario, columns: list[str]) -> list[list[str]]:
+def server_table(
+    records: list[dict[str, Any]], scenario: Scenario, servers: list[str]
+) -> tuple[list[str], list[list[str]]]:
+    """One row per server: every metric of ``scenario`` with its range, and CPU."""
+    metrics = (*scenario.metrics, SERVER_CPU, CLIENT_CPU)
+    header = ["", *(f"{m.label} ({m.unit})" for m in metrics)]
+    rows = [
+        [short(server), *(_cell(records, scenario.key, server, m) for m in metrics)]
+        for server in columns(records, scenario.key, servers)
+    ]
+    return header, rows
+
+
+def ratio_table(
+    records: list[dict[str, Any]], scenario: Scenario
+) -> tuple[list[str], list[list[str]]]:
+    """One row per metric of ``scenario``: the ratios of :data:`COMPARISONS`."""
+    found = comparisons(records, scenario.key)
+    header = ["ratio", *(c.name for c in found)]
     rows = []
-    for metric in (*scenario.metrics, SERVER_CPU, CLIENT_CPU):
-        row = [f"{metric.label} ({metric.unit})"]
-        for server in columns:
-            found = metric_stat(records, scenario.key, server, metric)
-            failed = [
-                r
-                for r in records
-                if r["scenario"] == scenario.key and r["server"] == server and not r.get("ok")
-            ]
-            cell = found.show(metric) if found else "failed"
-            if found and failed:
-                cell += f" ({len(failed)} failed)"
-            row.append(cell)
-        for baseline in BASELINES:
-            if (
-                metric in (SERVER_CPU, CLIENT_CPU)
-                or baseline not in columns
-                or SUBJECT not in columns
-            ):
-                row.append("")
-                continue
-            found_ratio = ratio(records, scenario.key, baseline, metric)
-            row.append(found_ratio.show() if found_ratio else "-")
+    for metric in scenario.metrics:
+        row = [metric.label]
+        for c in found:
+            r = ratio(records, scenario.key, c.subject, c.other, metric)
+            row.append(r.show() if r else "-")
         rows.append(row)
-    return rows
+    return header, rows
+
+
+def _metric(plan: list[Scenario], scenario: str, key: str) -> Metric | None:
+    for s in plan:
+        if s.key == scenario:
+            return next((m for m in s.metrics if m.key == key), None)
+    return None
+
+
+def headline_tables(
+    records: list[dict[str, Any]], plan: list[Scenario], servers: list[str]
+) -> tuple[tuple[list[str], list[list[str]]], tuple[list[str], list[list[str]]]]:
+    """The summary: the headline figures of every server, then their ratios."""
+    picked = [(s, _metric(plan, s, k)) for s, k in HEADLINE]
+    shown = [(s, m) for s, m in picked if m is not None]
+    header = ["", *(f"{s}: {m.label} ({m.unit})" for s, m in shown)]
+    rows = []
+    for server in servers:
+        cells = [
+            _cell(records, s, server, m) if server in columns(records, s, servers) else ""
+            for s, m in shown
+        ]
+        if any(cells):
+            rows.append([short(server), *cells])
+    ratio_rows = []
+    for c in COMPARISONS:
+        cells = []
+        for s, m in shown:
+            r = ratio(records, s, c.subject, c.other, m)
+            cells.append(r.show() if r else "")
+        if any(cells):
+            ratio_rows.append([c.name, *cells])
+    return (header, rows), (["ratio", *header[1:]], ratio_rows)
+
+
+def _mode_of(server: str) -> str | None:
+    """The async mode a server key runs in (gunicorn's worker is gevent's)."""
+    if server == "flask-gunicorn":
+        return "gevent"
+    head, _, mode = server.partition("-")
+    return mode if head in ("flask", "fsio", "bare") and mode else None
+
+
+def echo_table(
+    records: list[dict[str, Any]], servers: list[str], scenario: str = "echo"
+) -> tuple[list[str], list[list[str]]]:
+    """The headline: echo for every server, with its ratios to Flask-SocketIO on the
+    same mode, to Node, and (for the Flask app) to the bare ``Server`` on the same mode.
+    """
+    from benchmarks.scenarios import ACKS, LAT_P99
+
+    header = [
+        f"{scenario}, 50 clients",
+        "acks/s",
+        "p99 latency (ms)",
+        "acks/s vs Flask-SocketIO, same mode",
+        "acks/s vs Node",
+        "acks/s vs bare Server, same mode",
+    ]
+    rows = []
+    for server in columns(records, scenario, servers):
+        mode = _mode_of(server)
+        cells = [short(server), _cell(records, scenario, server, ACKS)]
+        cells.append(_cell(records, scenario, server, LAT_P99))
+        others = [
+            f"fsio-{mode}" if mode and not server.startswith("fsio") else None,
+            "node" if server != "node" else None,
+            f"bare-{mode}" if mode and server.startswith("flask") else None,
+        ]
+        for other in others:
+            found = ratio(records, scenario, server, other, ACKS) if other else None
+            cells.append(found.show() if found else "")
+        rows.append(cells)
+    return header, rows
+
+
+def _text(header: list[str], rows: list[list[str]]) -> list[str]:
+    everything = [header, *rows]
+    widths = [max(len(row[i]) for row in everything) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        for row in everything
+    ]
 
 
 NOISY = "other processes took"
@@ -177,7 +337,7 @@ def warnings_of(records: list[dict[str, Any]]) -> list[str]:
     out = []
     noisy: list[tuple[float, str]] = []
     for r in records:
-        where = f"{r['scenario']} / {SHORT.get(r['server'], r['server'])} / round {r['round'] + 1}"
+        where = f"{r['scenario']} / {short(r['server'])} / round {r['round'] + 1}"
         if not r.get("ok"):
             out.append(f"{where}: FAILED: {r.get('error', '?')}")
         for warning in r.get("warnings", []):
@@ -194,23 +354,30 @@ def warnings_of(records: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def verdict_line(v: Verdict) -> str:
+    mark = {True: "MET   ", False: "MISSED", None: "n/a   "}[v.met]
+    rounds = f" ({v.show_rounds()} rounds)" if v.rounds else ""
+    return f"  {mark} {v.target.mode:<9} {v.target.text}: {v.measured}{rounds}"
+
+
 def text_table(records: list[dict[str, Any]], plan: list[Scenario], servers: list[str]) -> str:
     lines = []
     for scenario in plan:
-        columns = _columns(records, scenario, servers)
-        if not columns:
+        header, rows = server_table(records, scenario, servers)
+        if not rows:
             continue
-        header = ["", *(SHORT.get(s, s) for s in columns), *(RATIO_NAMES[b] for b in BASELINES)]
-        rows = [header, *_rows(records, scenario, columns)]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines.append(f"\n== {scenario.key}: {scenario.title}")
-        for row in rows:
-            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    lines.extend(ab_lines(records, plan, servers))
-    lines.append("\n== targets of issue 9 (realtime on eventlet)")
-    for verdict in verdicts(records):
-        mark = {True: "MET   ", False: "MISSED", None: "n/a   "}[verdict.met]
-        lines.append(f"  {mark} {verdict.target.text}: {verdict.measured}")
+        lines.extend(_text(header, rows))
+        r_header, r_rows = ratio_table(records, scenario)
+        if len(r_header) > 1:
+            lines.append("")
+            lines.extend(_text(r_header, r_rows))
+    header, rows = echo_table(records, servers)
+    if rows:
+        lines.append("\n== headline: echo, every server, medians with their range")
+        lines.extend(_text(header, rows))
+    lines.append("\n== targets of issue 15 (the Flask app)")
+    lines.extend(verdict_line(v) for v in verdicts(records))
     bound = client_bound(records)
     if bound:
         lines.append("\n== the load client may have been the bottleneck (CPU >= 0.9 cores) in:")
@@ -224,33 +391,13 @@ def text_table(records: list[dict[str, Any]], plan: list[Scenario], servers: lis
     return "\n".join(lines)
 
 
-def ab_lines(records: list[dict[str, Any]], plan: list[Scenario], servers: list[str]) -> list[str]:
-    """realtime (eventlet) of this tree against the ``--baseline`` tree, per metric.
-
-    Ratios are of medians, with the range of the ratios of the same round
-    (the two ran back to back, so they shared that moment's noise).
-    """
-    if AB_BASELINE not in servers or SUBJECT not in servers:
-        return []
-    lines = [f"\n== A/B: {SHORT[SUBJECT]} (this tree) / {SHORT[AB_BASELINE]}"]
-    for scenario in plan:
-        cells = []
-        for metric in (*scenario.metrics, SERVER_CPU):
-            found = ratio(records, scenario.key, AB_BASELINE, metric)
-            if found is not None:
-                cells.append(f"{metric.label} {found.show()}")
-        if cells:
-            lines.append(f"  {scenario.key}: " + "; ".join(cells))
-    return lines
-
-
 def client_bound(records: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in records:
         cpu = r.get("metrics", {}).get("clientCpu")
         if r.get("ok") and cpu is not None and cpu >= CLIENT_BOUND:
             out.append(
-                f"{r['scenario']} / {SHORT.get(r['server'], r['server'])} / round "
+                f"{r['scenario']} / {short(r['server'])} / round "
                 f"{r['round'] + 1}: client {cpu:.2f} cores, server "
                 f"{r['metrics'].get('serverCpu', 0):.2f} cores"
             )
@@ -269,11 +416,17 @@ def noise(records: list[dict[str, Any]]) -> dict[str, Stat | None]:
 # -- plots -------------------------------------------------------------------------
 
 COLORS = {
-    "rt-eventlet": "#1f77b4",
-    "rt-gevent": "#6baed6",
-    "rt-threading": "#9ecae1",
-    "fsio": "#d62728",
+    "flask-eventlet": "#08519c",
+    "flask-gevent": "#3182bd",
+    "flask-threading": "#6baed6",
+    "fsio-eventlet": "#a50f15",
+    "fsio-gevent": "#de2d26",
+    "fsio-threading": "#fb6a4a",
     "node": "#2ca02c",
+    "bare-eventlet": "#9e9ac8",
+    "bare-gevent": "#bcbddc",
+    "bare-threading": "#dadaeb",
+    "flask-gunicorn": "#fdae6b",
 }
 
 
@@ -302,7 +455,7 @@ def _bars(
                 width,
                 yerr=[low, high],
                 capsize=2,
-                label=SHORT.get(server, server),
+                label=short(server),
                 color=COLORS.get(server),
             )
     ax.set_xticks(range(len(groups)), [label for _, label in groups])

@@ -1,13 +1,16 @@
 """Run the benchmarks: ``python -m benchmarks.run`` (``make bench``), or ``--quick``.
 
-Every scenario runs against realtime (eventlet; gevent and threading too),
-Flask-SocketIO on eventlet and Node's socket.io, in the same run: rounds of
-every scenario, the order of the servers rotating from one scenario and round
-to the next, a fresh server process for each measurement, the server pinned
-to core 0 and the load client to core 1. It prints a table of medians with
-their range and the ratios of realtime to the others, writes the results to
-``benchmarks/results/``, and (for a full run) regenerates
-``docs/performance.md`` and its plots in ``docs/_static/perf/``.
+Every scenario runs against the Flask app as users write it, on realtime's
+extension in each async mode (eventlet, gevent, threading), each beside
+Flask-SocketIO on the same mode, and against Node's socket.io; the bare
+``realtime.Server`` and the Flask app under gunicorn are secondary rows. All
+in the same run: rounds of every scenario (more for echo), the order of the
+servers rotating from one scenario and round to the next, a fresh server
+process for each measurement, the server pinned to core 0 and the load
+client to core 1. It prints a table of medians with their range and the
+ratios between servers, writes the results to ``benchmarks/results/``, and
+(for a full run) regenerates ``docs/performance.md`` and its plots in
+``docs/_static/perf/``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -29,11 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import harness, profiling, report, scenarios
+from benchmarks import harness, profiled_runs, profiling, report, scenarios
 from benchmarks.harness import BENCH, NODE_DIR, ROOT, BenchError, ServerSpec
 
 RESULTS = BENCH / "results"
-PROFILES = BENCH / "profiles"
 DOCS_PAGE = ROOT / "docs" / "performance.md"
 PLOTS = ROOT / "docs" / "_static" / "perf"
 
@@ -44,6 +45,11 @@ BENCH_EXTRA = {
     "py-spy": (None, "py-spy==0.4.3"),
     "eventlet": ("eventlet", "eventlet>=0.36"),
     "gevent": ("gevent", "gevent>=23.9"),
+    # Flask-SocketIO's WebSocket on gevent (its run() picks gevent-websocket's
+    # handler) and on threading (simple-websocket), as its documentation says.
+    "gevent-websocket": ("geventwebsocket", "gevent-websocket==0.10.1"),
+    "simple-websocket": ("simple_websocket", "simple-websocket>=1.0"),
+    "gunicorn": ("gunicorn", "gunicorn>=23"),
 }
 PYTHON_VERSIONS = (
     "Flask-SocketIO",
@@ -52,6 +58,9 @@ PYTHON_VERSIONS = (
     "Flask",
     "eventlet",
     "gevent",
+    "gevent-websocket",
+    "simple-websocket",
+    "gunicorn",
     "websockets",
     "orjson",
     "matplotlib",
@@ -67,10 +76,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="one round of smaller scenarios against realtime (eventlet), "
-        "Flask-SocketIO and Node; results go to benchmarks/results/quick.json, docs untouched",
+        help="one round (three of echo) of smaller scenarios against the Flask apps, the "
+        "bare engine on eventlet and Node, no profiles; results go to "
+        "benchmarks/results/quick.json, docs and profiles untouched",
     )
-    parser.add_argument("--rounds", type=int, help="rounds of every scenario (default 3, quick 1)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds of every scenario (default 3, quick 1); echo runs 2 * rounds + 1",
+    )
     parser.add_argument("--servers", help="comma-separated server keys (default: all)")
     parser.add_argument("--scenarios", help="comma-separated scenario keys or prefixes")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiles")
@@ -84,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--baseline",
         metavar="DIR",
         type=Path,
-        help="also run realtime (eventlet) imported from DIR (a folder holding a realtime/ "
+        help="also run the Flask app on eventlet imported from DIR (a folder holding a realtime/ "
         "package, another tree or a copy of an older one) as server rt-base, interleaved "
         "with the others, and print this tree's ratios to it (A/B)",
     )
@@ -257,8 +271,8 @@ def run_one(
 
 
 def progress(record: dict[str, Any], scenario: scenarios.Scenario, rounds: int) -> str:
-    who = report.SHORT.get(record["server"], record["server"])
-    head = f"[{record['round'] + 1}/{rounds}] {scenario.key:<24} {who:<19}"
+    who = report.short(record["server"])
+    head = f"[{record['round'] + 1}/{rounds}] {scenario.key:<24} {who:<24}"
     if not record.get("ok"):
         return f"{head} FAILED: {record['error'].splitlines()[0]} ({record['elapsed']} s)"
     m = record["metrics"]
@@ -271,7 +285,7 @@ def progress(record: dict[str, Any], scenario: scenarios.Scenario, rounds: int) 
 
 
 def baseline_server(folder: Path, subject: ServerSpec) -> ServerSpec:
-    """realtime (eventlet) as the subject runs it, but imported from a copy of ``folder``."""
+    """The subject (the Flask app on eventlet) as it runs, but importing a copy of ``folder``."""
     if not (folder / "realtime" / "__init__.py").exists():
         raise SystemExit(f"--baseline {folder}: no realtime/ package in it")
     target = harness.log_dir() / "baseline"
@@ -279,7 +293,7 @@ def baseline_server(folder: Path, subject: ServerSpec) -> ServerSpec:
         folder / "realtime", target / "realtime", ignore=shutil.ignore_patterns("__pycache__")
     )
     return dataclasses.replace(
-        subject, key=report.AB_BASELINE, label=f"realtime (eventlet) from {folder}", source=target
+        subject, key=report.AB_BASELINE, label=f"{subject.label} from {folder}", source=target
     )
 
 
@@ -291,8 +305,8 @@ def select_servers(args: argparse.Namespace, known: dict[str, ServerSpec]) -> li
             raise SystemExit(f"unknown servers {unknown}; known: {', '.join(known)}")
         return chosen
     if args.quick:
-        return list(scenarios.MAIN_SERVERS)
-    return [*scenarios.MAIN_SERVERS, *scenarios.EXTRA_SERVERS]
+        return list(scenarios.QUICK_SERVERS)
+    return [*scenarios.PRIMARY_SERVERS, *scenarios.SECONDARY_SERVERS]
 
 
 def select_scenarios(args: argparse.Namespace) -> list[scenarios.Scenario]:
@@ -308,7 +322,24 @@ def select_scenarios(args: argparse.Namespace) -> list[scenarios.Scenario]:
 
 
 def eligible(scenario: scenarios.Scenario, server: ServerSpec) -> bool:
+    if server.only is not None and not scenario.key.startswith(server.only):
+        return False
     return scenario.transport is None or scenario.transport in server.transports
+
+
+def schedule(plan: list[scenarios.Scenario], rounds: int) -> list[tuple[scenarios.Scenario, int]]:
+    """(scenario, round) in the order they run.
+
+    The run goes through every scenario ``rounds`` times; a scenario with
+    more rounds than that runs several of them back to back in each pass,
+    so that its rounds are spread over the run like the others'.
+    """
+    out = []
+    for base in range(rounds):
+        for scenario in plan:
+            total = scenario.rounds(rounds)
+            out += [(scenario, r) for r in range(total) if r * rounds // total == base]
+    return out
 
 
 def run_rounds(
@@ -318,119 +349,15 @@ def run_rounds(
     rounds: int,
 ) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
-    for round_index in range(rounds):
-        for position, scenario in enumerate(plan):
-            order = [s for s in chosen if eligible(scenario, known[s])]
-            shift = (round_index + position) % max(1, len(order))
-            for key in order[shift:] + order[:shift]:
-                record = run_one(scenario, known[key], round_index, "bench")
-                records.append(record)
-                print(progress(record, scenario, rounds), flush=True)
+    position = {s.key: i for i, s in enumerate(plan)}
+    for scenario, round_index in schedule(plan, rounds):
+        order = [s for s in chosen if eligible(scenario, known[s])]
+        shift = (round_index + position[scenario.key]) % max(1, len(order))
+        for key in order[shift:] + order[:shift]:
+            record = run_one(scenario, known[key], round_index, "bench")
+            records.append(record)
+            print(progress(record, scenario, scenario.rounds(rounds)), flush=True)
     return records
-
-
-PROFILED = ("echo", "fanout")
-
-
-def run_profiles(plan: list[scenarios.Scenario], known: dict[str, ServerSpec]) -> dict[str, str]:
-    """py-spy profiles of realtime (eventlet) on the echo and fan-out scenarios."""
-    summaries: dict[str, str] = {}
-    by_key = {s.key: s for s in scenarios.scenarios(quick=False)}
-    for key in PROFILED:
-        if key in {s.key for s in plan}:
-            summary = profile_one(by_key[key], known[scenarios.SUBJECT])
-            if summary is not None:
-                summaries[key] = summary
-    if any(s.key.startswith("connect") for s in plan):
-        summary = memory_profile(known[scenarios.SUBJECT])
-        if summary is not None:
-            summaries["memory"] = summary
-    return summaries
-
-
-def profile_one(scenario: scenarios.Scenario, spec: ServerSpec, rate: int = 250) -> str | None:
-    """Run ``scenario`` once with py-spy sampling the server's measured window."""
-    key = scenario.key
-    seconds = scenario.params["durationMs"] / 1000
-    raw = harness.log_dir() / f"{key}-eventlet.collapsed"
-    spy: list[subprocess.Popen[bytes]] = []
-    try:
-        with harness.running_server(spec, f"profile-{key}-server") as server:
-
-            def start(phase: str) -> None:
-                if phase == "measure" and not spy:
-                    spy.append(profiling.record(server.pid, seconds, raw, rate))
-
-            client = harness.ClientRun(
-                server, scenario.params, scenario.timeout, f"profile-{key}-client", start
-            )
-            metrics = client.run()
-            if spy:
-                spy[0].wait(timeout=seconds + 30)
-    except (BenchError, subprocess.TimeoutExpired) as exc:
-        print(f"profile of {key} failed: {exc}")
-        return None
-    finally:
-        for process in spy:
-            harness.stop(process)
-    if not raw.exists():
-        print(f"profile of {key}: py-spy wrote nothing ({harness.log_tail('py-spy-' + raw.stem)})")
-        return None
-    title = (
-        f"realtime (eventlet), scenario {key}: {scenario.title}\n"
-        f"measured under the profiler: {_headline(scenario, metrics)}"
-    )
-    collapsed = raw.read_text()
-    summary = profiling.summarize(collapsed, title, seconds, rate)
-    PROFILES.mkdir(parents=True, exist_ok=True)
-    (PROFILES / f"{key}-eventlet.txt").write_text(summary)
-    if len(collapsed) < 2_000_000:
-        (PROFILES / f"{key}-eventlet.collapsed.txt").write_text(collapsed)
-    print(f"profile of {key}: benchmarks/profiles/{key}-eventlet.txt")
-    return summary
-
-
-def memory_profile(spec: ServerSpec, clients: int = 1000) -> str | None:
-    """Where realtime's memory per connection goes: tracemalloc during a connect run."""
-    report_path = harness.log_dir() / "memory-eventlet.json"
-    traced = dataclasses.replace(spec, command=(*spec.command, "--tracemalloc", str(report_path)))
-    params = {"scenario": "connect", "clients": clients, "concurrency": 100, "holdMs": 1500}
-    try:
-        with harness.running_server(traced, "profile-memory-server") as server:
-
-            def signal_server(phase: str) -> None:
-                if phase == "baseline":
-                    os.kill(server.pid, signal.SIGUSR1)
-                elif phase == "connected":
-                    os.kill(server.pid, signal.SIGUSR2)
-
-            metrics = harness.ClientRun(
-                server, params, 180, "profile-memory-client", signal_server
-            ).run()
-            deadline = time.monotonic() + 60
-            while not report_path.exists() and time.monotonic() < deadline:
-                time.sleep(0.2)
-    except BenchError as exc:
-        print(f"memory profile failed: {exc}")
-        return None
-    if not report_path.exists():
-        print("memory profile: the server wrote no report")
-        return None
-    rows = json.loads(report_path.read_text())
-    title = (
-        f"realtime (eventlet): memory of {clients:,} idle WebSocket connections\n"
-        f"resident set per connection in this run (under tracemalloc): "
-        f"{(metrics.get('bytesPerConnection') or 0) / 1024:.1f} KiB"
-    )
-    summary = profiling.summarize_memory(rows, int(metrics.get("connected") or 0), title)
-    PROFILES.mkdir(parents=True, exist_ok=True)
-    (PROFILES / "memory-eventlet.txt").write_text(summary)
-    print("profile of memory: benchmarks/profiles/memory-eventlet.txt")
-    return summary
-
-
-def _headline(scenario: scenarios.Scenario, metrics: dict[str, Any]) -> str:
-    return ", ".join(f"{m.label} {m.show(metrics.get(m.key))}" for m in scenario.metrics)
 
 
 # -- main --------------------------------------------------------------------------
@@ -482,11 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     records: list[dict[str, Any]] = []
     summaries: dict[str, str] = {}
+    profile_notes: list[str] = []
     interrupted = False
     try:
         records = run_rounds(plan, known, chosen, rounds)
-        if not args.no_profile and scenarios.SUBJECT in chosen:
-            summaries = run_profiles(plan, known)
+        if not args.no_profile and not args.quick:
+            summaries, profile_notes = profiled_runs.run_profiles(plan, known, chosen)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: stopping every process this run started")
@@ -501,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": [{"key": s.key, "title": s.title, "params": s.params} for s in plan],
         "records": records,
         "profiles": {key: profiling.top_self(text, 12) for key, text in summaries.items()},
+        "profile_notes": profile_notes,
         "interrupted": interrupted,
     }
     full = (

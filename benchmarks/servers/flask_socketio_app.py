@@ -1,60 +1,102 @@
-"""Flask-SocketIO 5.x with the benchmark handlers, on eventlet.
+"""Flask-SocketIO 5.x with the benchmark handlers, in the async mode of ``--mode``.
 
-Run: ``python -m benchmarks.servers.flask_socketio_app``. Set up as its
-documentation says for eventlet (monkey patching first), and served by
-``eventlet.wsgi`` as ``SocketIO.run()`` does, but without the two caps
-``run()`` keeps on eventlet (at most 1,024 connections at once, a listen
-backlog of 50), which would stop the 10,000-client scenario outright: the
-comparison is of the servers, not of those defaults.
+Run: ``python -m benchmarks.servers.flask_socketio_app --mode eventlet`` (or
+``gevent``, ``threading``). The same file as ``flask_app.py`` but for the
+import, set up as Flask-SocketIO's documentation says for each mode:
+monkey patched first thing on eventlet and gevent; WebSocket from
+gevent-websocket on gevent (``run()`` picks its handler when it is
+installed) and from simple-websocket on threading. Served by
+``socketio.run(app)``, with two caps of its servers lifted so that the
+comparison is of the servers, not of those defaults:
+
+- the listen backlog (50 on eventlet, 128 on gevent and werkzeug) is 4,096,
+  as realtime's; with 200 clients connecting at once a short backlog drops
+  SYNs, and a client whose SYN was dropped waits a second to send it again;
+- on eventlet, ``eventlet.wsgi.server``'s 1,024 connections at once, which
+  would stop the 10,000-client scenario outright: the server is started as
+  ``run()`` starts it, with ``max_size`` raised and the socket listening
+  with the larger backlog (``run()`` passes no backlog to ``eventlet.listen``).
+
+``run()`` in threading mode refuses to start outside a terminal unless told
+``allow_unsafe_werkzeug=True``, as its message says.
 """
 
 from __future__ import annotations
 
-import eventlet
+if __name__ == "__main__":
+    from benchmarks.servers.patching import patch_for_command_line
 
-eventlet.monkey_patch()
+    MODE: str | None = patch_for_command_line()
+else:
+    MODE = None
 
-from typing import Any  # noqa: E402
+from typing import Any
 
-import eventlet.wsgi  # noqa: E402
-from flask import Flask  # noqa: E402
-from flask_socketio import SocketIO, emit, join_room  # noqa: E402
+from flask import Flask
+from flask_socketio import SocketIO, emit, join_room  # type: ignore[import-untyped]
 
-from benchmarks.servers.common import ROOM, announce, arguments, raise_fd_limit  # noqa: E402
+from benchmarks.servers.common import (
+    HOST,
+    ROOM,
+    announce,
+    arguments,
+    raise_fd_limit,
+    serve_announced,
+    trace_if_asked,
+)
 
-MAX_CONNECTIONS = 100_000
 BACKLOG = 4096
+MAX_CONNECTIONS = 100_000
+
+app = Flask(__name__)
+socketio = SocketIO(app, async_mode=MODE)
 
 
-def create() -> tuple[Flask, SocketIO]:
-    app = Flask(__name__)
-    socketio = SocketIO(app, async_mode="eventlet")
+@socketio.on("echo")  # type: ignore[untyped-decorator]
+def echo(data: Any) -> Any:
+    return data
 
-    @socketio.on("echo")
-    def echo(data: Any) -> Any:
-        return data
 
-    @socketio.on("join")
-    def join(room: str) -> bool:
-        join_room(room)
-        return True
+@socketio.on("join")  # type: ignore[untyped-decorator]
+def join(room: str) -> bool:
+    join_room(room)
+    return True
 
-    @socketio.on("bcast")
-    def bcast(seq: int, payload: str) -> None:
-        emit("msg", (seq, payload), to=ROOM)
 
-    return app, socketio
+@socketio.on("bcast")  # type: ignore[untyped-decorator]
+def bcast(seq: int, payload: str) -> None:
+    emit("msg", (seq, payload), to=ROOM)
+
+
+def run_eventlet(port: int) -> None:
+    """What ``socketio.run(app)`` does on eventlet, without its two caps."""
+    import eventlet
+    import eventlet.wsgi
+
+    listener = eventlet.listen((HOST, port), backlog=BACKLOG)
+    announce(listener.getsockname()[1])
+    eventlet.wsgi.server(listener, app, log_output=False, max_size=MAX_CONNECTIONS)
 
 
 def main() -> None:
     args = arguments(__doc__ or "")
-    if args.mode != "eventlet":
-        raise SystemExit("this benchmark runs Flask-SocketIO on eventlet only")
     raise_fd_limit()
-    app, _ = create()
-    listener = eventlet.listen(("127.0.0.1", args.port), backlog=BACKLOG)
-    announce(listener.getsockname()[1])
-    eventlet.wsgi.server(listener, app, log_output=False, max_size=MAX_CONNECTIONS)
+    trace_if_asked(args.tracemalloc)
+    if MODE == "eventlet":
+        run_eventlet(args.port)
+    elif MODE == "gevent":
+        serve_announced(
+            lambda port: socketio.run(app, host=HOST, port=port, backlog=BACKLOG), args.port
+        )
+    else:
+        from werkzeug.serving import BaseWSGIServer
+
+        # run() hands werkzeug no backlog; its server class holds it.
+        BaseWSGIServer.request_queue_size = BACKLOG
+        serve_announced(
+            lambda port: socketio.run(app, host=HOST, port=port, allow_unsafe_werkzeug=True),
+            args.port,
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 ``trace_allocations(path)`` starts tracemalloc; SIGUSR1 then takes the
 baseline snapshot and SIGUSR2 compares a new one with it and writes the
 allocations still alive, grouped by call stack, to ``path`` as JSON (the
-harness turns it into ``benchmarks/profiles/memory-eventlet.txt``).
+harness turns it into ``benchmarks/profiles/memory-<server>.txt``).
 """
 
 from __future__ import annotations
