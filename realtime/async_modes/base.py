@@ -175,18 +175,21 @@ class HandedOverSocket:
         return self.sock.recv(size)
 
     #: Whether :meth:`detach` is available: the socket can be served without
-    #: a task of its own, by reading it whenever the hub reports it readable.
+    #: a task of its own, by reading it whenever its mode's watcher (a green
+    #: hub, or the threading mode's watcher thread) reports it readable.
     detachable: bool = False
 
     def detach(self, on_readable: Callable[[], None], on_abort: Callable[[], None]) -> None:
-        """Serve the socket from the hub, freeing the request's task.
+        """Serve the socket from the mode's watcher, freeing the request's task.
 
         :meth:`finish` then leaves the socket open: the WSGI request ends
         while the connection lives on. From the first :meth:`resume` (after
         the caller's first read) until :meth:`close`, ``on_readable`` is
-        called on the hub (it must not block) each time the socket turns
-        readable. ``on_abort`` is called if the server stops
-        first. Only where :attr:`detachable` is true.
+        called on the watcher (a green hub, or the threading mode's watcher
+        thread; it must not block) when the socket turns readable: each time
+        (green hubs), or once per :meth:`resume` (threads). ``on_abort`` is
+        called if the server stops first. Only where :attr:`detachable` is
+        true.
         """
         raise NotImplementedError
 
@@ -194,7 +197,7 @@ class HandedOverSocket:
         """Stop reporting readability until :meth:`resume` (a read is under way)."""
 
     def resume(self) -> None:
-        """Report readability again after :meth:`pause`."""
+        """Report readability again (after :meth:`pause`, or a report)."""
 
     def recv_nowait(self, size: int) -> bytes | None:
         """Up to ``size`` bytes without blocking; None when none are there yet.
@@ -367,8 +370,11 @@ class AsyncMode(abc.ABC):
         """
 
     def submit_now(self, fn: Callable[..., Any], *args: Any) -> None:
-        """:meth:`submit`, for a caller on a green mode's hub: the call may
-        start at once (the caller must be the hub, which nothing else is)."""
+        """:meth:`submit`, for a caller on the watcher of detached sockets (see
+        :meth:`HandedOverSocket.detach`): a green mode may start the call at
+        once (the caller must be the hub, which nothing else is), threads run
+        it on the watcher's few reader threads. The call reads a socket and
+        must not wait long."""
         self.submit(fn, *args)
 
     def run_holding(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -512,11 +518,11 @@ class AsyncMode(abc.ABC):
         """
         sock = environ.get("gunicorn.socket")
         if sock is not None:
-            return HandedOverSocket(sock, self.raw_socket(sock), _finish_gunicorn)
+            return HandedOverSocket(sock, self.raw_socket(sock), finish_gunicorn)
         sock = environ.get("werkzeug.socket")
         if sock is not None:
             return HandedOverSocket(
-                sock, self.raw_socket(sock), _finish_werkzeug, server_closes=True
+                sock, self.raw_socket(sock), finish_werkzeug, server_closes=True
             )
         return None
 
@@ -530,17 +536,18 @@ class AsyncMode(abc.ABC):
 HAND_OVER_SIGNALS = (StopIteration,)
 
 
-def _finish_gunicorn(start_response: StartResponse) -> Iterable[bytes]:
-    # Every gunicorn worker closes the connection, writing nothing more, when
-    # the app raises StopIteration.
+def finish_gunicorn(start_response: StartResponse) -> Iterable[bytes]:
+    """For gunicorn's workers: each closes the connection, writing nothing
+    more, when the app raises StopIteration."""
     raise StopIteration
 
 
-def _finish_werkzeug(start_response: StartResponse) -> Iterable[bytes]:
-    # werkzeug writes the status line when the app returns; the socket is
-    # shut down, so that write fails as a dropped connection, which werkzeug
-    # treats quietly. Returning normally keeps middleware (the debugger)
-    # from seeing an exception.
+def finish_werkzeug(start_response: StartResponse) -> Iterable[bytes]:
+    """For werkzeug's server, which writes a status line when the app returns."""
+    # The socket is shut down, or (a detached socket on realtime's own
+    # server) the handler's writer was swapped for one that writes nowhere,
+    # so the status line never reaches the client. Returning normally keeps
+    # middleware (the debugger) from seeing an exception.
     start_response("101 Switching Protocols", [])
     return []
 

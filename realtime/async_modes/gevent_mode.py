@@ -1,12 +1,20 @@
-"""The gevent async mode: greenlets and gevent's ``pywsgi`` server."""
+"""The gevent async mode: greenlets, gevent's ``pywsgi`` server, and sockets handed over.
+
+On realtime's embedded server (pywsgi) and under gunicorn's gevent worker an
+open WebSocket holds no greenlet: an io watcher of gevent's loop reports its
+socket readable, and a pooled worker reads it (:class:`_WatchedSocket`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import logging
 import queue
+import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
@@ -27,12 +35,20 @@ from realtime.async_modes.base import (
     Lock,
     Queue,
     ServerOptions,
+    StartResponse,
     Task,
     WSGIApp,
+    finish_gunicorn,
     finish_nothing,
     no_delay,
     peer_closed,
     peer_gone,
+)
+from realtime.async_modes.detached import (
+    DetachableSocket,
+    DetachedSet,
+    is_tls,
+    release_server_objects,
 )
 from realtime.async_modes.green import GreenMode, GreenWorkers
 from realtime.exceptions import ConfigurationError
@@ -91,6 +107,11 @@ class GeventMode(GreenMode):
     """Greenlets from gevent and its ``pywsgi`` WSGI server."""
 
     name = "gevent"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The connections detached in a gunicorn worker (one hub per worker).
+        self._gunicorn_detached: _GunicornDetached | None = None
 
     def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
         task: Task = gevent.spawn(fn, *args, **kwargs)
@@ -165,18 +186,33 @@ class GeventMode(GreenMode):
         return _GreenHangupWatch(self.raw_socket(sock), on_hangup)
 
     def hand_over_socket(self, environ: dict[str, Any]) -> HandedOverSocket | None:
+        handler = environ.get("realtime.gevent_handler")
+        if handler is not None:
+            # realtime's embedded server: can leave the socket open.
+            handler.close_connection = True
+            release_server_objects(environ, "realtime.gevent_handler")
+            return _WatchedSocket(handler.socket, finish_nothing, handler.leave_open)
+        sock = environ.get("gunicorn.socket")
+        if sock is not None and hasattr(sock, "_sock") and not is_tls(sock):
+            # gunicorn's gevent worker closes its socket when the request
+            # ends (no shutdown, no read): the connection lives on in a
+            # duplicate of it.
+            release_server_objects(environ, "gunicorn.socket")
+            return _WatchedSocket(sock.dup(), finish_gunicorn, self._gunicorn_leave_open)
         handed = super().hand_over_socket(environ)
         if handed is not None:
             return handed
-        handler = environ.get("realtime.gevent_handler")
-        if handler is not None:
-            sock = handler.socket
-            handler.close_connection = True
-        else:
-            sock = _socket_of_foreign_pywsgi(environ)
-            if sock is None:
-                return None
+        sock = _socket_of_foreign_pywsgi(environ)
+        if sock is None:
+            return None
         return HandedOverSocket(sock, self.raw_socket(sock), finish_nothing)
+
+    def _gunicorn_leave_open(self, handed: DetachableSocket) -> DetachedSet:
+        # gunicorn closes its socket when the request ends, with no shutdown:
+        # the duplicate the connection lives on in keeps it open.
+        if self._gunicorn_detached is None:
+            self._gunicorn_detached = _GunicornDetached()
+        return self._gunicorn_detached
 
     def raw_socket(self, sock: socket.socket) -> socket.socket:
         return getattr(sock, "_sock", sock)
@@ -202,6 +238,112 @@ class _GreenHangupWatch:
             self._greenlet.kill(block=True)
 
 
+class _GunicornDetached(DetachedSet):
+    """The connections detached in a gunicorn gevent worker, ended when it stops.
+
+    gunicorn tells nothing of ours that its worker stops. A graceful stop
+    (``SIGTERM``) or a quick one (``SIGINT``, ``SIGQUIT``) is heard by
+    chaining gunicorn's signal handlers: the connections end at once, as
+    transport closes, and the worker exits once its requests are done,
+    rather than wait ``--graceful-timeout`` for WebSockets that never end on
+    their own (the master kills the worker then, before any disconnect
+    handler could run). For a worker that stops by itself (``max_requests``)
+    one request greenlet stays in gunicorn's pool while any connection is
+    detached (:meth:`hold`): gunicorn waits for it, then kills it, which ends
+    the connections.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._holder: Any = None
+        self._emptied = gevent.event.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            previous = signal.getsignal(signum)
+            if callable(previous):
+                with contextlib.suppress(ValueError, OSError):  # not the main thread
+                    signal.signal(signum, functools.partial(self._stopping, previous))
+
+    def _stopping(self, previous: Callable[[int, Any], Any], signum: int, frame: Any) -> None:
+        # In a signal handler: the connections end on the hub's next turn.
+        gevent.spawn(self._end_all)
+        previous(signum, frame)
+
+    def _end_all(self) -> None:
+        if self.abort_all():
+            gevent.sleep(0)  # the disconnect handlers just submitted start
+
+    def add(self, handed: DetachableSocket) -> None:
+        super().add(handed)
+        self._emptied.clear()
+
+    def discard(self, handed: DetachableSocket) -> None:
+        super().discard(handed)
+        if not len(self):
+            self._emptied.set()
+
+    def hold(self) -> None:
+        """Keep the calling request greenlet while connections are detached,
+        unless another does; killed, end them all."""
+        if self._holder is not None:
+            return
+        self._holder = gevent.getcurrent()
+        try:
+            while len(self):
+                self._emptied.wait()
+        except gevent.GreenletExit:
+            if self.abort_all():
+                gevent.sleep(0)  # the disconnect handlers just submitted start
+        finally:
+            self._holder = None
+
+
+class _WatchedSocket(DetachableSocket):
+    """A handed-over socket that gevent's hub serves with no greenlet of its own.
+
+    Once :meth:`detached <HandedOverSocket.detach>`, an io watcher of the
+    hub's loop (``loop.io(fd, READ)``) calls back on the hub whenever the
+    socket is readable, and the request's greenlet ends: an idle WebSocket
+    costs a watcher, not a greenlet and its stack. A socket that turns
+    readable while its reader is busy elsewhere is not watched until the
+    next :meth:`resume`, so the hub does not spin.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        finish: Callable[[StartResponse], Iterable[bytes]],
+        leave_open: Callable[[DetachableSocket], DetachedSet],
+    ) -> None:
+        super().__init__(sock, getattr(sock, "_sock", sock), finish, leave_open)
+        self._loop: Any = gevent.get_hub().loop
+        self._watcher: Any = None
+
+    def resume(self) -> None:
+        if self._closed:
+            return
+        watcher = self._watcher
+        if watcher is None:
+            watcher = self._watcher = self._loop.io(self.raw.fileno(), 1)
+        if not watcher.active:
+            watcher.start(self._reported_readable)
+
+    def pause(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    def _unwatch(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+            watcher.close()
+
+    def finish(self, start_response: StartResponse) -> Iterable[bytes]:
+        detached = self._detached
+        if isinstance(detached, _GunicornDetached):
+            detached.hold()
+        return super().finish(start_response)
+
+
 def _socket_of_foreign_pywsgi(environ: dict[str, Any]) -> Any:
     """The client socket of a pywsgi server that is not ours, if reachable."""
     if not str(environ.get("SERVER_SOFTWARE", "")).startswith("gevent"):
@@ -215,6 +357,16 @@ class _HeadTimeout(Exception):
     pass
 
 
+class _LeftOpen:
+    """Stands in for a detached socket where pywsgi would read it and close it."""
+
+    def close(self) -> None:
+        pass
+
+
+_LEFT_OPEN = _LeftOpen()
+
+
 class _Handler(gevent.pywsgi.WSGIHandler):  # type: ignore[misc]
     """pywsgi's handler with a deadline on the request head and socket access.
 
@@ -225,6 +377,7 @@ class _Handler(gevent.pywsgi.WSGIHandler):  # type: ignore[misc]
 
     http_timeout = 60.0
     _head_timer: Any = None
+    socket: Any
     #: Every socket error goes to :meth:`handle_error`, which tells a client
     #: gone from the rest (pywsgi would pass over a reset or a broken pipe
     #: in silence, and print a traceback for any other).
@@ -260,6 +413,10 @@ class _Handler(gevent.pywsgi.WSGIHandler):  # type: ignore[misc]
         # socket must say it is gone too, since the application's own
         # connection to some backend may be what was reset.
         sock: Any = self.socket
+        if sock is _LEFT_OPEN:
+            # Detached: the connection is served elsewhere; write nothing.
+            self._log_error(t, v, tb)
+            return
         if peer_gone(v) and (sock is None or peer_closed(getattr(sock, "_sock", sock))):
             self._client_gone(v)
             return
@@ -295,6 +452,22 @@ class _Handler(gevent.pywsgi.WSGIHandler):  # type: ignore[misc]
         environ["realtime.gevent_handler"] = self
         return environ
 
+    def leave_open(self, handed: DetachableSocket) -> DetachedSet:
+        """Keep the request's socket open after the request: ``handed`` serves it.
+
+        pywsgi neither reads what the socket holds nor closes it when the
+        request ends (it would do both), nor does the server; the server
+        ends the connection when it stops. Returns the server's detached
+        connections.
+        """
+        server: _WSGIServer = self.server
+        server.left_open.add(self.socket)
+        self.socket = _LEFT_OPEN
+        self.close_connection = True
+        with contextlib.suppress(Exception):
+            self.rfile.close()  # its buffer; the request is over
+        return server.detached
+
     def log_request(self) -> None:
         if self.server.realtime_log_output:
             access_logger.info(self.format_request())
@@ -310,10 +483,28 @@ class _ErrorLog:
         pass
 
 
+class _WSGIServer(gevent.pywsgi.WSGIServer):  # type: ignore[misc]
+    """pywsgi's server, leaving open the sockets of detached WebSockets."""
+
+    realtime_log_output = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Client sockets whose request ended but whose connection goes on.
+        self.left_open: set[Any] = set()
+        self.detached = DetachedSet()
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        if sock in self.left_open:
+            self.left_open.discard(sock)
+            return
+        super().do_close(sock, *args)
+
+
 class _GeventServer(EmbeddedServer):
     def __init__(self, app: WSGIApp, host: str, port: int, options: ServerOptions) -> None:
         handler = type("Handler", (_Handler,), {"http_timeout": options.http_timeout})
-        self._server = gevent.pywsgi.WSGIServer(
+        self._server = _WSGIServer(
             (host, port),
             app,
             backlog=options.backlog,
@@ -330,7 +521,13 @@ class _GeventServer(EmbeddedServer):
         return str(host), int(port)
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        try:
+            self._server.serve_forever()
+        finally:
+            # Detached WebSockets end with the server, as transport closes;
+            # the disconnect handlers that submitted start before the hub goes.
+            if self._server.detached.abort_all():
+                gevent.sleep(0)
 
     def stop(self) -> None:
         gevent.spawn(self._server.stop, 1)

@@ -1,7 +1,10 @@
 """The threading async mode: OS threads, and werkzeug's threaded WSGI server.
 
 Handlers run on an elastic pool of threads that are reused while warm, so a
-busy server does not create a thread per message.
+busy server does not create a thread per message. On realtime's embedded
+server an open WebSocket holds no thread either: one watcher thread waits
+for every detached socket to turn readable (epoll), and a pooled thread
+reads it (:class:`_ThreadWatchedSocket`).
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import select
 import selectors
 import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -23,22 +28,28 @@ from realtime.async_modes.base import (
     AsyncMode,
     EmbeddedServer,
     Event,
+    HandedOverSocket,
     HangupWatch,
     Lock,
     Queue,
     ServerOptions,
     Task,
     WSGIApp,
+    finish_werkzeug,
     no_delay,
     peer_closed,
     peer_gone,
     peer_left,
 )
+from realtime.async_modes.detached import DetachableSocket, DetachedSet, release_server_objects
 
 __all__ = ["ThreadingMode"]
 
 logger = logging.getLogger("realtime.server")
 access_logger = logging.getLogger("realtime.access")
+
+#: The environ key of a weak reference to the embedded server's request handler.
+_HANDLER_KEY = "realtime.threading_handler"
 
 
 class _Queue:
@@ -115,6 +126,7 @@ class ThreadingMode(AsyncMode):
         self._pool = _ElasticPool()
         self._hangups: _HangupSelector | None = None
         self._hangup_lock = threading.Lock()
+        self._readable: _ReadableWatcher | None = None
 
     def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
         return _Thread(fn, args, kwargs)
@@ -144,6 +156,20 @@ class ThreadingMode(AsyncMode):
             if self._hangups is None:
                 self._hangups = _HangupSelector()
         return self._hangups.watch(sock, on_hangup)
+
+    def hand_over_socket(self, environ: dict[str, Any]) -> HandedOverSocket | None:
+        reference = environ.pop(_HANDLER_KEY, None)
+        handler: _Handler | None = reference() if reference is not None else None
+        if handler is None or not hasattr(select, "epoll"):
+            return super().hand_over_socket(environ)
+        # realtime's embedded server: can leave the socket open.
+        with self._hangup_lock:
+            if self._readable is None:
+                self._readable = _ReadableWatcher()
+        release_server_objects(environ)
+        return _ThreadWatchedSocket(
+            handler.connection, finish_werkzeug, handler.leave_open, self._readable
+        )
 
 
 class _HangupSelector:
@@ -217,6 +243,140 @@ class _ThreadHangupWatch:
         self._selector.forget(self.sock)
 
 
+class _ReadableWatcher:
+    """One thread reporting detached sockets readable, once per arming.
+
+    Sockets are registered with epoll disarmed (``EPOLLONESHOT``);
+    :meth:`arm` asks for one report, which comes on this thread. The kernel
+    disarms the socket as it reports it, so a socket being read is never
+    reported again until its reader arms it, and registering and arming from
+    other threads needs no wake-up (``epoll_ctl`` acts on a waiting
+    ``epoll_wait``).
+    """
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._watched: dict[int, _ThreadWatchedSocket] = {}
+        threading.Thread(target=self._run, name="realtime-websockets", daemon=True).start()
+
+    def add(self, handed: _ThreadWatchedSocket) -> None:
+        self._watched[handed.fd] = handed
+        with contextlib.suppress(OSError):
+            self._epoll.register(handed.fd, select.EPOLLONESHOT)
+
+    def arm(self, handed: _ThreadWatchedSocket) -> None:
+        handed.armed = True
+        with contextlib.suppress(OSError):
+            self._epoll.modify(handed.fd, select.EPOLLIN | select.EPOLLONESHOT)
+
+    def remove(self, handed: _ThreadWatchedSocket) -> None:
+        """Stop watching ``handed``; before its descriptor is closed."""
+        if self._watched.get(handed.fd) is handed:
+            del self._watched[handed.fd]
+        with contextlib.suppress(OSError, ValueError):
+            self._epoll.unregister(handed.fd)
+
+    def _run(self) -> None:
+        while True:
+            for fd, _ in self._epoll.poll():
+                handed = self._watched.get(fd)
+                # Not armed: a report for a socket closed since (its number
+                # may be another's now), or a hangup of a disarmed one.
+                if handed is None or not handed.armed:
+                    continue
+                handed.armed = False
+                try:
+                    handed.reported_readable()
+                except Exception:
+                    logger.exception("error while reporting a websocket readable")
+
+
+class _ThreadWatchedSocket(DetachableSocket):
+    """A handed-over socket served with no thread of its own, once detached.
+
+    The :class:`_ReadableWatcher`'s thread reports it readable once per
+    :meth:`resume`; the callback hands the read to a pooled thread (see
+    :class:`~realtime.engine.transports.websocket.detached_reader.DetachedReader`).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        finish: Any,
+        leave_open: Callable[[DetachableSocket], DetachedSet],
+        watcher: _ReadableWatcher,
+    ) -> None:
+        super().__init__(sock, sock, finish, leave_open)
+        self._watcher = watcher
+        self.fd = sock.fileno()
+        self.armed = False
+        # The descriptor is closed once both the connection and the request
+        # that handed it over are over: werkzeug still polls the socket as
+        # the request ends, while a pooled thread may already read its end.
+        self._lock = threading.Lock()
+        self._request_over = False
+        self._close_pending = False
+
+    def request_ended(self) -> None:
+        """The server is done with the request that handed the socket over."""
+        with self._lock:
+            self._request_over = True
+            close_now = self._close_pending
+        if close_now:
+            super()._close_descriptor()
+
+    def _close_descriptor(self) -> None:
+        with self._lock:
+            if not self._request_over:
+                self._close_pending = True
+                return
+        super()._close_descriptor()
+
+    def detach(self, on_readable: Callable[[], None], on_abort: Callable[[], None]) -> None:
+        super().detach(on_readable, on_abort)
+        self._watcher.add(self)
+
+    def reported_readable(self) -> None:
+        """On the watcher's thread: the socket is readable."""
+        self._reported_readable()
+
+    def resume(self) -> None:
+        if not self._closed:
+            self._watcher.arm(self)
+
+    def pause(self) -> None:
+        self.armed = False
+
+    def _unwatch(self) -> None:
+        self.armed = False
+        self._watcher.remove(self)
+
+
+class _Nowhere:
+    """Stands in for the buffered reader and writer of a request handler whose
+    socket a detached WebSocket took: reads nothing, writes nowhere."""
+
+    closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int = -1) -> bytes:
+        return b""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+_NOWHERE = _Nowhere()
+
+
 class _DeadlineReader:
     """Wraps a handler's ``rfile`` so a request head must arrive in time.
 
@@ -286,6 +446,30 @@ class _Handler(WSGIRequestHandler):
         if parsed:
             self.run_wsgi()
 
+    def make_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().make_environ()
+        # Weak: a polling session keeps its handshake's environ, not the
+        # handler and its buffers.
+        environ[_HANDLER_KEY] = weakref.ref(self)
+        return environ
+
+    def leave_open(self, handed: DetachableSocket) -> DetachedSet:
+        """Keep the request's socket open after the request: ``handed`` serves it.
+
+        werkzeug writes its response head and reads what the socket holds
+        when the application returns, and the server shuts the socket down
+        and closes it when the handler ends; here the head goes nowhere,
+        nothing is read, and the server leaves the socket to ``handed``.
+        Returns the server's detached connections.
+        """
+        self.server.left_open[self.connection] = handed
+        self.close_connection = True
+        for buffered in (self.rfile, self.wfile):
+            with contextlib.suppress(Exception):
+                buffered.close()
+        self.rfile = self.wfile = _NOWHERE  # type: ignore[assignment]
+        return self.server.detached
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.server.options.log_output:
             access_logger.info('%s "%s" %s %s', self.address_string(), self.requestline, code, size)
@@ -314,6 +498,16 @@ class _ThreadedServer(ThreadedWSGIServer):
         self.options = options
         self.request_queue_size = options.backlog
         super().__init__(host, port, app, handler=_Handler)
+        #: Client sockets a detached WebSocket took, while their request ends.
+        self.left_open: dict[Any, DetachableSocket] = {}
+        self.detached = DetachedSet()
+
+    def shutdown_request(self, request: Any) -> None:
+        handed = self.left_open.pop(request, None)
+        if isinstance(handed, _ThreadWatchedSocket):
+            handed.request_ended()
+            return
+        super().shutdown_request(request)
 
     def log(self, type: str, message: str, *args: Any) -> None:
         logger.log(logging.ERROR if type == "error" else logging.DEBUG, message, *args)
@@ -342,6 +536,8 @@ class _WerkzeugServer(EmbeddedServer):
             self._server.serve_forever(poll_interval=0.2)
         finally:
             self._server.server_close()
+            # Detached WebSockets end with the server, as transport closes.
+            self._server.detached.abort_all()
 
     def stop(self) -> None:
         threading.Thread(target=self._server.shutdown, daemon=True).start()

@@ -15,10 +15,12 @@ from pathlib import Path
 import engineio
 import pytest
 import requests
+import websocket
 
 from tests.conftest import require
 from tests.support import eio
 from tests.support.ports import free_port
+from tests.support.vanishing import vanish
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY = ROOT / ".cache" / "gunicorn-legacy"
@@ -35,9 +37,14 @@ WORKERS = {
 
 class Gunicorn:
     def __init__(
-        self, worker: str, extra: tuple[str, ...] = (), open_files: int | None = None
+        self,
+        worker: str,
+        extra: tuple[str, ...] = (),
+        open_files: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """gunicorn with one ``worker``; ``open_files`` lowers its soft limit first."""
+        """gunicorn with one ``worker``; ``open_files`` lowers its soft limit first;
+        ``env`` is added to its environment."""
         args, mode, extra_path = WORKERS[worker]
         args = [*args, *extra]
         if extra_path is not None:
@@ -50,6 +57,7 @@ class Gunicorn:
             **os.environ,
             "PYTHONPATH": os.pathsep.join([*([str(extra_path)] if extra_path else []), str(ROOT)]),
             "REALTIME_TEST_MODE": mode,
+            **(env or {}),
         }
         self.process = subprocess.Popen(
             [
@@ -182,3 +190,50 @@ def test_documented_gevent_setup_holds_more_clients_than_the_soft_open_files_lim
             ws.close()
         log = server.stop()
     assert "Too many open files" not in log, log
+
+
+def test_gevent_worker_serves_idle_websockets_with_no_greenlet_each_and_stop_ends_them() -> None:
+    # Under -k gevent an open WebSocket is served by an io watcher of the
+    # worker's hub; a graceful stop (SIGTERM, then --graceful-timeout) still
+    # ends every connection as a transport close, with no traceback.
+    server = Gunicorn(
+        "gevent", ("--graceful-timeout", "2"), env={"REALTIME_TEST_LOG_LEVEL": "DEBUG"}
+    )
+    base_ws = server.url.replace("http://", "ws://")
+    clients: list[websocket.WebSocket] = []
+    try:
+        probe, _ = eio.ws_open(base_ws)
+        clients.append(probe)
+        _greenlets(probe)  # let the workers the first message needs exist
+        before = _greenlets(probe)
+        for _ in range(40):
+            ws, _data = eio.ws_open(base_ws)
+            ws.send("4hi")
+            assert eio.ws_recv_skip_pings(ws) == "4hi"
+            clients.append(ws)
+        after = _greenlets(probe)
+        # 40 connections once held 40 greenlets; a few workers may be added.
+        assert after - before < 10, (before, after)
+        large = bytes(range(256)) * 3500
+        clients[1].send_binary(large)
+        assert eio.ws_recv_skip_pings(clients[1]) == large
+        clients[2].send("4binary:3000000")
+        assert len(eio.ws_recv_skip_pings(clients[2])) == 3_000_000 // 256 * 256 + 1
+        vanishing, data = eio.ws_open(base_ws)
+        vanish(vanishing.sock)  # a reset: a DEBUG line, and the others go on
+        assert eio.disconnect_reason(server.url, data["sid"]) == "transport close"
+        for ws in clients:
+            ws.send("4still here")
+            assert eio.ws_recv_skip_pings(ws) == "4still here"
+    finally:
+        log = server.stop()
+    for ws in clients:
+        assert eio.ws_closed(ws)
+    assert log.count("closed: transport close") == len(clients) + 1, log
+    for bad in ("Traceback", "Error handling request", "Exception in worker", " ERROR "):
+        assert bad not in log, log
+
+
+def _greenlets(ws: websocket.WebSocket) -> int:
+    ws.send("4greenlets")
+    return int(str(eio.ws_recv_skip_pings(ws))[1:])

@@ -16,7 +16,8 @@ def engine_echo(mode: str, **options: Any) -> Server:
 
     Messages: ``disconnect-me`` (server closes the session), ``burst:N`` (N
     numbered messages back), ``binary:N`` (N bytes back), ``greenlets`` (how
-    many green threads are alive, in a green mode); anything else is echoed.
+    many green threads are alive, in a green mode), ``threads`` (how many
+    threads are); anything else is echoed.
     The connect handler refuses ``?refuse=1`` and raises ConnectionRefused
     for ``?refuse_msg=...``; ``?greet=1`` sends ``welcome``.
     ``GET /_test/disconnects?sid=...`` reports the disconnect reason seen.
@@ -60,6 +61,10 @@ def engine_echo(mode: str, **options: Any) -> Server:
 
             alive = sum(isinstance(o, greenlet.greenlet) and not o.dead for o in gc.get_objects())
             server.send(sid, str(alive))
+        elif data == "threads":
+            import threading
+
+            server.send(sid, str(threading.active_count()))
         elif isinstance(data, str) and data.startswith("binary:"):
             server.send(sid, bytes(range(256)) * (int(data[7:]) // 256) + b"\x00")
         else:

@@ -1,9 +1,10 @@
-"""Serving an open WebSocket from the hub, with no green thread of its own.
+"""Serving an open WebSocket with no task (green thread or thread) of its own.
 
-Where the socket can be detached (realtime's embedded eventlet server, see
+Where the socket can be detached (realtime's embedded servers in every mode
+and gunicorn's gevent worker, see
 :meth:`HandedOverSocket.detach <realtime.async_modes.base.HandedOverSocket.detach>`)
 the WebSocket transport hands each connection to a :class:`DetachedReader`
-once it is open, and the request's green thread ends.
+once it is open, and the request's task ends.
 """
 
 from __future__ import annotations
@@ -41,15 +42,16 @@ class ReaderOwner(Protocol):
 
 
 class DetachedReader:
-    """Serves a WebSocket from the hub, with no green thread of its own.
+    """Serves a WebSocket with no task of its own.
 
-    When the socket turns readable the hub calls :meth:`_on_readable`, which
-    hands a read to a worker: it reads what is there, passes the packets to
-    the session and returns; a handler the packets started runs in the same
-    worker afterwards (:meth:`AsyncMode.run_holding`). While a read is under
-    way the socket is not watched, so a second read never runs alongside.
-    An idle connection costs no stack at all, and a message costs two
-    switches (to the worker and back).
+    When the socket turns readable the mode's watcher (a green hub, or the
+    threading mode's watcher thread) calls :meth:`_on_readable`, which hands
+    a read to a worker: it reads what is there, passes the packets to the
+    session and returns; in a green mode a handler the packets started runs
+    in the same worker afterwards (:meth:`AsyncMode.run_holding`). While a
+    read is under way the socket is not watched, so a second read never runs
+    alongside. An idle connection costs no stack at all, and in a green mode
+    a message costs two switches (to the worker and back).
     """
 
     __slots__ = ("_busy", "_connection", "_handed", "_mode", "_packets", "_session", "_transport")
@@ -79,7 +81,7 @@ class DetachedReader:
         self._mode.submit(self._read)
 
     def _on_readable(self) -> None:
-        # On the hub.
+        # On the hub (green modes) or the watcher thread (threads).
         if self._busy:
             self._handed.pause()  # the read under way takes it; no spinning
             return

@@ -4,9 +4,10 @@ Opens sessions on WebSocket requests, takes sessions over from polling (the
 probe and the upgrade packet), turns away a WebSocket its session cannot take
 (:meth:`WebSocketTransport.refuse`), and relays connections for sessions
 another process owns; each runs on a :class:`~.connection.WebSocketConnection` over
-the socket the WSGI server hands over, checked by :mod:`.handshake`. On the
-embedded eventlet server an open connection is then served from the hub by
-a :class:`~.detached_reader.DetachedReader`.
+the socket the WSGI server hands over, checked by :mod:`.handshake`. On realtime's
+embedded servers and under gunicorn's gevent worker an open connection is
+then served with no task of its own by a
+:class:`~.detached_reader.DetachedReader`.
 
 Spec: engine.io-protocol v4, "Transports / WebSocket" and "Protocol / Upgrade".
 """
@@ -296,7 +297,7 @@ class WebSocketTransport(Transport):
         packets: Iterator[Packet],
         handed: HandedOverSocket,
     ) -> None:
-        if handed.detachable and self.host.mode.cooperative:
+        if handed.detachable:
             DetachedReader(self, session, connection, packets, handed).start()
             return
         try:
