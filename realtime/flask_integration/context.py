@@ -23,14 +23,22 @@ https://flask-socketio.readthedocs.io/en/latest/getting_started.html
 from __future__ import annotations
 
 import contextvars
+import importlib.metadata
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import flask
 from flask import current_app, has_request_context, request
-from flask.ctx import RequestContext
+from flask.ctx import AppContext, RequestContext
 from flask.sessions import SessionMixin
+from flask.signals import (
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    request_tearing_down,
+)
 from werkzeug.exceptions import HTTPException
 
 from realtime.exceptions import ConfigurationError
@@ -224,6 +232,10 @@ class ConnectionRequest:
         return request
 
 
+#: No exception given to :meth:`_HandlerRequestContext.pop`: Flask looks one up.
+_UNSET: Any = object()
+
+
 class _HandlerRequestContext(RequestContext):
     """Flask's request context, built from a :class:`ConnectionRequest`
     without parsing the environ, binding the URL map or matching the URL
@@ -251,6 +263,64 @@ class _HandlerRequestContext(RequestContext):
             self.app, environ=self.request.environ, request=self.request, session=session
         )
 
+    def push(self) -> None:
+        """Flask's push, minus the signals nobody listens to.
+
+        Every step of Flask's own is taken in the same order (a new app
+        context with its ``g`` when none of this app is current, the
+        request made current, the URL match set); ``appcontext_pushed`` is
+        sent when it has a receiver. With a Flask whose contexts this does
+        not know (:data:`_LEAN` false), Flask's own push runs.
+        """
+        app = self.app
+        if not _LEAN:
+            super().push()
+            return
+        app_ctx: AppContext | None = _cv_app.get(None)
+        if app_ctx is None or app_ctx.app is not app:
+            app_ctx = AppContext(app)
+            app_ctx._cv_tokens.append(_cv_app.set(app_ctx))
+            if appcontext_pushed.receivers:
+                appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
+        else:
+            app_ctx = None
+        self._cv_tokens.append((_cv_request.set(self), app_ctx))
+        if self._session is None:
+            interface = app.session_interface
+            opened = interface.open_session(app, self.request)
+            self._session = interface.make_null_session(app) if opened is None else opened
+        if self.url_adapter is not None:
+            self.match_request()
+
+    def pop(self, exc: BaseException | None = _UNSET) -> None:
+        """Flask's pop, minus the teardowns and signals nobody registered.
+
+        Teardown functions (``teardown_request``, ``teardown_appcontext``)
+        and the signals run exactly as in Flask when any is registered or
+        connected; when none is, the contexts are just unbound.
+        """
+        app = self.app
+        if (
+            not _LEAN
+            or len(self._cv_tokens) != 1
+            or app.teardown_request_funcs
+            or app.teardown_appcontext_funcs
+            or request_tearing_down.receivers
+            or appcontext_tearing_down.receivers
+            or appcontext_popped.receivers
+            or "files" in self.request.__dict__
+        ):
+            if exc is _UNSET:
+                super().pop()
+            else:
+                super().pop(exc)
+            return
+        token, app_ctx = self._cv_tokens.pop()
+        _cv_request.reset(token)
+        self.request.environ["werkzeug.request"] = None
+        if app_ctx is not None:
+            _cv_app.reset(app_ctx._cv_tokens.pop())
+
     def match_request(self) -> None:
         rule, view_args, exc = self._match
         if exc is not None:
@@ -262,6 +332,23 @@ class _HandlerRequestContext(RequestContext):
 
 #: Flask 3.1 keeps the session in ``_session`` behind a property.
 _PRIVATE_SESSION = isinstance(inspect.getattr_static(RequestContext, "session", None), property)
+
+
+def _flask_version() -> tuple[int, int]:
+    try:
+        major, minor = importlib.metadata.version("flask").split(".")[:2]
+        return int(major), int(minor)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return (0, 0)
+
+
+#: Whether push and pop may take the short way: Flask 3.1's contexts (two
+#: context variables; a request context keeps ``(token, app context)``
+#: pairs, an app context its tokens), checked by the tests against Flask's
+#: own. Any other Flask gets Flask's push and pop.
+_LEAN = _PRIVATE_SESSION and _flask_version() == (3, 1)
+_cv_app: contextvars.ContextVar[AppContext] = flask.globals._cv_app
+_cv_request: contextvars.ContextVar[RequestContext] = flask.globals._cv_request
 
 
 def _managed_session(

@@ -133,6 +133,86 @@ def test_the_context_sets_what_flasks_own_sets(app: Flask, rt: Realtime) -> None
     assert set(vars(theirs)) <= set(vars(ours)), set(vars(theirs)) - set(vars(ours))
 
 
+def test_contexts_are_unbound_after_each_handler_with_or_without_teardowns(
+    app: Flask, rt: Realtime
+) -> None:
+    # With nothing registered, push and pop take a short way (no teardown to
+    # run, no signal with a receiver); registered ones run as in Flask.
+    from flask import appcontext_popped, appcontext_pushed, request_tearing_down
+    from flask.globals import _cv_app, _cv_request
+
+    seen: list[Any] = []
+
+    @rt.on("look")
+    def look() -> str:
+        g.seen = True
+        return str(current_app.name)
+
+    client = rt.test_client(app)
+    assert client.emit("look", callback=True) == "context"
+    assert _cv_app.get(None) is None and _cv_request.get(None) is None
+
+    events: list[str] = []
+
+    def pushed(sender: Flask, **extra: Any) -> None:
+        events.append("appcontext_pushed")
+
+    def tearing(sender: Flask, **extra: Any) -> None:
+        events.append(f"request_tearing_down {extra.get('exc')!r}")
+
+    def popped(sender: Flask, **extra: Any) -> None:
+        events.append("appcontext_popped")
+
+    @app.teardown_appcontext
+    def app_teardown(exc: BaseException | None) -> None:
+        seen.append(("teardown_appcontext", g.get("seen")))
+
+    with (
+        appcontext_pushed.connected_to(pushed, app),
+        request_tearing_down.connected_to(tearing, app),
+        appcontext_popped.connected_to(popped, app),
+    ):
+        assert client.emit("look", callback=True) == "context"
+    assert events == ["appcontext_pushed", "request_tearing_down None", "appcontext_popped"]
+    assert seen == [("teardown_appcontext", True)]
+    assert _cv_app.get(None) is None and _cv_request.get(None) is None
+
+
+def test_flasks_contexts_are_what_the_short_push_and_pop_assume() -> None:
+    # The short way is taken on Flask 3.1 only, whose contexts keep their
+    # context-variable tokens as below; on any other Flask, Flask's own run.
+    import importlib.metadata
+
+    from flask.ctx import AppContext, RequestContext
+
+    from realtime.flask_integration import context
+
+    version = tuple(int(part) for part in importlib.metadata.version("flask").split(".")[:2])
+    expected = version == (3, 1)
+    assert expected == context._LEAN
+    if not context._LEAN:
+        return
+    app = Flask("shape")
+    ctx = RequestContext(
+        app,
+        {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/",
+            "SERVER_NAME": "x",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+        },
+    )
+    ctx.push()
+    try:
+        ((_token, app_ctx),) = ctx._cv_tokens
+        assert isinstance(app_ctx, AppContext)
+        assert len(app_ctx._cv_tokens) == 1
+        assert context._cv_request.get() is ctx and context._cv_app.get() is app_ctx
+    finally:
+        ctx.pop()
+
+
 def test_connect_sees_auth_and_the_event(app: Flask, rt: Realtime) -> None:
     seen: dict[str, Any] = {}
 
