@@ -268,9 +268,26 @@ class Dispatcher:
             # (it would not after a Socket.IO DISCONNECT).
             self.engine.disconnect(eio_sid)
             return
+        if self.clients.connections.get(eio_sid) is not connection:
+            # The session closed while the socket was looked up (a resume
+            # can wait seconds for another connection to let it go):
+            # registered now, it would stay connected and unreachable.
+            self.delivery.release(eio_sid, namespace, None, keep=False)
+            self._abandon(socket)
+            return
         connection.sockets[namespace] = socket
         self.clients.sockets[socket.sid] = socket
         self._admit(connection, socket, resolved, auth, missed)
+
+    def _abandon(self, socket: Socket) -> None:
+        """Undo a socket whose connection closed before it was admitted: a
+        resumed one is kept for its client's next try, as a dropped one."""
+        rooms = self.manager.rooms(socket.namespace, socket.sid)
+        socket.leave(rooms, None, dropped=socket.recovered)
+        self.forget_socket(socket)
+        if self.resumer is not None:
+            self.resumer.on_exit(socket)
+        socket.finish()
 
     def _new_or_resumed(
         self, connection: Connection, packet: SioPacket, auth: Any
