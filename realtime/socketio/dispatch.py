@@ -324,10 +324,15 @@ class Dispatcher:
         reply: Outgoing | None = None
         try:
             refusal = self.run_connect_handler(resolved, socket, auth)
+            if socket.leaving:
+                # Its connection closed while the handler ran: no one to answer.
+                return
             if refusal is not None and socket.recovered and self._keeps_resumed(socket):
                 refusal = None
             if refusal is not None:
                 self.forget_socket(socket)
+                if resumer is not None:
+                    resumer.on_exit(socket)  # its record goes
                 socket.finish()
                 if early:
                     reply = self.delivery.prepare(SioPacket.disconnect(namespace))
@@ -428,7 +433,9 @@ class Dispatcher:
         except KeyError:
             transport = None
         rooms = self.manager.rooms(socket.namespace, socket.sid)
-        was_connected = socket.leave(rooms, transport, dropped=dropped)
+        # Only a socket its client knows (connected, or resumed) can come back.
+        keep = dropped and (socket.connected or socket.recovered)
+        was_connected = socket.leave(rooms, transport, dropped=keep)
         self.manager.remove(socket.namespace, socket.sid)
         self.acks.drop(socket.sid)
         if tell_client:
@@ -438,7 +445,10 @@ class Dispatcher:
         elif was_connected:
             self.run_anywhere(self._finish_disconnect, socket, reason)
         else:
+            # Closed while joining (its connect handler runs, say).
             self.forget_socket(socket)
+            if self.resumer is not None:
+                self.resumer.on_exit(socket)
             socket.finish()
 
     def _finish_disconnect(self, socket: Socket, reason: DisconnectReason) -> None:

@@ -8,8 +8,9 @@ Before this was handled, the socket was registered on the closed session
 anyway: connected, in its rooms, unreachable, never closed; every later
 attempt to resume it waited 5 s for it to leave and came back as a new
 socket (found by the chaos test: a polling client that lost the rest of a
-stream after a worker and Redis died). Raw Engine.IO polling over real
-sockets against a server in this process, so that a disconnect handler can
+stream after a worker and Redis died). The same for a connection lost
+while the connect handler of its resumed socket runs. Raw Engine.IO polling
+over real sockets against a server in this process, so that a handler can
 be held at a gate.
 """
 
@@ -142,3 +143,61 @@ def test_a_resume_abandoned_midway_leaves_the_socket_resumable(
     sio.emit("tick", 3, to=ROOM)
     assert [json.loads(p[2:])[:2] for p in _poll(base, third)] == [["tick", 3]]
     assert sio.rooms(sid) and ROOM in sio.rooms(sid)
+
+
+def test_a_connection_lost_while_its_connect_handler_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The client's transport drops while the connect handler of its resumed
+    # socket still runs: the handler's return finds the socket gone (no
+    # error), and the client's next try resumes it.
+    from realtime.engine.session import DisconnectReason
+
+    sio = realtime.Server(async_mode="threading", connection_state_recovery=True)
+    gate, holding = threading.Event(), threading.Event()
+    hold = {"on": False}
+
+    @sio.on("connect")
+    def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        if hold["on"]:
+            hold["on"] = False
+            holding.set()
+            gate.wait(10)
+
+    @sio.on("join")
+    def join(sid: str) -> bool:
+        sio.enter_room(sid, ROOM)
+        return True
+
+    caplog.set_level(logging.INFO, logger="realtime")
+    with embedded_server(sio, "threading") as base:
+        first = _open(base)
+        assert _post(base, first, "40").text == "ok"
+        welcome = _connected(base, first)
+        sid, pid = welcome["sid"], welcome["pid"]
+        assert _post(base, first, '420["join"]').text == "ok"
+        assert _poll(base, first) == ["430[true]"]
+        sio.emit("tick", 1, to=ROOM)
+        offset = json.loads(_poll(base, first)[0][2:])[-1]
+        sio.engine.disconnect(first, reason=DisconnectReason.TRANSPORT_CLOSE)
+
+        hold["on"] = True
+        second = _open(base)
+        asked = threading.Thread(
+            target=_post, args=(base, second, "40" + json.dumps({"pid": pid, "offset": offset}))
+        )
+        asked.start()
+        assert holding.wait(5)
+        sio.engine.disconnect(second, reason=DisconnectReason.TRANSPORT_CLOSE)
+        gate.set()
+        asked.join(10)
+        assert not asked.is_alive()
+
+        sio.emit("tick", 2, to=ROOM)
+        third = _open(base)
+        assert _post(base, third, "40" + json.dumps({"pid": pid, "offset": offset})).text == "ok"
+        packets = _poll(base, third)
+        connect_reply = json.loads(packets[0][2:])
+        assert connect_reply["sid"] == sid, packets
+        assert [json.loads(p[2:])[:2] for p in packets[1:]] == [["tick", 2]], packets
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
