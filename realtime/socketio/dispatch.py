@@ -284,10 +284,7 @@ class Dispatcher:
         resumed one is kept for its client's next try, as a dropped one."""
         rooms = self.manager.rooms(socket.namespace, socket.sid)
         socket.leave(rooms, None, dropped=socket.recovered)
-        self.forget_socket(socket)
-        if self.resumer is not None:
-            self.resumer.on_exit(socket)
-        socket.finish()
+        self._end(socket)
 
     def _new_or_resumed(
         self, connection: Connection, packet: SioPacket, auth: Any
@@ -330,10 +327,7 @@ class Dispatcher:
             if refusal is not None and socket.recovered and self._keeps_resumed(socket):
                 refusal = None
             if refusal is not None:
-                self.forget_socket(socket)
-                if resumer is not None:
-                    resumer.on_exit(socket)  # its record goes
-                socket.finish()
+                self._end(socket)  # its recovery record goes too
                 if early:
                     reply = self.delivery.prepare(SioPacket.disconnect(namespace))
                 else:
@@ -446,10 +440,7 @@ class Dispatcher:
             self.run_anywhere(self._finish_disconnect, socket, reason)
         else:
             # Closed while joining (its connect handler runs, say).
-            self.forget_socket(socket)
-            if self.resumer is not None:
-                self.resumer.on_exit(socket)
-            socket.finish()
+            self._end(socket)
 
     def _finish_disconnect(self, socket: Socket, reason: DisconnectReason) -> None:
         try:
@@ -459,10 +450,16 @@ class Dispatcher:
                 handler, prefix = found
                 self.call(handler, *prefix, *fit_arguments(handler, (socket.sid, reason), prefix))
         finally:
-            self.forget_socket(socket)
-            if self.resumer is not None:
-                self.resumer.on_exit(socket)
-            socket.finish()
+            self._end(socket)
+
+    def _end(self, socket: Socket) -> None:
+        """Nothing of ``socket`` stays here: forgotten, its recovery state kept
+        (it dropped) or let go (it left, or never connected), and whoever
+        waits for it woken."""
+        self.forget_socket(socket)
+        if self.resumer is not None:
+            self.resumer.on_exit(socket)
+        socket.finish()
 
     def forget_socket(self, socket: Socket) -> None:
         """Drop every trace of ``socket`` in this process."""
