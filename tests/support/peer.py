@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from typing import Any
@@ -15,15 +16,60 @@ TRANSPORTS = {
 }
 
 
+class InOrder:
+    """Makes a python-socketio client handle its messages in the order they came.
+
+    python-engineio's client starts a new thread for every message it
+    receives, so two events that arrive back to back can reach their handlers
+    in either order: a test that checks the order the server kept would see
+    the client's scheduling instead. Here one thread at a time takes the
+    messages in arrival order (it ends when none is left). A handler must not
+    wait for a later message of the same client (``call()`` from a handler):
+    pass ``in_order=False`` to :class:`Peer` for that.
+    """
+
+    def __init__(self, client: socketio.Client) -> None:
+        eio = client.eio
+        self._trigger = eio._trigger_event
+        self._waiting: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._lock = threading.Lock()
+        self._running = False
+        eio._trigger_event = self._on_event  # type: ignore[method-assign]
+
+    def _on_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event != "message" or not kwargs.get("run_async"):
+            return self._trigger(event, *args, **kwargs)
+        with self._lock:
+            self._waiting.append(args)
+            if self._running:
+                return None
+            self._running = True
+        threading.Thread(target=self._drain, daemon=True).start()
+        return None
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._running = False
+                    return
+                args = self._waiting.popleft()
+            self._trigger("message", *args, run_async=False)
+
+
 class Peer:
     """A python-socketio client and what it received, by event.
 
     With ``offsets``, the server has connection state recovery on: the last
-    argument of each event is its offset, which is not recorded.
+    argument of each event is its offset, which is not recorded. Messages are
+    handled in the order they arrived (:class:`InOrder`) unless ``in_order``
+    is false.
     """
 
-    def __init__(self, offsets: bool = False, **options: Any) -> None:
+    def __init__(self, offsets: bool = False, in_order: bool = True, **options: Any) -> None:
         self.client = socketio.Client(reconnection=False, **options)
+        if in_order:
+            InOrder(self.client)
         self.offsets = offsets
         self.events: dict[str, list[tuple[Any, ...]]] = {}
         self.disconnect_reasons: list[str] = []

@@ -30,6 +30,7 @@ from typing import Any
 
 import socketio
 
+from tests.support.peer import InOrder
 from tests.support.reliability_app import ROOM
 
 __all__ = [
@@ -299,6 +300,8 @@ class PyReceiver:
         self.client = socketio.Client(
             reconnection=True, reconnection_delay=0.1, reconnection_delay_max=1
         )
+        # The order checked is the server's, not the client's thread scheduling.
+        InOrder(self.client)
         self.ticks: list[tuple[int, str | None]] = []
         self.connects: list[dict[str, Any]] = []
         self.joins: list[dict[str, Any]] = []
