@@ -97,3 +97,16 @@ def test_unknown_scheme() -> None:
 def test_credentials_stay_out_of_log_lines() -> None:
     broker = open_broker("redis://user:secret@127.0.0.1:1/0", ThreadingMode(), logger)
     assert broker.describe() == "redis://127.0.0.1:1/0"
+
+
+def test_a_closed_broker_is_unavailable(redis_server: RedisServer) -> None:
+    # A process's heartbeat task may still publish while the process closes
+    # its broker: it gets BrokerUnavailable (which it knows what to do with),
+    # never redis-py's own error from a connection closed under it.
+    broker = open_broker(redis_server.url, ThreadingMode(), logger)
+    assert broker.publish("x", b"before") == 0
+    broker.close()
+    with pytest.raises(BrokerUnavailable, match="closed"):
+        broker.publish("x", b"after")
+    with pytest.raises(BrokerUnavailable, match="closed"):
+        broker.listeners(["x"])

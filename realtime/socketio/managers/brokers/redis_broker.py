@@ -104,18 +104,37 @@ class RedisBroker(Broker):
         return error
 
     def publish(self, channel: str, data: bytes) -> int | None:
+        self._check_open()
         try:
             receivers: int = self._client.publish(channel, data)
-        except self._redis.RedisError as exc:
+        except Exception as exc:
+            if not self._unavailable(exc):
+                raise
             raise BrokerUnavailable(f"cannot publish to {self.describe()}: {exc}") from exc
         return receivers
+
+    def _check_open(self) -> None:
+        if self._stopping():
+            raise BrokerUnavailable(f"{self.describe()}: this broker is closed")
+
+    def _unavailable(self, exc: Exception) -> bool:
+        """Whether ``exc`` means the broker cannot be used.
+
+        A closed broker cannot, whatever redis-py raised: closing a connection
+        that another task is using can fail that task with an
+        ``AttributeError`` from inside redis-py.
+        """
+        return isinstance(exc, self._redis.RedisError) or self._stopping()
 
     def listeners(self, channels: Sequence[str]) -> dict[str, int] | None:
         if not channels:
             return {}
+        self._check_open()
         try:
             counts = self._client.pubsub_numsub(*channels)
-        except self._redis.RedisError as exc:
+        except Exception as exc:
+            if not self._unavailable(exc):
+                raise
             raise BrokerUnavailable(f"cannot ask {self.describe()}: {exc}") from exc
         return {
             (channel.decode() if isinstance(channel, bytes) else str(channel)): int(count)
