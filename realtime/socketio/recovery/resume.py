@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from realtime.engine.session import DisconnectReason
-from realtime.exceptions import ConfigurationError
+from realtime.exceptions import BrokerUnavailable, ConfigurationError
 from realtime.protocol.socketio import SocketSid
 from realtime.socketio.clients import Clients, Connection, Socket
 from realtime.socketio.recovery.log import MemoryRecoveryLog, RecoveryLog
@@ -179,9 +179,16 @@ class Resumer:
             finished=self._mode.event(),
         )
         manager, rooms = self._manager, [room for room in snapshot.rooms if room != sid]
-        missed = self.log.resume(
-            snapshot, offset, lambda: manager.restore(namespace, sid, eio_sid, rooms)
-        )
+        try:
+            missed = self.log.resume(
+                snapshot, offset, lambda: manager.restore(namespace, sid, eio_sid, rooms)
+            )
+        except BrokerUnavailable:
+            # The snapshot was taken, and the client is told to try again:
+            # keep it for that try (with its first drop's time, so the window
+            # does not grow).
+            self.log.save(snapshot)
+            raise
         if missed is None:
             self._logger.info("could not resume %s in %s: what it missed is gone", sid, namespace)
             return None
