@@ -132,6 +132,9 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
         environ[PROTOCOL_KEY] = self
+        # eventlet.wsgi writes HTTP/1.0 whatever the client sent; PEP 3333
+        # wants the client's version (the WebSocket handshake needs 1.1).
+        environ["SERVER_PROTOCOL"] = self.request_version
         return environ
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -6,9 +6,11 @@ directly (:func:`check_handshake`, :class:`SwitchingProtocols`): a
 ``websockets`` protocol object per handshake was a measured cost
 (``benchmarks/profiles/NOTES.md``, "What changed because of them", step 4:
 echo on eventlet from 23,663 to 27,772 acks/s, connects from 1,524 to 2,027
-per second, in single quick rounds). With compression,
-:func:`negotiate_extensions` hands the request to the ``websockets``
-protocol, which checks it and negotiates permessage-deflate.
+per second, in single quick rounds). With compression the request passes
+the same check first (``websockets`` never sees the HTTP version, which the
+WSGI server parsed), then :func:`negotiate_extensions` hands it to the
+``websockets`` protocol, which checks it again and negotiates
+permessage-deflate.
 
 The check written here is tested against RFC 6455's example and each way a
 request can fail it (``tests/engine/transports/websocket/test_handshake.py``).
@@ -44,20 +46,48 @@ def _has_token(value: str, token: str) -> bool:
     return any(part.strip().lower() == token for part in value.split(","))
 
 
+def _http_version(environ: dict[str, Any]) -> tuple[int, int] | None:
+    """The request's HTTP version from ``SERVER_PROTOCOL`` (``HTTP/1.1``), if it is one."""
+    name, _, version = str(environ.get("SERVER_PROTOCOL", "")).strip().partition("/")
+    major, _, minor = version.partition(".")
+    if name.upper() != "HTTP" or not (major.isdigit() and minor.isdigit()):
+        return None
+    return int(major), int(minor)
+
+
+def _stock_eventlet(environ: dict[str, Any]) -> bool:
+    """Whether eventlet's own WSGI server made ``environ``: it says HTTP/1.0
+    whatever the client sent (realtime's embedded eventlet server, which
+    marks its requests, tells the truth)."""
+    return "eventlet.input" in environ and "realtime.eventlet_protocol" not in environ
+
+
 def check_handshake(environ: dict[str, Any]) -> tuple[bool, str]:
     """Check an opening handshake (RFC 6455 4.2.1) the WSGI server parsed.
+
+    The request must be HTTP/1.1 or later (RFC 6455 4.1, 4.2.1). Node's
+    ``ws`` does not look at the version and upgrades an HTTP/1.0 request;
+    ``websockets`` refuses it, and so does this check: an HTTP/1.0 client
+    or proxy knows neither ``Upgrade`` nor ``101``, so the connection it
+    would be handed is not one it can carry. (Under eventlet's own WSGI
+    server, which reports every request as HTTP/1.0, the version is not
+    known and not checked.)
 
     Returns:
         ``(True, the Sec-WebSocket-Accept value)``, or ``(False, what is
         wrong)``.
     """
+    version = _http_version(environ)
+    if version is None or (version < (1, 1) and not _stock_eventlet(environ)):
+        protocol = environ.get("SERVER_PROTOCOL") or "no HTTP version"
+        return False, f"{protocol} request (the upgrade needs HTTP/1.1 or later)"
     if not _has_token(environ.get("HTTP_UPGRADE", ""), "websocket"):
         return False, "no Upgrade: websocket header"
     if not _has_token(environ.get("HTTP_CONNECTION", ""), "upgrade"):
         return False, "no Connection: Upgrade header"
-    version = str(environ.get("HTTP_SEC_WEBSOCKET_VERSION", "")).strip()
-    if version != "13":
-        return False, f"unsupported Sec-WebSocket-Version {version!r}"
+    ws_version = str(environ.get("HTTP_SEC_WEBSOCKET_VERSION", "")).strip()
+    if ws_version != "13":
+        return False, f"unsupported Sec-WebSocket-Version {ws_version!r}"
     key = str(environ.get("HTTP_SEC_WEBSOCKET_KEY", "")).strip()
     try:
         nonce = base64.b64decode(key, validate=True)

@@ -56,20 +56,20 @@ class WebSocketTransport(Transport):
     def _accept(self, request: Request) -> tuple[ServerProtocol | None, Any] | Response:
         """Check the opening handshake; the frame protocol and the 101 response.
 
-        Without compression the handshake is checked by
-        :func:`~.handshake.check_handshake` and the frame protocol is made
-        only if a connection needs it. With compression ``websockets``
-        checks it and negotiates the extension
+        The handshake is checked by :func:`~.handshake.check_handshake`
+        (an HTTP/1.0 request is refused there). Without compression the
+        frame protocol is made only if a connection needs it. With
+        compression ``websockets`` checks it too and negotiates the extension
         (:func:`~.handshake.negotiate_extensions`), and the frames run on a
         protocol that starts out open with the extensions negotiated.
         """
         if request.method != "GET":
             return error_response(ErrorCode.BAD_REQUEST)
-        if self.host.options.websocket_compression:
-            return self._accept_with_extensions(request)
         valid, accept_or_problem = check_handshake(request.environ)
         if not valid:
             return self._bad_handshake(request, accept_or_problem)
+        if self.host.options.websocket_compression:
+            return self._accept_with_extensions(request)
         return None, SwitchingProtocols(accept_or_problem)
 
     def _bad_handshake(self, request: Request, problem: str) -> Response:
