@@ -71,6 +71,22 @@ _RECV_SIZE = 65536
 _FRAME_LOGGER = logging.getLogger("realtime.engine.websocket")
 
 
+class _FrameProtocol(ServerProtocol):
+    """``websockets``' server protocol, with a close between fragments answered.
+
+    RFC 6455 5.4 lets control frames come between the fragments of a
+    message, and 5.5.1 has a close frame answered with the code it carries.
+    ``websockets`` fails the connection with 1002 ("incomplete fragmented
+    message") instead; Node's ``ws`` echoes the close, and so does this:
+    the unfinished message is dropped, as the peer is done sending.
+    """
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.CLOSE:
+            self.current_size = None
+        super().recv_frame(frame)
+
+
 def frame_protocol(max_size: int | None, extensions: Sequence[Extension] = ()) -> ServerProtocol:
     """A ``websockets`` protocol past the handshake, to read and write frames.
 
@@ -78,7 +94,7 @@ def frame_protocol(max_size: int | None, extensions: Sequence[Extension] = ()) -
         max_size: the largest message accepted, in bytes.
         extensions: what the handshake negotiated (permessage-deflate).
     """
-    proto = ServerProtocol(state=State.OPEN, max_size=max_size, logger=_FRAME_LOGGER)
+    proto = _FrameProtocol(state=State.OPEN, max_size=max_size, logger=_FRAME_LOGGER)
     if extensions:
         proto.extensions = list(extensions)
     return proto
@@ -362,7 +378,10 @@ class WebSocketConnection:
             PacketDecodeError: a frame is not an Engine.IO packet (the
                 connection is closed with code 1003 or 1007 first).
         """
-        message: list[bytes] = []
+        # A fragmented message grows in one buffer: however many fragments
+        # it comes in (empty ones included), it holds no more than its bytes,
+        # which websockets' parser keeps under the limit.
+        message = bytearray()
         opcode: Opcode | None = None
         while True:
             try:
@@ -377,15 +396,16 @@ class WebSocketConnection:
                     yield self._decode(frame[1], frame[0])
                     continue
                 if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-                    opcode, message = frame.opcode, [bytes(frame.data)]
+                    if frame.fin:
+                        yield self._decode(bytes(frame.data), frame.opcode is Opcode.TEXT)
+                        continue
+                    opcode, message = frame.opcode, bytearray(frame.data)
                 elif frame.opcode is Opcode.CONT and opcode is not None:
-                    message.append(bytes(frame.data))
-                else:
-                    continue
-                if frame.fin:
-                    data = b"".join(message)
-                    is_text, opcode, message = opcode is Opcode.TEXT, None, []
-                    yield self._decode(data, is_text)
+                    message += frame.data
+                    if frame.fin:
+                        is_text, opcode = opcode is Opcode.TEXT, None
+                        data, message = bytes(message), bytearray()
+                        yield self._decode(data, is_text)
 
     def read_nowait(self) -> None:
         """Make :meth:`packets` yield :data:`NOTHING_YET` rather than wait."""

@@ -194,3 +194,70 @@ def client_messages(draw: st.DrawFn) -> list[ClientFrame]:
     if between is not None:
         frames.insert(draw(st.integers(1, len(frames))), between)
     return frames
+
+
+#: Byte sequences that are not UTF-8 (RFC 3629 3): a lone continuation byte,
+#: bytes never used, an overlong form, an encoded surrogate, a code point
+#: past U+10FFFF, a sequence cut short.
+NOT_UTF8 = (
+    b"\x80",
+    b"\xff",
+    b"\xfe",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xe2\x82",
+)
+#: Characters of one to four bytes in UTF-8.
+_WIDE_TEXT = st.text(alphabet=st.sampled_from("a4é€\U0001f600\u0800\U00010000"), max_size=40)
+
+
+def _text_at_edge(size: int, char: str) -> bytes:
+    """An Engine.IO message packet whose UTF-8 is ``size`` bytes, or one byte
+    more when ``char``'s width does not divide the rest."""
+    width = len(char.encode())
+    return ("4" + char * -(-(size - 1) // width)).encode()
+
+
+#: UTF-8 text payloads: valid (multi-byte characters, some at the edges of
+#: the length forms) or broken by a sequence that is not UTF-8, inserted
+#: anywhere, or by the payload ending inside a character.
+@st.composite
+def utf8_payloads(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["valid", "valid", "at-edge", "broken", "cut-short"]))
+    if kind == "at-edge":
+        return _text_at_edge(draw(_EDGES), draw(st.sampled_from("xé€\U0001f600")))
+    data = ("4" + draw(_WIDE_TEXT)).encode()
+    if kind == "broken":
+        at = draw(st.integers(1, len(data)))
+        return data[:at] + draw(st.sampled_from(NOT_UTF8)) + data[at:]
+    if kind == "cut-short":
+        return (data + "\U0001f600".encode())[: -draw(st.integers(1, 3))]
+    return data
+
+
+@st.composite
+def text_messages(draw: st.DrawFn) -> list[ClientFrame]:
+    """A text message, valid UTF-8 or not, whole or in fragments cut at any
+    byte (a character may be split between two fragments), with pings,
+    pongs or a close between its fragments."""
+    payload = draw(utf8_payloads())
+    mask = draw(st.binary(min_size=4, max_size=4))
+    if draw(st.booleans()):
+        return [ClientFrame(TEXT, payload, mask=mask)]
+    cuts = sorted(draw(st.sets(st.integers(0, len(payload)), min_size=1, max_size=4)))
+    pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
+    frames = [
+        ClientFrame(TEXT if i == 0 else CONT, piece, fin=i == len(pieces) - 1, mask=mask)
+        for i, piece in enumerate(pieces)
+    ]
+    controls = st.sampled_from(
+        [
+            ClientFrame(PING, b"between", mask=mask),
+            ClientFrame(PONG, b"", mask=mask),
+            ClientFrame(CLOSE, struct.pack("!H", 1000), mask=mask),
+        ]
+    )
+    for control in draw(st.lists(controls, max_size=2)):
+        frames.insert(draw(st.integers(1, len(frames))), control)
+    return frames

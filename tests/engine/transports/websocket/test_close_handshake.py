@@ -87,6 +87,21 @@ class TestClientCloses:
         assert [(f.opcode, bytes(f.data)) for f in frames] == [(Opcode.CLOSE, payload)]
         assert eio.disconnect_reason(echo.url, sid) == "transport close"
 
+    def test_a_close_between_fragments_is_echoed(self, echo: ServerProcess) -> None:
+        # RFC 6455 5.4: control frames may come between fragments (websockets
+        # alone would answer 1002; Node's ws echoes, as we do). The unfinished
+        # message is dropped.
+        raw, sid = opened(echo)
+        close = struct.pack("!H", 1000) + b"bye"
+        raw.sock.sendall(
+            ClientFrame(TEXT, b"4unfin", fin=False).wire() + ClientFrame(CLOSE, close).wire()
+        )
+        data, took = raw.read_until_eof(timeout=4)
+        raw.close()
+        assert took is not None, "the server did not close the connection"
+        assert [(f.opcode, bytes(f.data)) for f in server_frames(data)] == [(Opcode.CLOSE, close)]
+        assert eio.disconnect_reason(echo.url, sid) == "transport close"
+
     @pytest.mark.parametrize(
         ("frame", "code"),
         [
@@ -159,9 +174,8 @@ class TestServerCloses:
         assert [bytes(f.data) for f in frames if f.opcode is Opcode.TEXT] == [b"1"]
         (close,) = [f for f in frames if f.opcode is Opcode.CLOSE]
         assert close_code(close) == 1000
-        # Until the client answers, the connection stays open (7.1.1: the
-        # server closes it after the handshake, or when the client does not
-        # answer within the close timeout).
+        # The client answers; the server then closes the TCP connection
+        # (7.1.1), long before its close timeout.
         raw.sock.sendall(ClientFrame(CLOSE, bytes(close.data), mask=os.urandom(4)).wire())
         rest, took = raw.read_until_eof(timeout=4)
         raw.close()
