@@ -14,6 +14,8 @@ EXTRAS = {
     "redis": ["redis>=5", "msgpack>=1.0"],
     "msgpack": ["msgpack>=1.0"],
     "kombu": ["kombu>=5.3", "msgpack>=1.0"],
+    # Web Push (realtime.push): keys, VAPID signatures and aes128gcm.
+    "push": ["cryptography>=42"],
 }
 # The benchmarks measure against Flask-SocketIO in each async mode (with the
 # WebSocket packages its documentation asks for on gevent and threading) and
@@ -40,6 +42,10 @@ EXTRAS["test"] = sorted(
         *EXTRAS["msgpack"],
         *EXTRAS["redis"],
         *EXTRAS["kombu"],
+        *EXTRAS["push"],
+        # The reference aes128gcm implementation, which the tests decrypt
+        # realtime.push's messages with.
+        "http_ece>=1.2",
         # docs/flask/migration.md's tables are checked against it
         # (tests/flask_integration/test_migration_table.py).
         "Flask-SocketIO>=5.7,<6",

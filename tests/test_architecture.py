@@ -22,6 +22,7 @@ LAYERS = {
     "realtime.async_modes": 2,
     "realtime.serving": 2,
     "realtime.engine": 3,
+    "realtime.push": 3,
     "realtime.socketio.managers": 4,
     "realtime.socketio": 5,
     "realtime.flask_integration": 6,

@@ -70,6 +70,17 @@ if command -v npm >/dev/null 2>&1; then
     fi
 fi
 
+# --- Web Push tests (tests/push) ------------------------------------------------
+# The push service emulator, npm's web-push-testing, pinned by
+# tests/push/package-lock.json; installed the same way as above. Without npm
+# the push tests skip, or fail under CI.
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -f tests/push/node_modules/.package-lock.json ] ||
+        [ tests/push/package-lock.json -nt tests/push/node_modules/.package-lock.json ]; then
+        npm ci --prefix tests/push --no-audit --no-fund --loglevel=error >/dev/null
+    fi
+fi
+
 # --- The JavaScript client's build (realtime/static/build) -----------------------
 # tests/node/loading.test.mjs runs the build scripts to check that the files
 # generated from realtime/static/realtime.js are fresh: they need terser (and
