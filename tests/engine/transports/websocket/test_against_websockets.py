@@ -28,17 +28,24 @@ with 1009.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import struct
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from websockets.client import ClientProtocol
 from websockets.exceptions import TooManyFragments
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.sync.messages import Assembler
+from websockets.uri import parse_uri
 
+from realtime.async_modes import get_async_mode
+from realtime.engine.scheduler import Scheduler
+from realtime.engine.transports.websocket.connection import WebSocketConnection, frame_protocol
 from realtime.exceptions import PacketDecodeError
 from realtime.protocol.engineio import Packet, PacketType
 from tests.engine.transports.websocket.client_frames import (
@@ -53,7 +60,7 @@ from tests.engine.transports.websocket.client_frames import (
     text_messages,
 )
 from tests.engine.transports.websocket.test_close_handshake import server_frames
-from tests.engine.transports.websocket.test_connection import read_everything
+from tests.engine.transports.websocket.test_connection import ChunkedReads, read_everything
 
 _RECV_SIZE = 65536  # what the connection asks of a socket at most
 
@@ -239,3 +246,45 @@ def test_any_number_of_fragments_where_websockets_stops_at_4096() -> None:
     assert websockets_server(chunks, None) == Outcome([], [(Opcode.CLOSE, 1009)])
     # Over the limit, the same message is refused as any other.
     assert connection_reads(chunks, 4000) == Outcome([], [(Opcode.CLOSE, 1009)])
+
+
+_PACKETS = st.one_of(
+    st.builds(Packet, st.sampled_from(list(PacketType)), st.text(max_size=80)),
+    st.builds(Packet, st.just(PacketType.MESSAGE), st.binary(max_size=300)),
+    st.builds(
+        Packet,
+        st.just(PacketType.MESSAGE),
+        st.sampled_from([124, 125, 65534, 65535]).map("x".__mul__),
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_PACKETS, min_size=1, max_size=6))
+def test_compressed_frames_written_are_read_by_a_websockets_client(batch: list[Packet]) -> None:
+    # With permessage-deflate the frames are websockets' own; a websockets
+    # client with the extension reads each packet back, in order.
+    handed = ChunkedReads([])
+    mode = get_async_mode("threading")
+    connection = WebSocketConnection(
+        mode,
+        Scheduler(mode),
+        handed,
+        frame_protocol(None, [PerMessageDeflate(False, False, 15, 15)]),
+        max_size=None,
+        compressed=True,
+        log=logging.getLogger("tests.websocket"),
+        label="test",
+    )
+    connection.write_packets(batch[:1])
+    connection.write_packets(batch[1:])
+    client = ClientProtocol(parse_uri("ws://x/"), state=State.OPEN, max_size=None)
+    client.extensions = [PerMessageDeflate(False, False, 15, 15)]
+    written = handed.written()
+    assert written[0] & 0x40  # RSV1: compressed (RFC 7692 6)
+    client.receive_data(written)
+    assert client.parser_exc is None
+    frames = [e for e in client.events_received() if isinstance(e, Frame)]
+    assert all(f.fin for f in frames)
+    read = [bytes(f.data).decode() if f.opcode is Opcode.TEXT else bytes(f.data) for f in frames]
+    assert read == [packet.encode() for packet in batch]

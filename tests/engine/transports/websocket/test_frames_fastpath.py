@@ -230,8 +230,16 @@ packets = st.one_of(
 )
 
 
+def _at_edges(size: int) -> list[Packet]:
+    """A binary and a text message packet whose frames carry ``size`` bytes."""
+    return [Packet(PacketType.MESSAGE, bytes(size)), Packet(PacketType.MESSAGE, "x" * (size - 1))]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(packets, max_size=5))
+@example(_at_edges(125) + _at_edges(126))
+@example(_at_edges(65535) + _at_edges(65536))
+@example([Packet(PacketType.MESSAGE, "")])
 def test_it_writes_what_websockets_writes(batch: list[Packet]) -> None:
     messages = []
     for packet in batch:
