@@ -442,6 +442,17 @@ class Dispatcher:
             # Closed while joining (its connect handler runs, say).
             self._end(socket)
 
+    def drop(self, socket: Socket, reason: DisconnectReason) -> None:
+        """Close the connection that holds ``socket``, as lost (``reason``).
+
+        A socket whose connection is gone already, which nothing would ever
+        close, is closed itself, as dropped: its client can resume it.
+        """
+        if self.engine.is_connected(socket.eio_sid):
+            self.engine.disconnect(socket.eio_sid, reason=reason)
+        else:
+            self.close_socket(socket, reason, tell_client=False, dropped=True)
+
     def _finish_disconnect(self, socket: Socket, reason: DisconnectReason) -> None:
         try:
             resolved = self.handlers.resolve(socket.namespace)

@@ -170,7 +170,7 @@ class Server:
                 self._clients,
                 self.manager,
                 self.mode,
-                lambda eio_sid, reason: self.engine.disconnect(eio_sid, reason=reason),
+                self._dispatcher.drop,
                 self.logger,
             )
         self.async_handlers = async_handlers

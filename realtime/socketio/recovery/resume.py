@@ -32,7 +32,6 @@ from realtime.socketio.recovery.redis_log import RedisRecoveryLog
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.engine.outgoing import Outgoing
-    from realtime.protocol.engineio import EngineSid
     from realtime.protocol.socketio import SioPacket
     from realtime.socketio.managers.base import Manager
 
@@ -42,8 +41,9 @@ __all__ = ["LET_GO_TIMEOUT", "Resumed", "Resumer", "make_recovery_log", "strip_r
 LET_GO_TIMEOUT = 5.0
 _FIELDS = ("pid", "offset")
 
-#: How the resumer closes this process's connection of a client that came back.
-CloseConnection = Callable[["EngineSid", DisconnectReason], None]
+#: How the resumer closes the connection of one of this process's sockets, as
+#: lost (a socket whose connection is gone already is closed itself).
+CloseConnection = Callable[[Socket, DisconnectReason], None]
 
 
 def strip_recovery_fields(auth: Any) -> Any:
@@ -233,13 +233,13 @@ class Resumer:
         )
 
     def cut_off(self, namespace: str, rooms: Sequence[str] | None) -> None:
-        for sid, eio_sid in self._manager.members(namespace, rooms):
+        for sid, _ in self._manager.members(namespace, rooms):
             socket = self._clients.sockets.get(sid)
             if socket is not None and socket.pid is not None:
                 self._logger.warning(
                     "%s missed events that cannot be replayed; closing its connection", sid
                 )
-                self._close_connection(eio_sid, DisconnectReason.TRANSPORT_CLOSE)
+                self._close_connection(socket, DisconnectReason.TRANSPORT_CLOSE)
 
     def let_go(self, pid: str) -> None:
         """Close this process's connection still holding ``pid``, and wait until it has left."""
@@ -250,7 +250,7 @@ class Resumer:
             self._logger.info(
                 "%s came back on a new connection; closing its old one %s", old.sid, old.eio_sid
             )
-            self._close_connection(old.eio_sid, DisconnectReason.TRANSPORT_CLOSE)
+            self._close_connection(old, DisconnectReason.TRANSPORT_CLOSE)
         if old.finished is not None and not old.finished.wait(LET_GO_TIMEOUT):
             self._logger.warning(
                 "the disconnect handler of %s did not return within %s s; it cannot be resumed",

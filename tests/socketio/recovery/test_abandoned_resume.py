@@ -201,3 +201,41 @@ def test_a_connection_lost_while_its_connect_handler_runs(
         assert connect_reply["sid"] == sid, packets
         assert [json.loads(p[2:])[:2] for p in packets[1:]] == [["tick", 2]], packets
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_socket_whose_connection_vanished_unnoticed_is_let_go(
+    app: tuple[_App, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Defence in depth: were a socket ever left registered on a session the
+    # engine no longer has (the dispatcher never told; no known path does
+    # this now), nothing would close it. A resume closes it as dropped and
+    # gets it back at once, instead of waiting 5 s for it and coming back
+    # as a new socket while the ghost stays.
+    made, base = app
+    sio = made.sio
+    caplog.set_level(logging.INFO, logger="realtime")
+    first = _open(base)
+    assert _post(base, first, "40").text == "ok"
+    welcome = _connected(base, first)
+    sid, pid = welcome["sid"], welcome["pid"]
+    assert _post(base, first, '420["join"]').text == "ok"
+    assert _poll(base, first) == ["430[true]"]
+    sio.emit("tick", 1, to=ROOM)
+    offset = json.loads(_poll(base, first)[0][2:])[-1]
+    # The engine forgets the session without a word to the messaging layer.
+    sio.engine._sessions.pop(first)
+
+    sio.emit("tick", 2, to=ROOM)
+    second = _open(base)
+    started = time.monotonic()
+    assert _post(base, second, "40" + json.dumps({"pid": pid, "offset": offset})).text == "ok"
+    packets = _poll(base, second)
+    elapsed = time.monotonic() - started
+    connect = json.loads(packets[0][2:])
+    assert connect["sid"] == sid and connect["pid"] == pid, packets
+    assert [json.loads(p[2:])[:2] for p in packets[1:]] == [["tick", 2]], packets
+    assert elapsed < 3, elapsed
+    assert made.left == [sid], "its disconnect handler ran once"
+    assert "did not return within" not in caplog.text
+    sio.emit("tick", 3, to=ROOM)
+    assert [json.loads(p[2:])[:2] for p in _poll(base, second)] == [["tick", 3]]
