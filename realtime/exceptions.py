@@ -6,6 +6,7 @@ All of them derive from :class:`RealtimeError`::
     ├── ProtocolError          the peer sent something the protocol forbids
     │   └── PacketDecodeError  bytes that do not decode to a packet
     ├── ConnectionRefused      raised by a connect handler to refuse a client
+    ├── EventRefused           raised by an event middleware to refuse an event
     ├── AckTimeout             no acknowledgement in time (also a TimeoutError)
     ├── BrokerUnavailable      the message broker cannot be reached
     └── ConfigurationError     an option that cannot work (also a ValueError)
@@ -78,6 +79,25 @@ class ConnectionRefused(RealtimeError):
         if self.data is not None:
             args["data"] = self.data
         return args
+
+
+class EventRefused(RealtimeError):
+    """Raised by an event middleware to refuse an event: no handler runs.
+
+    Args:
+        *answer: the arguments of the acknowledgement the client gets, if it
+            asked for one (an error value of the application's choosing,
+            ``{"error": "forbidden"}`` say). With none, no acknowledgement
+            is sent (as Node's server does), and the client's own timeout
+            tells it.
+
+    Attributes:
+        answer: the acknowledgement's arguments, as a list.
+    """
+
+    def __init__(self, *answer: Any) -> None:
+        self.answer = list(answer)
+        super().__init__("event refused")
 
 
 class AckTimeout(RealtimeError, TimeoutError):

@@ -4,7 +4,7 @@
 Flask-SocketIO app needs to change. This module only re-exports.
 """
 
-from realtime.exceptions import ConnectionRefused
+from realtime.exceptions import ConnectionRefused, EventRefused
 from realtime.flask_integration.extension import Realtime
 from realtime.flask_integration.helpers import (
     call,
@@ -30,6 +30,7 @@ ConnectionRefusedError = ConnectionRefused
 __all__ = [
     "ConnectionRefused",
     "ConnectionRefusedError",
+    "EventRefused",
     "Namespace",
     "Realtime",
     "RealtimeTestClient",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from flask import current_app
 
 from realtime.async_modes import patched_mode
-from realtime.exceptions import ConfigurationError, ConnectionRefused
+from realtime.exceptions import ConfigurationError, ConnectionRefused, EventRefused
 from realtime.flask_integration.context import (
     SocketContext,
     enter_handler,
@@ -103,11 +103,23 @@ class Dispatcher:
         """
         if message == "connect":
             call_args = fit_arguments(handler, args[1:2])
-        elif message == "disconnect":
+        elif message in ("disconnect", "disconnecting"):
             call_args = fit_arguments(handler, args)
         else:
             call_args = args
         return self._dispatch(handler, message, socket, args, call_args, fallback=None)
+
+    def run_in_context(
+        self,
+        fn: Handler,
+        message: str,
+        socket: SocketContext,
+        event_args: tuple[Any, ...],
+        call_args: tuple[Any, ...],
+    ) -> Any:
+        """Run ``fn(*call_args)`` in ``socket``'s contexts, ``request.event``
+        naming ``message`` and ``event_args`` (middlewares and listeners)."""
+        return self._dispatch(fn, message, socket, event_args, call_args, fallback=None)
 
     def callback(self, callback: Callable[..., Any], sender: SocketContext) -> Callable[..., Any]:
         """``callback`` for an emit made in a handler: it will run in ``sender``'s contexts.
@@ -175,7 +187,7 @@ class Dispatcher:
             with context:
                 try:
                     result = _synchronous(app, handler)(*call_args)
-                except (ConnectionRefused, ConnectionRefusedError):
+                except (ConnectionRefused, ConnectionRefusedError, EventRefused):
                     raise
                 except Exception as exc:
                     on_error = settings.exception_handlers.get(

@@ -32,6 +32,7 @@ from realtime.flask_integration.options import (
     server_arguments,
 )
 from realtime.flask_integration.running import Runner
+from realtime.flask_integration.server_api import ExtensionSocket4API, Install
 from realtime.flask_integration.test_client import RealtimeTestClient
 from realtime.socketio.emitter import Emitter
 from realtime.socketio.handlers import HandlerRegistry, NamespaceKey
@@ -50,8 +51,12 @@ ErrorHandler = Callable[[Exception], Any]
 E = TypeVar("E", bound=ErrorHandler)
 
 
-class Realtime:
+class Realtime(ExtensionSocket4API):
     """Socket.IO for a Flask app; Flask-SocketIO's ``SocketIO``, and more.
+
+    Besides Flask-SocketIO's API, it has Node's socket.io 4 server tools
+    (middlewares, ``on_any``...: see
+    :class:`~realtime.flask_integration.server_api.ExtensionSocket4API`).
 
     Args:
         app: the Flask app, or None to call :meth:`init_app` later (app
@@ -102,6 +107,7 @@ class Realtime:
         self.default_exception_handler: ErrorHandler | None = None
         self._handlers: list[tuple[str, Handler, NamespaceKey]] = []
         self._namespaces: list[Namespace] = []
+        self._server_installs: list[Install] = []
         # The async def handlers, by name (see check_coroutines).
         self._coroutines: list[str] = []
         self._servers: weakref.WeakKeyDictionary[Flask, Server] = weakref.WeakKeyDictionary()
@@ -151,6 +157,7 @@ class Realtime:
             server.on(event, wrapper, namespace)
         for namespace_handler in self._namespaces:
             server.register_namespace(namespace_handler)
+        self.install_socket4(server)
         inner = app.wsgi_app
         previous = self._servers.get(app)
         if previous is not None:

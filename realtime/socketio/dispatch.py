@@ -22,13 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 from realtime.engine import DisconnectReason
 from realtime.engine.outgoing import Outgoing
-from realtime.exceptions import BrokerUnavailable, ConnectionRefused, PacketDecodeError
+from realtime.exceptions import (
+    BrokerUnavailable,
+    ConnectionRefused,
+    EventRefused,
+    PacketDecodeError,
+)
 from realtime.protocol.parsers import Parser
 from realtime.protocol.socketio import SioPacket, SioPacketType, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
 from realtime.socketio.clients import Clients, Connection, Socket
 from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
 from realtime.socketio.managers.emit_args import as_args
+from realtime.socketio.middlewares import REJECTED, Middlewares, refusal_of
 from realtime.socketio.ordering import OrderedRunner
 from realtime.socketio.recovery.options import RECOVERABLE_REASONS
 from realtime.socketio.recovery.resume import Resumer, strip_recovery_fields
@@ -52,7 +58,6 @@ __all__ = [
 
 #: CONNECT_ERROR messages, as the reference server words them.
 INVALID_NAMESPACE = "Invalid namespace"
-REJECTED = "Connection rejected by server"
 
 NamespacesOption = str | list[str] | tuple[str, ...] | set[str] | Callable[[str, Any], bool] | None
 
@@ -151,6 +156,8 @@ class Dispatcher:
         self.connect_timeout = 45.0
         #: Connection state recovery, when it is on.
         self.resumer: Resumer | None = None
+        #: The application's middlewares and on_any listeners.
+        self.middlewares = Middlewares(logger, _RAISING.get)
 
     # -- from the engine (the EngineListener port) -------------------------------
 
@@ -381,6 +388,14 @@ class Dispatcher:
     def run_connect_handler(
         self, resolved: Resolved | None, socket: Socket, auth: Any
     ) -> tuple[str, Any] | None:
+        """Run the connection middlewares (unless a recovered socket skips
+        them), then the connect handler; the refusal (message, data), if any."""
+        resumer = self.resumer
+        skip = socket.recovered and resumer is not None and resumer.options.skip_middlewares
+        if self.middlewares.connection and not skip:
+            refusal = self.middlewares.admit(socket.namespace, socket.sid, socket.environ, auth)
+            if refusal is not None:
+                return refusal
         found = resolved.find("connect") if resolved is not None else None
         if found is None:
             return None
@@ -389,7 +404,7 @@ class Dispatcher:
         try:
             accepted = handler(*prefix, *arguments)
         except (ConnectionRefused, ConnectionRefusedError) as exc:
-            return _refusal_of(exc)
+            return refusal_of(exc)
         except Exception:
             if _RAISING.get():
                 raise
@@ -456,10 +471,13 @@ class Dispatcher:
     def _finish_disconnect(self, socket: Socket, reason: DisconnectReason) -> None:
         try:
             resolved = self.handlers.resolve(socket.namespace)
-            found = resolved.find("disconnect") if resolved is not None else None
-            if found is not None:
-                handler, prefix = found
-                self.call(handler, *prefix, *fit_arguments(handler, (socket.sid, reason), prefix))
+            # "disconnecting" first (its rooms are those it left), then "disconnect".
+            for name in ("disconnecting", "disconnect"):
+                found = resolved.find(name) if resolved is not None else None
+                if found is not None:
+                    handler, prefix = found
+                    arguments = fit_arguments(handler, (socket.sid, reason), prefix)
+                    self.call(handler, *prefix, *arguments)
         finally:
             self._end(socket)
 
@@ -487,6 +505,13 @@ class Dispatcher:
 
     def _event(self, socket: Socket, packet: SioPacket) -> None:
         event = packet.event_name or ""
+        args = packet.args
+        if self.middlewares.screening:
+            screened = self.middlewares.screen(socket.namespace, socket.sid, event, args)
+            if isinstance(screened, EventRefused):
+                self._refused(socket, packet, event, screened)
+                return
+            event, args = screened
         resolved = self.handlers.resolve(socket.namespace)
         found = resolved.find(event) if resolved is not None else None
         if found is None:
@@ -494,7 +519,7 @@ class Dispatcher:
             return
         handler, prefix = found
         try:
-            result = handler(*prefix, socket.sid, *packet.args)
+            result = handler(*prefix, socket.sid, *args)
         except Exception as exc:
             if _RAISING.get():
                 raise
@@ -506,7 +531,7 @@ class Dispatcher:
                     event,
                     socket.sid,
                     socket.namespace,
-                    len(packet.args),
+                    len(args),
                     exc,
                 )
             else:
@@ -514,6 +539,15 @@ class Dispatcher:
             return
         if packet.id is not None:
             ack = SioPacket(SioPacketType.ACK, socket.namespace, as_args(result), packet.id)
+            self.delivery.packet(socket.eio_sid, ack)
+
+    def _refused(
+        self, socket: Socket, packet: SioPacket, event: str, refusal: EventRefused
+    ) -> None:
+        """An event middleware refused the event: its ack carries the refusal's answer."""
+        self.logger.debug("event %r from %s in %s refused", event, socket.sid, socket.namespace)
+        if packet.id is not None and refusal.answer:
+            ack = SioPacket(SioPacketType.ACK, socket.namespace, refusal.answer, packet.id)
             self.delivery.packet(socket.eio_sid, ack)
 
     def call(self, handler: Callable[..., Any], *args: Any) -> Any:
@@ -546,7 +580,16 @@ class Dispatcher:
     # -- for the manager (the ManagerHost port) -----------------------------------
 
     def deliver(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> bool:
+        if self.middlewares.watching_outgoing:
+            self.outgoing_seen(namespace, eio_sid, outgoing)
         return self.delivery.deliver(namespace, eio_sid, outgoing)
+
+    def outgoing_seen(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> None:
+        """A message goes to a client of this process: the outgoing listeners hear of it."""
+        connection = self.clients.connections.get(eio_sid)
+        socket = connection.sockets.get(namespace) if connection is not None else None
+        if socket is not None:
+            self.middlewares.delivered(namespace, socket.sid, outgoing, self.parser)
 
     def ask(
         self,
@@ -568,16 +611,3 @@ class Dispatcher:
 
 def _name(handler: Callable[..., Any]) -> str:
     return str(getattr(handler, "__name__", handler))
-
-
-def _refusal_of(exc: Exception) -> tuple[str, Any]:
-    if isinstance(exc, ConnectionRefused):
-        return (exc.message or REJECTED, exc.data)
-    # The builtin ConnectionRefusedError: (message), (message, data), or
-    # (message, *data), which python-socketio sends as a list.
-    args = exc.args
-    if not args:
-        return (REJECTED, None)
-    if len(args) > 2:
-        return (str(args[0]), list(args[1:]))
-    return (str(args[0]), args[1] if len(args) > 1 else None)

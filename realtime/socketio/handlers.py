@@ -15,7 +15,7 @@ looked up as python-socketio does, in this order:
 5. a class-based :class:`~realtime.socketio.namespace.Namespace` serving
    the namespace.
 
-``connect`` and ``disconnect`` never go to a catch-all handler.
+``connect``, ``disconnect`` and ``disconnecting`` never go to a catch-all handler.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ Handler = Callable[..., Any]
 NamespaceKey = str | re.Pattern[str]
 CATCH_ALL = "*"
 #: Events no catch-all handler gets.
-_RESERVED = frozenset({"connect", "disconnect"})
+_RESERVED = frozenset({"connect", "disconnect", "disconnecting"})
 
 
 @runtime_checkable

@@ -86,8 +86,12 @@ class Namespace:
 
         A subclass that overrides :meth:`trigger_event` dispatches its own
         way and gets every event (its name first); otherwise the
-        ``on_<event>`` method, if there is one.
+        ``on_<event>`` method, if there is one. ``disconnecting``, which
+        python-socketio never sends, reaches only a class with an
+        ``on_disconnecting`` method.
         """
+        if event == "disconnecting" and not callable(getattr(self, "on_disconnecting", None)):
+            return None
         if type(self).trigger_event is not Namespace.trigger_event:
             return self.trigger_event, (event,)
         method = getattr(self, f"on_{event}", None)

@@ -38,6 +38,7 @@ from realtime.socketio.managers.pubsub import PubSubManager
 from realtime.socketio.recovery.log import RecoveryLog
 from realtime.socketio.recovery.options import RecoveryOptions
 from realtime.socketio.recovery.resume import Resumer, make_recovery_log
+from realtime.socketio.server_api import Socket4API
 
 __all__ = ["Server"]
 
@@ -47,8 +48,11 @@ Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
 
 
-class Server:
+class Server(Socket4API):
     """A Socket.IO v5 server, usable as a WSGI application.
+
+    Besides python-socketio's API, it has Node's socket.io 4 server tools
+    (middlewares, ``on_any``...: see :class:`~realtime.socketio.server_api.Socket4API`).
 
     Args:
         manager: where rooms live and how messages fan out (default: in this

@@ -16,6 +16,7 @@ PACKAGE = Path(realtime.__file__).resolve().parent
 EXPECTED = {
     "ConnectionRefused",
     "ConnectionRefusedError",
+    "EventRefused",
     "Namespace",
     "Realtime",
     "RealtimeTestClient",

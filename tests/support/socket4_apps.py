@@ -1,0 +1,234 @@
+"""Apps with Node's socket.io 4 server tools: middlewares, on_any, disconnecting.
+
+``sio_socket4`` is the bare :class:`realtime.Server`, ``flask_socket4`` the
+same behaviour on the Flask extension. Both:
+
+- connection middlewares on "/": auth ``{"mw_refuse": m}`` is refused by the
+  first with message m and data ``{"by": "middleware"}``; ``{"mw_false":
+  true}`` by returning False; otherwise each adds its name to the socket's
+  ``trail`` (kept in the session), and the connect handler adds
+  ``"connect"``. Auth ``{"handler_refuse": m}`` is refused by the connect
+  handler (which then never sees a middleware refusal). "/other" has a
+  middleware of its own, registered for ``"*"``, that records the namespace.
+- an event middleware: ``secret`` is refused with the ack ``{"error":
+  "forbidden"}``, ``hush`` refused with no ack, ``shout`` becomes ``echo``
+  with its string arguments upper-cased; ``echo`` acks its arguments.
+- ``on_any`` records every incoming event (name and arguments) per client,
+  ``on_any_outgoing`` every outgoing one; ``seen`` and ``seen_out`` ack them.
+- ``join`` (room); ``disconnecting`` and ``disconnect`` record the rooms
+  they see, which ``exits`` (sid) acks.
+- ``trail`` acks the trail; ``ping_me`` emits ``pong`` to the sender.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request, session
+
+import realtime
+from realtime import ConnectionRefused, EventRefused
+from realtime.flask_integration import Realtime, emit, join_room, rooms
+
+
+def sio_socket4(mode: str, **options: Any) -> realtime.Server:
+    sio = realtime.Server(async_mode=mode, **options)
+    incoming: dict[str, list[Any]] = {}
+    outgoing: dict[str, list[Any]] = {}
+    exits: dict[str, dict[str, list[str]]] = {}
+
+    @sio.use
+    def first(sid: str, environ: dict[str, Any], auth: Any) -> Any:
+        if isinstance(auth, dict) and "mw_refuse" in auth:
+            raise ConnectionRefusedError(auth["mw_refuse"], {"by": "middleware"})
+        if isinstance(auth, dict) and auth.get("mw_false"):
+            return False
+        sio.save_session(sid, {"trail": ["first"]})
+        return None
+
+    @sio.use
+    def second(sid: str) -> None:
+        with sio.session(sid) as data:
+            data["trail"].append("second")
+
+    @sio.use(namespace="*")
+    def everywhere(namespace: str, sid: str) -> None:
+        if namespace != "/":
+            sio.save_session(sid, {"trail": [f"everywhere {namespace}"]}, namespace)
+
+    @sio.on("connect")
+    def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        if isinstance(auth, dict) and "handler_refuse" in auth:
+            raise ConnectionRefused(auth["handler_refuse"])
+        with sio.session(sid) as data:
+            data["trail"].append("connect")
+
+    @sio.on("connect", namespace="/other")
+    def connect_other(sid: str) -> None:
+        pass
+
+    @sio.on("trail", namespace="/other")
+    def trail_other(sid: str) -> Any:
+        return sio.get_session(sid, "/other").get("trail")
+
+    @sio.event_middleware
+    def screen(sid: str, event: str, args: list[Any]) -> Any:
+        if event == "secret":
+            raise EventRefused({"error": "forbidden"})
+        if event == "hush":
+            raise EventRefused()
+        if event == "shout":
+            return "echo", [a.upper() if isinstance(a, str) else a for a in args]
+        return None
+
+    @sio.on_any
+    def any_in(sid: str, event: str, *args: Any) -> None:
+        incoming.setdefault(sid, []).append([event, *args])
+
+    @sio.on_any_outgoing
+    def any_out(sid: str, event: str, *args: Any) -> None:
+        outgoing.setdefault(sid, []).append([event, *args])
+
+    @sio.event
+    def trail(sid: str) -> Any:
+        return sio.get_session(sid).get("trail")
+
+    @sio.event
+    def echo(sid: str, *args: Any) -> Any:
+        return args
+
+    @sio.event
+    def secret(sid: str) -> str:
+        return "leaked"
+
+    @sio.event
+    def seen(sid: str) -> Any:
+        return incoming.get(sid, [])
+
+    @sio.event
+    def seen_out(sid: str) -> Any:
+        return outgoing.get(sid, [])
+
+    @sio.event
+    def ping_me(sid: str) -> None:
+        sio.emit("pong", ("a", 1), to=sid)
+
+    @sio.event
+    def join(sid: str, room: str) -> None:
+        sio.enter_room(sid, room)
+
+    @sio.on("disconnecting")
+    def disconnecting(sid: str, reason: Any) -> None:
+        exits.setdefault(sid, {})["disconnecting"] = sio.rooms(sid)
+
+    @sio.on("disconnect")
+    def disconnect(sid: str, reason: Any) -> None:
+        exits.setdefault(sid, {})["disconnect"] = sio.rooms(sid)
+
+    @sio.event
+    def exits_of(sid: str, other: str) -> Any:
+        return exits.get(other)
+
+    return sio
+
+
+def flask_socket4(mode: str, **options: Any) -> Flask:
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "socket4"
+    socketio = Realtime(app, async_mode=mode, **options)
+    incoming: dict[str, list[Any]] = {}
+    outgoing: dict[str, list[Any]] = {}
+    exits: dict[str, dict[str, list[str]]] = {}
+
+    @socketio.use
+    def first(auth: Any) -> Any:
+        if isinstance(auth, dict) and "mw_refuse" in auth:
+            raise ConnectionRefused(auth["mw_refuse"], {"by": "middleware"})
+        if isinstance(auth, dict) and auth.get("mw_false"):
+            return False
+        session["trail"] = [f"first {request.sid}"]  # type: ignore[attr-defined]
+        return None
+
+    @socketio.use
+    def second() -> None:
+        session["trail"] = [*session["trail"], "second"]
+
+    @socketio.use(namespace="*")
+    def everywhere() -> None:
+        namespace = request.namespace  # type: ignore[attr-defined]
+        if namespace != "/":
+            session["trail"] = [f"everywhere {namespace}"]
+
+    @socketio.on("connect", namespace="/other")
+    def connect_other() -> None:
+        pass
+
+    @socketio.on("trail", namespace="/other")
+    def trail_other() -> Any:
+        return session.get("trail")
+
+    @socketio.on("connect")
+    def connect(auth: Any) -> None:
+        if isinstance(auth, dict) and "handler_refuse" in auth:
+            raise ConnectionRefused(auth["handler_refuse"])
+        session["trail"] = [*session["trail"], "connect"]
+
+    @socketio.event_middleware
+    def screen(event: str, args: list[Any]) -> Any:
+        if event == "secret":
+            raise EventRefused({"error": "forbidden", "sid": request.sid})  # type: ignore[attr-defined]
+        if event == "hush":
+            raise EventRefused()
+        if event == "shout":
+            return "echo", [a.upper() if isinstance(a, str) else a for a in args]
+        return None
+
+    @socketio.on_any
+    def any_in(event: str, *args: Any) -> None:
+        incoming.setdefault(request.sid, []).append([event, *args])  # type: ignore[attr-defined]
+
+    @socketio.on_any_outgoing
+    def any_out(event: str, *args: Any) -> None:
+        outgoing.setdefault(request.sid, []).append([event, *args])  # type: ignore[attr-defined]
+
+    @socketio.event
+    def trail() -> Any:
+        return session.get("trail")
+
+    @socketio.event
+    def echo(*args: Any) -> Any:
+        return args
+
+    @socketio.event
+    def secret() -> str:
+        return "leaked"
+
+    @socketio.event
+    def seen() -> Any:
+        return incoming.get(request.sid, [])  # type: ignore[attr-defined]
+
+    @socketio.event
+    def seen_out() -> Any:
+        return outgoing.get(request.sid, [])  # type: ignore[attr-defined]
+
+    @socketio.event
+    def ping_me() -> None:
+        emit("pong", ("a", 1))
+
+    @socketio.event
+    def join(room: str) -> None:
+        join_room(room)
+
+    @socketio.on("disconnecting")
+    def disconnecting(reason: Any) -> None:
+        exits.setdefault(request.sid, {})["disconnecting"] = rooms()  # type: ignore[attr-defined]
+
+    @socketio.on("disconnect")
+    def disconnect(reason: Any) -> None:
+        exits.setdefault(request.sid, {})["disconnect"] = rooms()  # type: ignore[attr-defined]
+
+    @socketio.event
+    def exits_of(other: str) -> Any:
+        return exits.get(other)
+
+    return app
