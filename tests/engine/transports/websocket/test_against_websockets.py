@@ -98,8 +98,9 @@ def websockets_server(chunks: list[bytes], max_size: int | None, *, as_is: bool 
     thread: after each read, the messages complete so far are taken and
     decoded as its ``recv()`` does, then as Engine.IO packets.
 
-    ``as_is`` leaves out the close between fragments that the connection
-    means to answer differently.
+    By default a close between fragments is echoed, the one difference in
+    frames the connection means to have; ``as_is`` runs ``websockets``'
+    protocol unchanged.
     """
     protocol_class = ServerProtocol if as_is else _EchoingCloseBetweenFragments
     proto = protocol_class(state=State.OPEN, max_size=max_size)
