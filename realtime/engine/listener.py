@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from realtime.exceptions import ConfigurationError, ConnectionRefused
 
 if TYPE_CHECKING:
-    from realtime.engine.session import DisconnectReason, Session
+    from realtime.engine.session import Backlogged, DisconnectReason, Session
     from realtime.protocol.engineio import EngineSid
 
 __all__ = ["EVENTS", "EngineListener", "EventName", "HandlerListener"]
@@ -42,6 +42,12 @@ class EngineListener(Protocol):
 
     def message_received(self, sid: EngineSid, data: str | bytes) -> None:
         """A message from the client, on the task that read it, in arrival order."""
+
+    def flow_control(self, sid: EngineSid) -> Backlogged | None:
+        """How a transport asks whether the client's messages pile up faster
+        than they are handled (None: they never do); asked once per reading
+        task, the answer is called after each message passed on.
+        """
 
     def session_closed(self, sid: EngineSid, reason: DisconnectReason) -> None:
         """The session ended; called once, after its last message."""
@@ -106,6 +112,11 @@ class HandlerListener:
             session.executor.submit(self._call, handler, sid, data)
         else:
             self._call(handler, sid, data)
+
+    def flow_control(self, sid: EngineSid) -> Backlogged | None:
+        # The bare engine's message handlers bound nothing: they run on the
+        # reading task, or in turn on the session's executor.
+        return None
 
     def session_closed(self, sid: EngineSid, reason: DisconnectReason) -> None:
         handler = self._handlers.get("disconnect")

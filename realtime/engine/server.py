@@ -23,7 +23,7 @@ from realtime.engine.local_channel import LocalChannel
 from realtime.engine.options import Cookie, CookieOption, EngineOptions
 from realtime.engine.outgoing import Outgoing
 from realtime.engine.scheduler import Scheduler
-from realtime.engine.session import DisconnectReason, Session
+from realtime.engine.session import Backlogged, DisconnectReason, Session
 from realtime.engine.transports.base import Opened, StartResponse, Transport
 from realtime.engine.transports.polling import PollingTransport
 from realtime.engine.transports.sse_streaming import SseTransport, StreamingTransport
@@ -501,6 +501,9 @@ class Server:
 
     def session_message(self, session: Session, data: str | bytes) -> None:
         self._listener.message_received(session.sid, data)
+
+    def session_flow_control(self, session: Session) -> Backlogged | None:
+        return self._listener.flow_control(session.sid)
 
     def session_closed(self, session: Session, reason: DisconnectReason) -> None:
         self.logger.debug("session %s closed: %s", session.sid, reason)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,9 +33,15 @@ if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.engine.scheduler import Scheduler, TimerHandle
 
+#: ``backlogged(resume)``: whether a client's messages wait for its handlers
+#: beyond the bound. True pauses reading from that client; ``resume()`` is
+#: then called once (from a worker) when the handlers caught up.
+Backlogged = Callable[[Callable[[], None]], bool]
+
 __all__ = [
     "MAX_PACKETS_PER_POLL",
     "OUTBOX_LIMIT",
+    "Backlogged",
     "DisconnectReason",
     "DuplicateRequestError",
     "Heartbeat",
@@ -136,6 +142,9 @@ class SessionHost(Protocol):
 
     def session_message(self, session: Session, data: str | bytes) -> None:
         """A message arrived from the client."""
+
+    def session_flow_control(self, session: Session) -> Backlogged | None:
+        """See :meth:`Session.flow_control`."""
 
     def session_closed(self, session: Session, reason: DisconnectReason) -> None:
         """The session ended (the app is told once); it may linger while closing."""
@@ -359,6 +368,18 @@ class Session:
             # it on its current transport is confused, not hostile.
             self._log.debug("session %s: ignored an upgrade packet on %s", self.sid, self.transport)
         # PING from a client (v3 habit) and NOOP need no answer.
+
+    def flow_control(self) -> Backlogged | None:
+        """``backlogged(resume)``, which a transport calls after each message
+        it passed on (None: nothing to ask).
+
+        When it returns true the transport reads nothing more from the
+        client until ``resume()`` is called (from a worker, once the
+        handlers caught up): a client that sends faster than its handlers
+        run is held back by TCP, or by its polling requests waiting, instead
+        of filling the server's memory.
+        """
+        return self._host.session_flow_control(self)
 
     # -- upgrading ------------------------------------------------------------
 

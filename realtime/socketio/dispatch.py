@@ -35,12 +35,13 @@ from realtime.socketio.clients import Clients, Connection, Socket
 from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
 from realtime.socketio.managers.emit_args import as_args
 from realtime.socketio.middlewares import REJECTED, Middlewares, refusal_of
-from realtime.socketio.ordering import OrderedRunner
+from realtime.socketio.ordering import PENDING_LIMIT, OrderedRunner
 from realtime.socketio.recovery.options import RECOVERABLE_REASONS
 from realtime.socketio.recovery.resume import Resumer, strip_recovery_fields
 
 if TYPE_CHECKING:
     from realtime.engine import Server as EngineServer
+    from realtime.engine.session import Backlogged
     from realtime.protocol.engineio import EngineSid
     from realtime.socketio.delivery import Delivery
     from realtime.socketio.managers import Manager
@@ -154,6 +155,7 @@ class Dispatcher:
         self.always_connect = False
         self.namespaces: NamespacesOption = None
         self.connect_timeout = 45.0
+        self.max_pending_events = PENDING_LIMIT
         #: Connection state recovery, when it is on.
         self.resumer: Resumer | None = None
         #: The application's middlewares and on_any listeners.
@@ -166,7 +168,7 @@ class Dispatcher:
             eio_sid,
             environ,
             self.parser.make_decoder(),
-            OrderedRunner(self.mode, self.engine.scheduler),
+            OrderedRunner(self.mode, self.engine.scheduler, limit=self.max_pending_events),
         )
         self.clients.connections[eio_sid] = connection
         connection.connect_timer = self.engine.scheduler.call_later(
@@ -224,6 +226,10 @@ class Dispatcher:
                 self._run(connection, callback, packet.args)
         elif kind is SioPacketType.DISCONNECT:
             self.close_socket(socket, DisconnectReason.CLIENT_DISCONNECT, tell_client=False)
+
+    def flow_control(self, eio_sid: EngineSid) -> Backlogged | None:
+        connection = self.clients.connections.get(eio_sid)
+        return None if connection is None else connection.runner.backlogged
 
     def session_closed(self, eio_sid: EngineSid, reason: DisconnectReason) -> None:
         self.delivery.forget(eio_sid)

@@ -11,6 +11,12 @@ that loops, streaming until told to stop, is a common pattern): a call that
 has waited behind a handler running longer than ``patience`` seconds starts
 anyway. The check is one scheduler entry per connection at a time, never one
 per event.
+
+A client that sends faster than its handlers run gets back-pressure: once
+``limit`` calls wait, :meth:`OrderedRunner.backlogged` says so, and the
+engine stops reading that client until half of them have run (then it is
+called back). Its memory stays bounded, and every event read is handled, in
+order.
 """
 
 from __future__ import annotations
@@ -25,13 +31,17 @@ if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
     from realtime.engine.scheduler import Scheduler, TimerHandle
 
-__all__ = ["PATIENCE", "OrderedRunner"]
+__all__ = ["PATIENCE", "PENDING_LIMIT", "OrderedRunner"]
 
 logger = logging.getLogger("realtime.socketio")
 
 #: Seconds a client's next handler waits behind a running one before it
 #: starts alongside it.
 PATIENCE = 0.5
+
+#: Calls of one client waiting for a worker before reading it pauses (the
+#: ``max_pending_events`` option).
+PENDING_LIMIT = 256
 
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
 
@@ -43,23 +53,35 @@ class OrderedRunner:
         mode: the async mode (workers, lock, clock).
         scheduler: where the patience check is scheduled.
         patience: seconds before queued calls stop waiting for a running one.
+        limit: queued calls past which :meth:`backlogged` is true.
     """
 
     __slots__ = (
         "_calls",
         "_check",
+        "_limit",
         "_lock",
         "_mode",
         "_patience",
+        "_resumes",
         "_running",
         "_scheduler",
         "_workers",
     )
 
-    def __init__(self, mode: AsyncMode, scheduler: Scheduler, patience: float = PATIENCE) -> None:
+    def __init__(
+        self,
+        mode: AsyncMode,
+        scheduler: Scheduler,
+        patience: float = PATIENCE,
+        limit: int = PENDING_LIMIT,
+    ) -> None:
         self._mode = mode
         self._scheduler = scheduler
         self._patience = patience
+        self._limit = limit
+        # Who to call back once the queue is down to half the limit.
+        self._resumes: list[Callable[[], None]] | None = None
         self._lock = mode.lock()
         # Made when a call comes and dropped when none is left: an idle
         # connection keeps no deque (a deque is some 600 bytes).
@@ -82,6 +104,27 @@ class OrderedRunner:
                 self._start_worker_locked()
             else:
                 self._plan_check_locked()
+
+    def backlogged(self, resume: Callable[[], None]) -> bool:
+        """Whether ``limit`` calls or more wait; if so, ``resume()`` is called
+        (from a worker) once no more than half of the limit wait."""
+        calls = self._calls
+        if calls is None or len(calls) < self._limit:
+            return False  # the usual answer, without the lock
+        with self._lock:
+            calls = self._calls
+            if calls is None or len(calls) < self._limit:
+                return False
+            if self._resumes is None:
+                self._resumes = []
+            self._resumes.append(resume)
+            return True
+
+    @property
+    def pending(self) -> int:
+        """How many calls wait for a worker."""
+        calls = self._calls
+        return 0 if calls is None else len(calls)
 
     def _all_stuck(self, now: float) -> bool:
         return all(
@@ -116,6 +159,7 @@ class OrderedRunner:
         # call to the next (or away) in a single step.
         lock = self._lock
         monotonic = self._mode.monotonic
+        low = self._limit // 2
         lock.acquire()
         try:
             while True:
@@ -123,11 +167,23 @@ class OrderedRunner:
                 if not calls:
                     self._calls = None
                     del self._running[worker]
+                    resumes, self._resumes = self._resumes, None
+                    if resumes:
+                        lock.release()
+                        try:
+                            _resume(resumes)
+                        finally:
+                            lock.acquire()
                     return
                 fn, args = calls.popleft()
                 self._running[worker] = monotonic()
+                resumes = None
+                if self._resumes is not None and len(calls) <= low:
+                    resumes, self._resumes = self._resumes, None
                 lock.release()
                 try:
+                    if resumes:
+                        _resume(resumes)
                     fn(*args)
                 except Exception:
                     logger.exception("unhandled error in a handler")
@@ -135,3 +191,11 @@ class OrderedRunner:
                     lock.acquire()
         finally:
             lock.release()
+
+
+def _resume(resumes: list[Callable[[], None]]) -> None:
+    for resume in resumes:
+        try:
+            resume()
+        except Exception:
+            logger.exception("error resuming a paused reader")

@@ -35,6 +35,7 @@ from realtime.socketio.handlers import (
 from realtime.socketio.managers import Manager, MemoryManager
 from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.pubsub import PubSubManager
+from realtime.socketio.ordering import PENDING_LIMIT
 from realtime.socketio.recovery.log import RecoveryLog
 from realtime.socketio.recovery.options import RecoveryOptions
 from realtime.socketio.recovery.resume import Resumer, make_recovery_log
@@ -89,6 +90,12 @@ class Server(Socket4API):
             ``(namespace, auth) -> bool``. ``"/"`` is always allowed.
         connect_timeout: seconds a client has to join a namespace before its
             connection is closed.
+        max_pending_events: how many of one client's packets may wait for
+            its handlers (with ``async_handlers``); past that, nothing more
+            is read from that client until half of them were handled, so a
+            client that sends faster than its handlers run is held back
+            (by TCP, or its polling requests waiting) and memory stays
+            bounded. See docs/messaging/p20-events.md.
         ack_timeout: default seconds :meth:`call` waits for an answer.
         path: the URL path (``/socket.io/`` by default).
         logger: True to log at INFO, or a logger to use.
@@ -116,6 +123,7 @@ class Server(Socket4API):
         always_connect: bool = False,
         namespaces: NamespacesOption = None,
         connect_timeout: float = 45,
+        max_pending_events: int = PENDING_LIMIT,
         ack_timeout: float = 60,
         path: str = "socket.io",
         logger: bool | logging.Logger = False,
@@ -181,6 +189,11 @@ class Server(Socket4API):
         self.always_connect = always_connect
         self.namespaces = namespaces
         self.connect_timeout = float(connect_timeout)
+        if isinstance(max_pending_events, bool) or not isinstance(max_pending_events, int):
+            raise ConfigurationError("max_pending_events must be a whole number")
+        if max_pending_events < 2:
+            raise ConfigurationError("max_pending_events must be at least 2")
+        self._dispatcher.max_pending_events = max_pending_events
         self.engine.attach(self._dispatcher)
 
     @property

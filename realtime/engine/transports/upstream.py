@@ -17,7 +17,7 @@ from realtime.engine.transports.base import TransportHost
 from realtime.exceptions import PacketDecodeError
 from realtime.protocol.engineio import ErrorCode, Packet, decode_payload
 
-__all__ = ["client_left", "receive_post"]
+__all__ = ["POST_HOLD", "client_left", "receive_post"]
 
 
 def receive_post(
@@ -50,9 +50,28 @@ def receive_post(
             error_response(ErrorCode.BAD_REQUEST),
         )
     try:
-        return _receive(host, request, session, session.receive)
+        response = _receive(host, request, session, session.receive)
+        _hold_while_backlogged(host, session)
+        return response
     finally:
         session.end_post()
+
+
+#: Longest a POST's answer waits for the client's handlers to catch up
+#: (python-engineio's client gives a request 5 s).
+POST_HOLD = 4.0
+
+
+def _hold_while_backlogged(host: TransportHost, session: Session) -> None:
+    """Answer no sooner than the client's handlers caught up (within
+    :data:`POST_HOLD`): its next POST waits for this one's answer, so a
+    client that sends faster than its handlers run is held back."""
+    backlogged = session.flow_control()
+    if backlogged is None:
+        return
+    caught_up = host.mode.event()
+    if backlogged(caught_up.set):
+        caught_up.wait(POST_HOLD)
 
 
 def _receive(

@@ -54,7 +54,16 @@ class DetachedReader:
     a message costs two switches (to the worker and back).
     """
 
-    __slots__ = ("_busy", "_connection", "_handed", "_mode", "_packets", "_session", "_transport")
+    __slots__ = (
+        "_backlogged",
+        "_busy",
+        "_connection",
+        "_handed",
+        "_mode",
+        "_packets",
+        "_session",
+        "_transport",
+    )
 
     def __init__(
         self,
@@ -71,6 +80,7 @@ class DetachedReader:
         self._handed = handed
         self._mode = transport.host.mode
         self._busy = False
+        self._backlogged = session.flow_control()
 
     def start(self) -> None:
         self._connection.read_nowait()
@@ -95,7 +105,7 @@ class DetachedReader:
 
     def _read_available(self) -> bool:
         """Pass on what can be read now; True once the connection is over."""
-        session = self._session
+        session, backlogged = self._session, self._backlogged
         try:
             for packet in self._packets:
                 if packet is NOTHING_YET:
@@ -104,6 +114,10 @@ class DetachedReader:
                     self._handed.resume()
                     return False
                 session.receive(packet)
+                if backlogged is not None and backlogged(self._caught_up):
+                    # The client sends faster than its handlers run: still
+                    # busy, so unwatched, until they caught up.
+                    return False
         except PacketDecodeError as exc:
             self._transport.close_invalid(session, self._connection, exc)
         except Exception:
@@ -111,6 +125,10 @@ class DetachedReader:
                 "closing %s: error while reading", self._connection.label
             )
         return True  # still busy: nothing reads this socket again
+
+    def _caught_up(self) -> None:
+        # From a worker, once the handlers caught up: read on.
+        self._mode.submit(self._read)
 
     def _finish(self) -> None:
         try:

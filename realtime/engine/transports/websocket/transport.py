@@ -300,9 +300,16 @@ class WebSocketTransport(Transport):
         if handed.detachable:
             DetachedReader(self, session, connection, packets, handed).start()
             return
+        backlogged = session.flow_control()
+        caught_up = self.host.mode.event() if backlogged is not None else None
         try:
             for packet in packets:
                 session.receive(packet)
+                if backlogged is not None and caught_up is not None and backlogged(caught_up.set):
+                    # Read nothing more until the handlers caught up.
+                    while not caught_up.wait(1.0) and not session.closed:
+                        pass
+                    caught_up.clear()
         except PacketDecodeError as exc:
             self.close_invalid(session, connection, exc)
         finally:
