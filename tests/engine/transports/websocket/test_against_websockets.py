@@ -31,6 +31,8 @@ import dataclasses
 import logging
 import os
 import struct
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -58,9 +60,14 @@ from tests.engine.transports.websocket.client_frames import (
     client_messages,
     max_sizes,
     text_messages,
+    utf8_payloads,
 )
 from tests.engine.transports.websocket.test_close_handshake import server_frames
+from tests.engine.transports.websocket.test_compression_bombs import read_compressed
 from tests.engine.transports.websocket.test_connection import ChunkedReads, read_everything
+
+if TYPE_CHECKING:
+    from websockets.extensions import Extension
 
 _RECV_SIZE = 65536  # what the connection asks of a socket at most
 
@@ -93,17 +100,24 @@ class _EchoingCloseBetweenFragments(ServerProtocol):
         super().recv_frame(frame)
 
 
-def websockets_server(chunks: list[bytes], max_size: int | None, *, as_is: bool = False) -> Outcome:
+def websockets_server(
+    chunks: list[bytes],
+    max_size: int | None,
+    *,
+    as_is: bool = False,
+    extensions: Sequence[Extension] = (),
+) -> Outcome:
     """What a ``websockets`` server reading ``chunks`` makes of them, in one
     thread: after each read, the messages complete so far are taken and
     decoded as its ``recv()`` does, then as Engine.IO packets.
 
     By default a close between fragments is echoed, the one difference in
     frames the connection means to have; ``as_is`` runs ``websockets``'
-    protocol unchanged.
+    protocol unchanged. ``extensions``: what the handshake negotiated.
     """
     protocol_class = ServerProtocol if as_is else _EchoingCloseBetweenFragments
     proto = protocol_class(state=State.OPEN, max_size=max_size)
+    proto.extensions = list(extensions)
     assembler = Assembler()
     packets: list[Packet] = []
     written = b""
@@ -249,6 +263,58 @@ def test_any_number_of_fragments_where_websockets_stops_at_4096() -> None:
     assert connection_reads(chunks, 4000) == Outcome([], [(Opcode.CLOSE, 1009)])
 
 
+def _deflate() -> PerMessageDeflate:
+    return PerMessageDeflate(False, False, 15, 15)
+
+
+#: What a client compresses: text (valid UTF-8 or not), short binary, and
+#: long runs of zeros that shrink a thousand times.
+_COMPRESSED_PAYLOADS = st.one_of(
+    st.tuples(st.just(True), utf8_payloads()),
+    st.tuples(st.just(False), st.binary(max_size=200)),
+    st.tuples(st.just(False), st.sampled_from([1000, 65535, 65536, 300_000]).map(bytes)),
+)
+
+
+@st.composite
+def compressed_streams(draw: st.DrawFn) -> tuple[list[bytes], int | None]:
+    """Messages a ``websockets`` client compresses (permessage-deflate, one
+    context for the whole connection), some in fragments cut at any byte,
+    with pings between them, cut into random reads; a limit at and around
+    the messages' inflated sizes."""
+    client = ClientProtocol(parse_uri("ws://x/"), state=State.OPEN, max_size=None)
+    client.extensions = [_deflate()]
+    sizes = []
+    for is_text, payload in draw(st.lists(_COMPRESSED_PAYLOADS, min_size=1, max_size=4)):
+        sizes.append(len(payload))
+        cuts = sorted(draw(st.sets(st.integers(0, len(payload)), max_size=3)))
+        pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
+        for i, piece in enumerate(pieces):
+            fin = i == len(pieces) - 1
+            if i == 0:
+                (client.send_text if is_text else client.send_binary)(piece, fin=fin)
+            else:
+                client.send_continuation(piece, fin=fin)
+            if not fin and draw(st.booleans()):
+                client.send_ping(b"between")
+    wire = b"".join(client.data_to_send())
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(wire) - 1)), max_size=4)))
+    chunks = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    limits = sorted({size + step for size in sizes for step in (-1, 0, 1)} - {-1})
+    return as_reads(chunks), draw(st.one_of(st.none(), st.sampled_from(limits)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(compressed_streams())
+def test_with_compression_the_connection_reads_what_a_websockets_server_reads(
+    case: tuple[list[bytes], int | None],
+) -> None:
+    chunks, max_size = case
+    packets, _, written = read_compressed(chunks, max_size)
+    ours = Outcome(packets, frames_written(written))
+    assert ours == websockets_server(chunks, max_size, extensions=[_deflate()])
+
+
 _PACKETS = st.one_of(
     st.builds(Packet, st.sampled_from(list(PacketType)), st.text(max_size=80)),
     st.builds(Packet, st.just(PacketType.MESSAGE), st.binary(max_size=300)),
@@ -271,7 +337,7 @@ def test_compressed_frames_written_are_read_by_a_websockets_client(batch: list[P
         mode,
         Scheduler(mode),
         handed,
-        frame_protocol(None, [PerMessageDeflate(False, False, 15, 15)]),
+        frame_protocol(None, [_deflate()]),
         max_size=None,
         compressed=True,
         log=logging.getLogger("tests.websocket"),
@@ -280,7 +346,7 @@ def test_compressed_frames_written_are_read_by_a_websockets_client(batch: list[P
     connection.write_packets(batch[:1])
     connection.write_packets(batch[1:])
     client = ClientProtocol(parse_uri("ws://x/"), state=State.OPEN, max_size=None)
-    client.extensions = [PerMessageDeflate(False, False, 15, 15)]
+    client.extensions = [_deflate()]
     written = handed.written()
     assert written[0] & 0x40  # RSV1: compressed (RFC 7692 6)
     client.receive_data(written)
