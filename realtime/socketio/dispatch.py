@@ -32,6 +32,7 @@ from realtime.protocol.parsers import Parser
 from realtime.protocol.socketio import SioPacket, SioPacketType, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
 from realtime.socketio.clients import Clients, Connection, Socket
+from realtime.socketio.flow import RateLimit, Throttle
 from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
 from realtime.socketio.managers.emit_args import as_args
 from realtime.socketio.middlewares import REJECTED, Middlewares, refusal_of
@@ -156,6 +157,9 @@ class Dispatcher:
         self.namespaces: NamespacesOption = None
         self.connect_timeout = 45.0
         self.max_pending_events = PENDING_LIMIT
+        #: The ``rate_limit`` option, and each connection's bucket when it is on.
+        self.rate_limit: RateLimit | None = None
+        self._throttles: dict[EngineSid, Throttle] = {}
         #: Connection state recovery, when it is on.
         self.resumer: Resumer | None = None
         #: The application's middlewares and on_any listeners.
@@ -171,6 +175,8 @@ class Dispatcher:
             OrderedRunner(self.mode, self.engine.scheduler, limit=self.max_pending_events),
         )
         self.clients.connections[eio_sid] = connection
+        if self.rate_limit is not None:
+            self._throttles[eio_sid] = Throttle(self.rate_limit, self.mode, self.engine.scheduler)
         connection.connect_timer = self.engine.scheduler.call_later(
             self.connect_timeout, lambda now: self._connect_timed_out(connection)
         )
@@ -214,6 +220,11 @@ class Dispatcher:
             )
             return
         if kind is SioPacketType.EVENT or kind is SioPacketType.BINARY_EVENT:
+            if self._throttles:
+                throttle = self._throttles.get(connection.eio_sid)
+                if throttle is not None and not throttle.take() and throttle.policy != "delay":
+                    self._over_rate(connection)
+                    return
             socket.received += 1
             if self.resumer is not None:
                 self.resumer.touched(socket, urgent=False)
@@ -229,10 +240,38 @@ class Dispatcher:
 
     def flow_control(self, eio_sid: EngineSid) -> Backlogged | None:
         connection = self.clients.connections.get(eio_sid)
-        return None if connection is None else connection.runner.backlogged
+        if connection is None:
+            return None
+        backlogged = connection.runner.backlogged
+        throttle = self._throttles.get(eio_sid)
+        if throttle is None:
+            return backlogged
+        paused = throttle.paused
+
+        def held_back(resume: Callable[[], None]) -> bool:
+            return backlogged(resume) or paused(resume)
+
+        return held_back
+
+    def _over_rate(self, connection: Connection) -> None:
+        """Close a client that sent events faster than ``rate_limit`` allows
+        (its ``disconnect`` policy), as a server-side disconnect: the official
+        clients do not reconnect on their own after it."""
+        limit = self.rate_limit
+        self.logger.warning(
+            "closing %s: it sent events faster than rate_limit allows (%s per second, %s at once)",
+            connection.eio_sid,
+            limit.events if limit is not None else "?",
+            limit.burst if limit is not None else "?",
+        )
+        for socket in list(connection.sockets.values()):
+            self.close_socket(socket, DisconnectReason.SERVER_DISCONNECT, tell_client=True)
+        self.engine.disconnect(connection.eio_sid)
 
     def session_closed(self, eio_sid: EngineSid, reason: DisconnectReason) -> None:
         self.delivery.forget(eio_sid)
+        if self._throttles:
+            self._throttles.pop(eio_sid, None)
         connection = self.clients.connections.pop(eio_sid, None)
         if connection is None:
             return

@@ -26,6 +26,7 @@ from realtime.socketio.client_files import StaticFiles
 from realtime.socketio.clients import Clients
 from realtime.socketio.delivery import Delivery
 from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
+from realtime.socketio.flow import RateLimit
 from realtime.socketio.handlers import (
     ClassHandlers,
     HandlerRegistry,
@@ -96,6 +97,11 @@ class Server(Socket4API):
             client that sends faster than its handlers run is held back
             (by TCP, or its polling requests waiting) and memory stays
             bounded. See docs/messaging/p20-events.md.
+        rate_limit: a limit on the events each client sends, off by
+            default: ``{"events": 20, "burst": 40, "policy": "delay"}``
+            (events per second, how many at once, and ``"delay"`` to hold
+            the client back or ``"disconnect"`` to close it with a logged
+            reason); see :mod:`realtime.socketio.flow`.
         ack_timeout: default seconds :meth:`call` waits for an answer.
         path: the URL path (``/socket.io/`` by default).
         logger: True to log at INFO, or a logger to use.
@@ -124,6 +130,7 @@ class Server(Socket4API):
         namespaces: NamespacesOption = None,
         connect_timeout: float = 45,
         max_pending_events: int = PENDING_LIMIT,
+        rate_limit: RateLimit | Mapping[str, Any] | None = None,
         ack_timeout: float = 60,
         path: str = "socket.io",
         logger: bool | logging.Logger = False,
@@ -194,6 +201,7 @@ class Server(Socket4API):
         if max_pending_events < 2:
             raise ConfigurationError("max_pending_events must be at least 2")
         self._dispatcher.max_pending_events = max_pending_events
+        self._dispatcher.rate_limit = RateLimit.from_option(rate_limit)
         self.engine.attach(self._dispatcher)
 
     @property

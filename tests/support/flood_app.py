@@ -2,13 +2,15 @@
 
 ``flood`` (n, blob) takes 2 ms and checks that n is the next number this
 client sends; ``echo`` answers at once; ``GET /flood/stats?sid=`` reports how
-many floods that client had handled, the numbers that came out of order, and
-the process's peak RSS (``VmHWM``, in KiB).
+many floods that client had handled, the numbers that came out of order, the
+seconds from its first flood handled to its last, and the process's peak RSS
+(``VmHWM``, in KiB).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -29,6 +31,7 @@ def create_app(mode: str, **options: Any) -> Flask:
     socketio = SocketIO(app, async_mode=mode, **options)
     handled: dict[str, int] = {}
     out_of_order: dict[str, list[int]] = {}
+    first_last: dict[str, list[float]] = {}
 
     @socketio.on("flood")
     def flood(n: int, blob: str) -> None:
@@ -37,6 +40,8 @@ def create_app(mode: str, **options: Any) -> Flask:
         if n != expected:
             out_of_order.setdefault(sid, []).append(n)
         handled[sid] = max(expected, n + 1)
+        now = time.monotonic()
+        first_last.setdefault(sid, [now, now])[1] = now
         socketio.sleep(0.002)
 
     @socketio.on("echo")
@@ -46,9 +51,11 @@ def create_app(mode: str, **options: Any) -> Flask:
     @app.route("/flood/stats")
     def stats() -> Any:
         sid = request.args.get("sid", "")
+        first, last = first_last.get(sid, [0.0, 0.0])
         return jsonify(
             handled=handled.get(sid, 0),
             out_of_order=out_of_order.get(sid, []),
+            span=last - first,
             peak_rss_kib=_peak_rss_kib(),
         )
 
