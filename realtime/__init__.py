@@ -17,6 +17,7 @@ from realtime.exceptions import (
     ConnectionRefused,
     EventRefused,
     PacketDecodeError,
+    ProcessesTimeout,
     ProtocolError,
     RealtimeError,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "MemoryManager",
     "Namespace",
     "PacketDecodeError",
+    "ProcessesTimeout",
     "ProtocolError",
     "PubSubManager",
     "RealtimeError",

@@ -8,6 +8,7 @@ All of them derive from :class:`RealtimeError`::
     ├── ConnectionRefused      raised by a connect handler to refuse a client
     ├── EventRefused           raised by an event middleware to refuse an event
     ├── AckTimeout             no acknowledgement in time (also a TimeoutError)
+    ├── ProcessesTimeout       other server processes did not answer in time (also a TimeoutError)
     ├── BrokerUnavailable      the message broker cannot be reached
     └── ConfigurationError     an option that cannot work (also a ValueError)
 
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionRefused",
     "PacketDecodeError",
+    "ProcessesTimeout",
     "ProtocolError",
     "RealtimeError",
 ]
@@ -122,6 +124,32 @@ class AckTimeout(RealtimeError, TimeoutError):
         else:
             message = f"client {sid} did not acknowledge within {timeout} s"
         super().__init__(message)
+
+
+class ProcessesTimeout(RealtimeError, TimeoutError):
+    """Other server processes of the deployment did not all answer in time
+    (``fetch_sockets``, ``server_side_emit`` with a timeout...).
+
+    Attributes:
+        what: what was asked.
+        missing: the processes (node ids) known to have been asked that did
+            not answer; may be empty when the broker could only count them.
+        expected: how many processes were asked, if known.
+        answered: how many answered in time.
+        partial: what came back in time (what the call would have returned).
+    """
+
+    def __init__(
+        self, what: str, missing: list[str], expected: int | None, answered: int, partial: Any
+    ) -> None:
+        self.what = what
+        self.missing = missing
+        self.expected = expected
+        self.answered = answered
+        self.partial = partial
+        of = f" of {expected}" if expected is not None else ""
+        detail = f"; no answer from {', '.join(missing)}" if missing else ""
+        super().__init__(f"{what}: {answered}{of} other processes answered in time{detail}")
 
 
 class BrokerUnavailable(RealtimeError):

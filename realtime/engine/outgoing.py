@@ -22,14 +22,18 @@ class Outgoing:
     Args:
         parts: the data of each Engine.IO ``message`` packet, in order; they
             reach the client contiguous and in this order.
+        volatile: a session whose transport cannot take it at once drops
+            it rather than queueing it (Socket.IO's volatile events).
 
     Attributes:
         packets: the Engine.IO packets.
+        volatile: see the argument.
     """
 
-    __slots__ = ("_wire", "packets")
+    __slots__ = ("_wire", "packets", "volatile")
 
-    def __init__(self, parts: Sequence[str | bytes]) -> None:
+    def __init__(self, parts: Sequence[str | bytes], *, volatile: bool = False) -> None:
+        self.volatile = volatile
         self.packets: tuple[Packet, ...] = (
             (Packet(PacketType.MESSAGE, parts[0]),)
             if len(parts) == 1

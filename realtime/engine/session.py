@@ -119,7 +119,11 @@ class DuplicateRequestError(Exception):
 
 
 class PushChannel(Protocol):
-    """A transport connection the session writes packets to directly."""
+    """A transport connection the session writes packets to directly.
+
+    One may also have a ``writable`` property, False while it is backed up
+    (volatile messages are then dropped); without one it always is.
+    """
 
     name: str
 
@@ -249,14 +253,24 @@ class Session:
     def send(self, outgoing: Outgoing) -> bool:
         """Send a message to the client, after everything sent before it.
 
-        Returns False if the session is closed.
+        A volatile message is dropped unless the transport can take it at
+        once: a push channel that is not backed up, or a polling GET that
+        waits with nothing queued before it.
+
+        Returns False if the session is closed, or a volatile message was dropped.
         """
         with self._lock:
             state = self.state
             if state is SessionState.OPEN and self._push is not None:
+                if outgoing.volatile and not getattr(self._push, "writable", True):
+                    return False
                 self._push.write_outgoing(outgoing)
                 return True
             if state is SessionState.CLOSING or state is SessionState.CLOSED:
+                return False
+            if outgoing.volatile and not (
+                state is SessionState.OPEN and self._polling and not self._outbox
+            ):
                 return False
             self._outbox.extend(outgoing.packets)
             self._outbox_bytes += sum(len(p.data) for p in outgoing.packets)

@@ -36,6 +36,7 @@ from realtime.flask_integration.server_api import ExtensionSocket4API, Install
 from realtime.flask_integration.test_client import RealtimeTestClient
 from realtime.socketio.emitter import Emitter
 from realtime.socketio.handlers import HandlerRegistry, NamespaceKey
+from realtime.socketio.managers.emit_args import as_exclude
 from realtime.socketio.server import Server
 from realtime.socketio.server import Server as SocketIOServer
 
@@ -354,6 +355,8 @@ class Realtime(ExtensionSocket4API):
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
         broadcast: bool = False,
+        exclude: Target = None,
+        volatile: bool = False,
     ) -> None:
         """Emit an event from the server, from anywhere: views, tasks, handlers.
 
@@ -372,6 +375,10 @@ class Realtime(ExtensionSocket4API):
                 message queue (and the recovery log), as in Flask-SocketIO.
             broadcast: accepted for compatibility; without ``to``, every
                 client gets the event anyway.
+            exclude: rooms or sids whose members must not receive it, on
+                any process (Node's ``except``).
+            volatile: dropped for a client that cannot take it at once,
+                never queued (Node's ``volatile``).
         """
         if self._latest is None and self.message_queue is not None:
             if ignore_queue:
@@ -385,7 +392,8 @@ class Realtime(ExtensionSocket4API):
                 event,
                 _payload(args),
                 to=to if to is not None else room,
-                skip_sid=skip_sid,
+                # Every process reads what is excluded as rooms (a sid is one).
+                skip_sid=[*as_exclude(skip_sid), *as_exclude(exclude)],
                 namespace=namespace or "/",
             )
             return
@@ -401,6 +409,8 @@ class Realtime(ExtensionSocket4API):
             namespace=namespace or "/",
             callback=callback,
             ignore_queue=ignore_queue,
+            exclude=exclude,
+            volatile=volatile,
         )
 
     def send(

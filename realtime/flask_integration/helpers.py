@@ -40,6 +40,8 @@ def emit(
     skip_sid: Target = None,
     callback: Callable[..., Any] | None = None,
     ignore_queue: bool = False,
+    exclude: Target = None,
+    volatile: bool = False,
 ) -> None:
     """Emit an event: to the sender of the current event, unless told otherwise.
 
@@ -56,6 +58,10 @@ def emit(
             contexts.
         ignore_queue: to this process's clients only, leaving out the
             message queue (and the recovery log), as in Flask-SocketIO.
+        exclude: rooms or sids whose members must not receive it, on any
+            process (Node's ``except``).
+        volatile: dropped for a client that cannot take it at once, never
+            queued (Node's ``volatile``).
 
     Raises:
         ConfigurationError: outside a Socket.IO handler with no ``to`` and
@@ -71,6 +77,8 @@ def emit(
         skip_sid=skip_sid,
         callback=callback,
         ignore_queue=ignore_queue,
+        exclude=exclude,
+        volatile=volatile,
     )
 
 

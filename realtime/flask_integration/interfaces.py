@@ -46,6 +46,8 @@ class HandlerExtension(Protocol):
         skip_sid: Target = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
+        exclude: Target = None,
+        volatile: bool = False,
     ) -> None:
         """Emit an event from the server."""
         ...

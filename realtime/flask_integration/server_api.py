@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from realtime.exceptions import ConfigurationError
 from realtime.flask_integration.context import SocketContext
 from realtime.flask_integration.dispatch import is_coroutine_function
+from realtime.socketio.managers.emit_args import Target
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from realtime.flask_integration.dispatch import Dispatcher
+    from realtime.socketio.deployment import SocketView
     from realtime.socketio.server import Server
 
 __all__ = ["ExtensionSocket4API"]
@@ -44,6 +46,9 @@ class ExtensionSocket4API:
     if TYPE_CHECKING:
 
         def installations(self) -> list[tuple[Flask, Server]]: ...
+
+        @property
+        def server(self) -> Server: ...
 
     def _install(self, install: Install) -> None:
         """Run ``install`` on every server, and on those of apps installed later."""
@@ -159,6 +164,88 @@ class ExtensionSocket4API:
             return f
 
         return register(fn) if fn is not None else register
+
+    # -- the deployment's sockets -------------------------------------------------
+
+    def fetch_sockets(
+        self,
+        to: Target = None,
+        namespace: str | None = None,
+        *,
+        exclude: Target = None,
+        timeout: float | None = None,
+    ) -> list[SocketView]:
+        """The sockets of the whole deployment in ``to`` (None: the whole
+        namespace), whichever process holds them: see
+        :meth:`realtime.Server.fetch_sockets`."""
+        return self.server.fetch_sockets(to, namespace, exclude=exclude, timeout=timeout)
+
+    def sockets_join(
+        self,
+        rooms: str | list[str],
+        to: Target = None,
+        namespace: str | None = None,
+        *,
+        exclude: Target = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Put the matching sockets of every process in ``rooms``: see
+        :meth:`realtime.Server.sockets_join`."""
+        self.server.sockets_join(rooms, to, namespace, exclude=exclude, timeout=timeout)
+
+    def sockets_leave(
+        self,
+        rooms: str | list[str],
+        to: Target = None,
+        namespace: str | None = None,
+        *,
+        exclude: Target = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Take the matching sockets of every process out of ``rooms``: see
+        :meth:`realtime.Server.sockets_leave`."""
+        self.server.sockets_leave(rooms, to, namespace, exclude=exclude, timeout=timeout)
+
+    def disconnect_sockets(
+        self,
+        to: Target = None,
+        namespace: str | None = None,
+        close: bool = False,
+        *,
+        exclude: Target = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Disconnect the matching sockets of every process: see
+        :meth:`realtime.Server.disconnect_sockets`."""
+        self.server.disconnect_sockets(to, namespace, close, exclude=exclude, timeout=timeout)
+
+    def server_side_emit(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``event`` to the other server processes' :meth:`on_server`
+        handlers: see :meth:`realtime.Server.server_side_emit`."""
+        return self.server.server_side_emit(event, *args, timeout=timeout)
+
+    def on_server(self, event: str) -> Callable[[F], F]:
+        """Handle ``event`` from another process's :meth:`server_side_emit`,
+        in the app context of the server that gets it; what it returns is
+        the answer."""
+
+        def register(f: F) -> F:
+            _check(f, "server event handler")
+
+            def install(server: Server) -> None:
+                def run(*args: Any) -> Any:
+                    for app, installed in self.installations():
+                        if installed is server:
+                            with app.app_context():
+                                return f(*args)
+                    return f(*args)
+
+                server.on_server(event)(run)
+
+            self._install(install)
+            return f
+
+        return register
 
     def _with_event(
         self,

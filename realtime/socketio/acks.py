@@ -197,7 +197,8 @@ class AckRequests:
         """Send ``packet`` to the members of ``rooms`` but ``exclude``, here and
         elsewhere (``here_only``: this process's clients only);
         ``callback(*args)`` runs once per recipient that answers."""
-        members = [m for m in self._manager.members(namespace, rooms) if m[0] not in exclude]
+        skip = self._manager.excluded(namespace, exclude) if exclude else set()
+        members = [m for m in self._manager.members(namespace, rooms) if m[0] not in skip]
         ack_id = self._registry.new_id()
         run = self._run
 

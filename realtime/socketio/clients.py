@@ -21,6 +21,7 @@ running. GONE: nothing is left of it.
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,7 @@ class Socket:
         received: events received from the client (recovered ones included).
         finished: set once it is gone, when something waits for that
             (a client resuming it on a new connection).
+        created: when it joined (seconds since the epoch; its handshake's time).
     """
 
     sid: SocketSid
@@ -94,6 +96,7 @@ class Socket:
     first_offset: str | None = None
     received: int = 0
     finished: Event | None = None
+    created: float = field(default_factory=time.time)
 
     @property
     def connected(self) -> bool:

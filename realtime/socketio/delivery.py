@@ -39,9 +39,10 @@ class Delivery:
         self._lock = mode.lock()
         self._held: dict[tuple[EngineSid, str], list[Outgoing]] = {}
 
-    def prepare(self, packet: SioPacket) -> Outgoing:
-        """Encode ``packet`` once, for any number of recipients."""
-        return Outgoing(self._encoder.encode(packet))
+    def prepare(self, packet: SioPacket, *, volatile: bool = False) -> Outgoing:
+        """Encode ``packet`` once, for any number of recipients (``volatile``:
+        see :class:`~realtime.engine.outgoing.Outgoing`)."""
+        return Outgoing(self._encoder.encode(packet), volatile=volatile)
 
     def packet(self, eio_sid: EngineSid, packet: SioPacket) -> bool:
         """Send one packet to one connection."""

@@ -25,6 +25,7 @@ from realtime.socketio.acks import AckRegistry, AckRequests
 from realtime.socketio.client_files import StaticFiles
 from realtime.socketio.clients import Clients
 from realtime.socketio.delivery import Delivery
+from realtime.socketio.deployment import Deployment
 from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
 from realtime.socketio.flow import RateLimit
 from realtime.socketio.handlers import (
@@ -202,6 +203,7 @@ class Server(Socket4API):
             raise ConfigurationError("max_pending_events must be at least 2")
         self._dispatcher.max_pending_events = max_pending_events
         self._dispatcher.rate_limit = RateLimit.from_option(rate_limit)
+        self._deployment = Deployment(self, self._clients)
         self.engine.attach(self._dispatcher)
 
     @property
@@ -338,6 +340,9 @@ class Server(Socket4API):
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
+        *,
+        exclude: Target = None,
+        volatile: bool = False,
     ) -> None:
         """Emit an event to one client, some rooms, or the whole namespace.
 
@@ -353,34 +358,56 @@ class Server(Socket4API):
             ignore_queue: to this process's clients only, as python-socketio
                 means it: the message queue is left out, and so is the
                 recovery log (the event is not replayed after a drop).
+            exclude: a room or sid, or a list of them, whose members must
+                not receive it, whichever process serves them (Node's
+                ``except``).
+            volatile: dropped for a client whose transport cannot take it
+                at once (a polling client between two requests, a backed-up
+                WebSocket), never queued (Node's ``volatile``). Not with
+                connection state recovery on (yet).
 
         Raises:
             ConfigurationError: ``event`` is a name Socket.IO reserves
                 (``connect``, ``disconnect``...: clients drop the connection
                 on receiving one), or the data holds more binary values than
-                clients accept.
+                clients accept, or ``volatile`` with a ``callback`` or with
+                connection state recovery on.
         """
         namespace = namespace or "/"
         rooms = as_rooms(to if to is not None else room)
-        exclude = as_exclude(skip_sid)
+        skipped = as_exclude(skip_sid) | as_exclude(exclude)
+        if volatile:
+            if callback is not None:
+                raise ConfigurationError("a volatile event may be dropped: it takes no callback")
+            if self._recovery is not None:
+                raise ConfigurationError(
+                    "volatile events are not available with connection_state_recovery yet: "
+                    "recovering clients read an event's last argument as its offset"
+                )
+            prepared = self._delivery.prepare(event_packet(event, data, namespace), volatile=True)
+            if ignore_queue:
+                self.manager.broadcast_here(namespace, prepared, rooms, skipped)
+            else:
+                self.manager.broadcast(namespace, prepared, rooms, skipped)
+            return
         if callback is None:
             packet = event_packet(event, data, namespace)
             if ignore_queue and self._recovery is not None:
-                self._recovery.emit_here(namespace, packet, rooms, exclude)
+                self._recovery.emit_here(namespace, packet, rooms, skipped)
             elif ignore_queue:
                 prepared = self._delivery.prepare(packet)
-                self.manager.broadcast_here(namespace, prepared, rooms, exclude)
+                self.manager.broadcast_here(namespace, prepared, rooms, skipped)
             elif self._recovery is not None:
-                self._recovery.emit(namespace, packet, rooms, exclude)
+                self._recovery.emit(namespace, packet, rooms, skipped)
             else:
-                self.manager.broadcast(namespace, self._delivery.prepare(packet), rooms, exclude)
+                self.manager.broadcast(namespace, self._delivery.prepare(packet), rooms, skipped)
             return
         refuse_coroutine(callback, "the callback")
         self._ack_requests.emit(
             namespace,
             event_packet(event, data, namespace),
             rooms,
-            exclude,
+            skipped,
             callback,
             here_only=ignore_queue,
         )
@@ -394,9 +421,23 @@ class Server(Socket4API):
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
+        *,
+        exclude: Target = None,
+        volatile: bool = False,
     ) -> None:
         """Emit a ``message`` event (see :meth:`emit`)."""
-        self.emit("message", data, to, room, skip_sid, namespace, callback, ignore_queue)
+        self.emit(
+            "message",
+            data,
+            to,
+            room,
+            skip_sid,
+            namespace,
+            callback,
+            ignore_queue,
+            exclude=exclude,
+            volatile=volatile,
+        )
 
     def call(
         self,

@@ -1,6 +1,7 @@
 """The methods :class:`realtime.Server` takes from Node's socket.io 4 server.
 
-Middlewares and listeners (:mod:`realtime.socketio.middlewares`). Kept apart
+Middlewares and listeners (:mod:`realtime.socketio.middlewares`), and the
+deployment's sockets and server events (:mod:`realtime.socketio.deployment`). Kept apart
 from :mod:`realtime.socketio.server` so that the facade stays readable; the
 server is the one class that uses this mixin.
 """
@@ -10,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms
+
 if TYPE_CHECKING:
+    from realtime.socketio.deployment import Deployment, SocketView
     from realtime.socketio.dispatch import Dispatcher
 
 __all__ = ["Socket4API"]
@@ -29,6 +33,7 @@ class Socket4API:
     """
 
     _dispatcher: Dispatcher
+    _deployment: Deployment
 
     @overload
     def use(self, fn: F, namespace: str | None = None) -> F: ...
@@ -108,6 +113,122 @@ class Socket4API:
         """
         middlewares = self._dispatcher.middlewares
         return _register(lambda f: middlewares.add(middlewares.outgoing, namespace or "/", f), fn)
+
+    # -- the deployment's sockets -------------------------------------------------
+
+    def fetch_sockets(
+        self,
+        to: Target = None,
+        namespace: str | None = None,
+        *,
+        exclude: Target = None,
+        timeout: float | None = None,
+    ) -> list[SocketView]:
+        """The sockets of the whole deployment in ``to`` (rooms or sids;
+        None: the whole namespace) but not in ``exclude`` (Node's
+        ``fetchSockets``).
+
+        Each :class:`~realtime.socketio.deployment.SocketView` has ``sid``,
+        ``rooms``, ``data`` (its session; a copy for a socket another
+        process holds), ``handshake``, and ``emit``, ``join``, ``leave`` and
+        ``disconnect``, which act wherever the socket is.
+
+        Args:
+            timeout: seconds the other processes have to answer (default 5).
+
+        Raises:
+            ProcessesTimeout: some did not answer in time (its ``partial``
+                holds the sockets found).
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        return self._deployment.fetch_sockets(
+            as_rooms(to), as_exclude(exclude), namespace or "/", timeout
+        )
+
+    def sockets_join(
+        self,
+        rooms: str | list[str],
+        to: Target = None,
+        namespace: str | None = None,
+        *,
+        exclude: Target = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Put the sockets in ``to`` (None: all) but not in ``exclude`` in
+        ``rooms``, on every process (Node's ``socketsJoin``); returns once
+        every process did.
+
+        Raises:
+            ProcessesTimeout: some did not confirm within ``timeout`` (default 5) seconds.
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        self._deployment.change_rooms(
+            _names(rooms), [], as_rooms(to), as_exclude(exclude), namespace or "/", timeout
+        )
+
+    def sockets_leave(
+        self,
+        rooms: str | list[str],
+        to: Target = None,
+        namespace: str | None = None,
+        *,
+        exclude: Target = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Take the sockets in ``to`` (None: all) out of ``rooms``, on every
+        process (Node's ``socketsLeave``); see :meth:`sockets_join`."""
+        self._deployment.change_rooms(
+            [], _names(rooms), as_rooms(to), as_exclude(exclude), namespace or "/", timeout
+        )
+
+    def disconnect_sockets(
+        self,
+        to: Target = None,
+        namespace: str | None = None,
+        close: bool = False,
+        *,
+        exclude: Target = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Disconnect the sockets in ``to`` (None: all) from the namespace,
+        on every process (Node's ``disconnectSockets``); ``close`` closes
+        their whole connections instead. See :meth:`sockets_join`."""
+        self._deployment.disconnect_sockets(
+            as_rooms(to), as_exclude(exclude), namespace or "/", close, timeout
+        )
+
+    # -- messages between server processes -----------------------------------------
+
+    def on_server(self, event: str) -> Callable[[F], F]:
+        """Handle ``event`` when another process sends it with
+        :meth:`server_side_emit`: ``@sio.on_server("reload") def reload(*args)``;
+        what the handler returns is its answer."""
+
+        def register(fn: F) -> F:
+            self._deployment.on_server(event, fn)
+            return fn
+
+        return register
+
+    def server_side_emit(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``event`` with ``args`` to every other server process of the
+        deployment (not this one), whose :meth:`on_server` handler runs
+        (Node's ``serverSideEmit``).
+
+        Without ``timeout``, returns None at once. With it, waits for every
+        process and returns the answers of those that have a handler, as a
+        list. The arguments cross the broker as msgpack.
+
+        Raises:
+            ProcessesTimeout: with ``timeout``, some did not answer in time
+                (it names them, and its ``partial`` holds the answers).
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        return self._deployment.server_side_emit(event, list(args), timeout)
+
+
+def _names(rooms: str | list[str]) -> list[str]:
+    return [rooms] if isinstance(rooms, str) else list(rooms)
 
 
 def _register(add: Callable[[Fn], None], fn: F | None) -> F | Callable[[F], F]:

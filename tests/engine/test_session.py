@@ -325,3 +325,39 @@ class TestUpgrade:
         assert channel.written == [msg("queued before start"), Packet(PacketType.CLOSE)]
         assert channel.closed is True
         assert session.state is SessionState.CLOSED
+
+
+class TestVolatile:
+    """Volatile messages (Socket.IO's ``volatile``): sent if the transport
+    can take them at once, else dropped, never queued."""
+
+    def test_a_polling_session_with_no_get_waiting_drops_them(self) -> None:
+        session = make_session(Host())
+        session.start()
+        assert session.send(Outgoing([msg("v").data], volatile=True)) is False
+        session.send(out(msg("kept")))
+        assert session.poll(wait=0) == [msg("kept")]
+
+    def test_a_waiting_get_takes_them(self) -> None:
+        host = Host()
+        session = make_session(host)
+        session.start()
+        results: list[Any] = []
+        waiter = host.mode.spawn(lambda: results.append(session.poll(wait=5)))
+        for _ in range(200):
+            if session._polling:
+                break
+            host.mode.sleep(0.005)
+        assert session.send(Outgoing([msg("v").data], volatile=True)) is True
+        waiter.join(5)
+        assert results == [[msg("v")]]
+
+    def test_a_push_channel_takes_them_unless_it_says_it_is_backed_up(self) -> None:
+        session = make_session(Host(), "websocket")
+        channel = Channel()
+        session.start(channel)
+        assert session.send(Outgoing([msg("v1").data], volatile=True)) is True
+        channel.writable = False  # type: ignore[attr-defined]
+        assert session.send(Outgoing([msg("v2").data], volatile=True)) is False
+        assert session.send(out(msg("kept"))) is True
+        assert channel.written == [msg("v1"), msg("kept")]

@@ -8,10 +8,12 @@ mode. The official Node client's view is in test_socket4_node.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import socketio
 
 from tests.support.peer import TRANSPORTS, Peer, connect_peer
@@ -138,3 +140,53 @@ def test_the_disconnecting_handler_sees_the_rooms(
         assert exits["disconnect"] == [sid, "lobby"]
     finally:
         watcher.client.disconnect()
+
+
+def test_exclude_leaves_out_the_members_of_rooms_and_sids(
+    server: ServerProcess, transports: list[str]
+) -> None:
+    a, b, c, d = (connect_peer(server.url, transports) for _ in range(4))
+    try:
+        for peer in (a, b):
+            peer.client.call("join", "red", timeout=10)
+        c.client.call("join", "blue", timeout=10)
+        c.client.call("to_except", (None, "red", "news", 1), timeout=10)
+        c.client.call("to_except", (None, ["red", d.client.get_sid()], "news", 2), timeout=10)
+        c.client.call("to_except", ("blue", "red", "news", 3), timeout=10)
+        c.client.call("plain_all", ("last",), timeout=10)
+        for peer in (a, b, c, d):
+            peer.wait("last")
+        assert a.events.get("news") is None and b.events.get("news") is None
+        assert c.wait("news", 3) == [(1,), (2,), (3,)]
+        assert d.wait("news") == [(1,)]
+    finally:
+        for peer in (a, b, c, d):
+            peer.client.disconnect()
+
+
+def test_volatile_events_skip_a_stalled_client_and_reach_the_others(
+    server: ServerProcess, transports: list[str]
+) -> None:
+    # A raw polling client that joined "/" and then stopped polling: no GET
+    # waits for it, so its transport cannot take anything now.
+    base = f"{server.url}/socket.io/?EIO=4&transport=polling"
+    opened = requests.get(base, timeout=10).text
+    sid = json.loads(opened[1:])["sid"]
+    assert requests.post(f"{base}&sid={sid}", data="40", timeout=10).ok
+    assert requests.get(f"{base}&sid={sid}", timeout=10).text.startswith("40")
+    active = connect_peer(server.url, transports)
+    try:
+        active.client.call("volatile_all", ("v", 1), timeout=10)
+        active.client.call("plain_all", ("n", 2), timeout=10)
+        assert active.wait("n") == [(2,)]
+        # The active client got the volatile one too, before the other:
+        # unless its own transport could not take it at that instant
+        # (polling between two requests), as Node's server drops it then.
+        if transports == ["websocket"]:
+            assert active.events.get("v") == [(1,)]
+        stalled = requests.get(f"{base}&sid={sid}", timeout=10).text
+        assert '42["n",2]' in stalled
+        assert '"v"' not in stalled
+    finally:
+        active.client.disconnect()
+        requests.post(f"{base}&sid={sid}", data="1", timeout=10)

@@ -18,16 +18,35 @@ same behaviour on the Flask extension. Both:
 - ``join`` (room); ``disconnecting`` and ``disconnect`` record the rooms
   they see, which ``exits`` (sid) acks.
 - ``trail`` acks the trail; ``ping_me`` emits ``pong`` to the sender.
+- ``to_except`` (target, exclude, event, *args): emit with ``exclude=``;
+  ``volatile_all`` and ``plain_all`` (event, *args): to everyone, volatile or
+  not.
+
+``flask_socket4`` has ``fetch``, ``join_all`` and ``ask_servers`` too (its
+``hello`` handler answers the app's name, read from ``current_app``).
+``sio_socket4`` also acts on the whole deployment (run it as several
+processes with a ``message_queue``): ``save`` (key, value) in the session;
+``fetch`` (to, exclude) acks the sockets ``fetch_sockets`` finds (sid,
+rooms, data, handshake, local, and this process's pid); ``view_emit`` (sid,
+event, *args), ``view_join``/``view_leave`` (sid, room) and
+``view_disconnect`` (sid, close) act through a fetched socket;
+``join_all``/``leave_all`` (rooms, to), ``kick_all`` (to, close);
+``ask_servers`` (timeout, *args) acks what ``server_side_emit("hello",
+...)`` returns (or ``{"timeout": missing processes}``), whose handler
+answers its pid and arguments; ``slow_servers`` (timeout): the same with a
+handler that takes 3 s; ``tell_servers`` (*args): ``note``, without
+waiting; ``notes`` acks the notes this process got.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 
 import realtime
-from realtime import ConnectionRefused, EventRefused
+from realtime import ConnectionRefused, EventRefused, ProcessesTimeout
 from realtime.flask_integration import Realtime, emit, join_room, rooms
 
 
@@ -128,6 +147,105 @@ def sio_socket4(mode: str, **options: Any) -> realtime.Server:
     @sio.event
     def exits_of(sid: str, other: str) -> Any:
         return exits.get(other)
+
+    @sio.event
+    def to_except(sid: str, target: Any, exclude: Any, event: str, *args: Any) -> None:
+        sio.emit(event, tuple(args), to=target, exclude=exclude)
+
+    @sio.event
+    def volatile_all(sid: str, event: str, *args: Any) -> None:
+        sio.emit(event, tuple(args), volatile=True)
+
+    @sio.event
+    def plain_all(sid: str, event: str, *args: Any) -> None:
+        sio.emit(event, tuple(args))
+
+    notes: list[Any] = []
+
+    @sio.event
+    def save(sid: str, key: str, value: Any) -> None:
+        with sio.session(sid) as data:
+            data[key] = value
+
+    @sio.event
+    def fetch(sid: str, to: Any = None, exclude: Any = None) -> Any:
+        return [
+            {
+                "sid": view.sid,
+                "rooms": view.rooms,
+                "data": view.data,
+                "handshake": sorted(view.handshake),
+                "auth": view.handshake["auth"],
+                "address": view.handshake["address"],
+                "local": view.local,
+                "pid": os.getpid(),
+            }
+            for view in sio.fetch_sockets(to, exclude=exclude)
+        ]
+
+    def view(other: str) -> Any:
+        (found,) = sio.fetch_sockets(other)
+        return found
+
+    @sio.event
+    def view_emit(sid: str, other: str, event: str, *args: Any) -> None:
+        view(other).emit(event, *args)
+
+    @sio.event
+    def view_join(sid: str, other: str, room: str) -> None:
+        view(other).join(room)
+
+    @sio.event
+    def view_leave(sid: str, other: str, room: str) -> None:
+        view(other).leave(room)
+
+    @sio.event
+    def view_disconnect(sid: str, other: str, close: bool) -> None:
+        view(other).disconnect(close)
+
+    @sio.event
+    def join_all(sid: str, rooms: Any, to: Any = None) -> None:
+        sio.sockets_join(rooms, to)
+
+    @sio.event
+    def leave_all(sid: str, rooms: Any, to: Any = None) -> None:
+        sio.sockets_leave(rooms, to)
+
+    @sio.event
+    def kick_all(sid: str, to: Any = None, close: bool = False) -> None:
+        sio.disconnect_sockets(to, close=close)
+
+    @sio.on_server("hello")
+    def hello(*args: Any) -> Any:
+        return {"pid": os.getpid(), "args": list(args)}
+
+    @sio.on_server("slow")
+    def slow(*args: Any) -> Any:
+        sio.sleep(3)
+        return "late"
+
+    @sio.on_server("note")
+    def note(*args: Any) -> None:
+        notes.append(list(args))
+
+    @sio.event
+    def ask_servers(sid: str, timeout: float, *args: Any) -> Any:
+        return sio.server_side_emit("hello", *args, timeout=timeout)
+
+    @sio.event
+    def slow_servers(sid: str, timeout: float) -> Any:
+        try:
+            return sio.server_side_emit("slow", timeout=timeout)
+        except ProcessesTimeout as exc:
+            return {"timeout": exc.missing, "message": str(exc)}
+
+    @sio.event
+    def tell_servers(sid: str, *args: Any) -> None:
+        sio.server_side_emit("note", *args)
+
+    @sio.on("notes")
+    def get_notes(sid: str) -> Any:
+        return notes
 
     return sio
 
@@ -230,5 +348,36 @@ def flask_socket4(mode: str, **options: Any) -> Flask:
     @socketio.event
     def exits_of(other: str) -> Any:
         return exits.get(other)
+
+    @socketio.event
+    def to_except(target: Any, exclude: Any, event: str, *args: Any) -> None:
+        emit(event, *args, to=target, broadcast=True, exclude=exclude)
+
+    @socketio.event
+    def volatile_all(event: str, *args: Any) -> None:
+        socketio.emit(event, *args, volatile=True)
+
+    @socketio.event
+    def plain_all(event: str, *args: Any) -> None:
+        socketio.emit(event, *args)
+
+    @socketio.on_server("hello")
+    def hello(*args: Any) -> Any:
+        return {"app": current_app.name, "pid": os.getpid(), "args": list(args)}
+
+    @socketio.event
+    def ask_servers(timeout: float, *args: Any) -> Any:
+        return socketio.server_side_emit("hello", *args, timeout=timeout)
+
+    @socketio.event
+    def fetch(to: Any = None) -> Any:
+        return [
+            {"sid": view.sid, "rooms": view.rooms, "local": view.local}
+            for view in socketio.fetch_sockets(to)
+        ]
+
+    @socketio.event
+    def join_all(rooms: Any, to: Any = None) -> None:
+        socketio.sockets_join(rooms, to)
 
     return app

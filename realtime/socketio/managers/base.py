@@ -154,7 +154,7 @@ class Manager(abc.ABC):
         rooms: Sequence[str] | None = None,
         exclude: Iterable[str] = (),
     ) -> list[SocketSid]:
-        """Deliver ``outgoing`` to the members of ``rooms`` except ``exclude``.
+        """Deliver ``outgoing`` to the members of ``rooms`` but not of ``exclude``.
 
         Returns the sids of this process it was handed to. The message was
         encoded once by the caller; each recipient costs one write.
@@ -169,11 +169,20 @@ class Manager(abc.ABC):
         exclude: Iterable[str] = (),
     ) -> list[SocketSid]:
         """:meth:`broadcast` to this process's clients only (``ignore_queue``)."""
-        skip = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
         members = self.members(namespace, rooms)
-        if skip:
+        if exclude:
+            skip = self.excluded(namespace, exclude)
             members = [member for member in members if member[0] not in skip]
         return self.deliver(namespace, outgoing, members)
+
+    def excluded(self, namespace: str, exclude: Iterable[str]) -> set[str]:
+        """The sids ``exclude`` leaves out here: each of its names that is a
+        sid, and every member of each of its names that is a room (a sid is
+        its own room, so both are rooms)."""
+        skip = set(exclude)
+        if skip:
+            skip.update(sid for sid, _ in self.members(namespace, list(skip)))
+        return skip
 
     def deliver(
         self,

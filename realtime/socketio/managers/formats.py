@@ -35,10 +35,11 @@ class Formats:
     def outgoing(self, message: dict[str, Any]) -> Outgoing | None:
         """The message's event, in this process's format; None if it holds none."""
         own = self._own()
+        volatile = bool(message.get("volatile"))
         if message.get("fmt") == own.name:
-            return Outgoing(message["parts"])
+            return Outgoing(message["parts"], volatile=volatile)
         packet = self.decode(message)
-        return None if packet is None else Outgoing(own.encoder.encode(packet))
+        return None if packet is None else Outgoing(own.encoder.encode(packet), volatile=volatile)
 
     def decode(self, message: dict[str, Any]) -> SioPacket | None:
         """The event of a message's ``fmt`` and ``parts``; None if it holds none."""

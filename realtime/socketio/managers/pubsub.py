@@ -14,7 +14,9 @@ sender's node id, ``ns`` a namespace, ``parts`` an encoded EVENT packet with
 ========================  ============  ============================================
 op                        to            fields
 ========================  ============  ============================================
-``m.emit``                every process from, ns, rooms (None: all), exclude, fmt, parts
+``m.emit``                every process from, ns, rooms (None: all), exclude (rooms whose
+                                        members are skipped; a sid is its own room),
+                                        fmt, parts, volatile (optional)
 ``m.request``             every process from, rid, ns, rooms, exclude, fmt, parts
                           or the owner  (or sid instead of rooms and exclude)
 ``m.members``             the asker     rid, sids: who got the request there
@@ -204,16 +206,19 @@ class PubSubManager(MemoryManager):
     ) -> list[SocketSid]:
         excluded = list(exclude)
         reached = self.broadcast_here(namespace, outgoing, rooms, excluded) if self._host else []
-        self._post(
-            None,
-            {
-                "op": "m.emit",
-                "ns": namespace,
-                "rooms": None if rooms is None else list(rooms),
-                "exclude": excluded,
-                **self._encoded(outgoing),
-            },
-        )
+        message = {
+            "op": "m.emit",
+            "ns": namespace,
+            "rooms": None if rooms is None else list(rooms),
+            "exclude": excluded,
+            **self._encoded(outgoing),
+        }
+        if outgoing.volatile:
+            # Never queued: not in the outbox either, while the broker is away.
+            message["volatile"] = True
+            self._publish_all(message)
+        else:
+            self._post(None, message)
         return reached
 
     def request(
@@ -598,7 +603,7 @@ class PubSubManager(MemoryManager):
         self, namespace: str, rooms: Sequence[str] | None, exclude: Iterable[str] | None
     ) -> Members:
         members = self.members(namespace, rooms)
-        skip = set(exclude or ())
+        skip = self.excluded(namespace, exclude) if exclude else None
         return [m for m in members if m[0] not in skip] if skip else members
 
     def _outgoing(self, message: dict[str, Any]) -> Outgoing | None:

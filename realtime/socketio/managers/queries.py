@@ -12,7 +12,8 @@ Messages (see :mod:`realtime.socketio.managers.broker_link` for the envelope):
 ============  ============  ================================================
 op            to            fields
 ============  ============  ================================================
-``m.query``   every process from, rid, kind, q: the question (a map)
+``m.query``   every process from, rid, kind, q: the question (a map); quiet: answer
+                            nothing (:meth:`Queries.tell_all`)
 ``m.reply``   the asker     from, rid, k: the kind, a: the answer (a map, or nil)
 ============  ============  ================================================
 """
@@ -160,6 +161,17 @@ class Queries:
             while len(self._kinds) > _KINDS_KEPT:
                 self._kinds.popitem(last=False)
 
+    def tell_all(self, kind: str, question: dict[str, Any]) -> int | None:
+        """Publish ``question`` to every other process, which handles it and
+        answers nothing (``quiet``); how many processes got it, if known.
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        rid = f"{self._link.node_id}:{next(self._ids)}"
+        message = {"op": "m.query", "from": self._link.node_id, "rid": rid, "kind": kind}
+        return self._link.send_all({**message, "q": question, "quiet": True})
+
     # -- messages from the broker -----------------------------------------------
 
     def on_query(self, message: dict[str, Any]) -> None:
@@ -167,20 +179,29 @@ class Queries:
         kind = str(message["kind"])
         served = self._handlers.get(kind)
         origin, rid, question = str(message["from"]), str(message["rid"]), message["q"]
+        quiet = bool(message.get("quiet"))
         if served is None or not isinstance(question, dict):
-            self._reply(origin, rid, kind, None)
+            if not quiet:
+                self._reply(origin, rid, kind, None)
             return
-        self._mode.spawn(self._answer, served[0], origin, rid, kind, question)
+        self._mode.spawn(self._answer, served[0], origin, rid, kind, question, quiet)
 
     def _answer(
-        self, handler: QueryHandler, origin: str, rid: str, kind: str, question: dict[str, Any]
+        self,
+        handler: QueryHandler,
+        origin: str,
+        rid: str,
+        kind: str,
+        question: dict[str, Any],
+        quiet: bool = False,
     ) -> None:
         try:
             answer = handler(question)
         except Exception:
             self._logger.exception("error answering a question from process %s", origin)
             answer = None
-        self._reply(origin, rid, kind, answer)
+        if not quiet:
+            self._reply(origin, rid, kind, answer)
 
     def _reply(self, origin: str, rid: str, kind: str, answer: dict[str, Any] | None) -> None:
         message = {"op": "m.reply", "from": self._link.node_id, "rid": rid, "k": kind, "a": answer}

@@ -213,6 +213,12 @@ class WebSocketConnection:
 
     # -- writing ------------------------------------------------------------
 
+    @property
+    def writable(self) -> bool:
+        """Whether a write would go out now: open, and the kernel took
+        everything so far (volatile messages are dropped otherwise)."""
+        return not self._closed and not self._draining
+
     def write_packets(self, packets: Sequence[Packet]) -> None:
         """Write packets as frames, in order, without blocking."""
         with self._lock:
