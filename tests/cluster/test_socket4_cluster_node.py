@@ -1,7 +1,8 @@
 """Node's socket.io 4 server tools across two processes sharing Redis, with
 the official client under Node (``socket4.cluster.test.js``: fetch_sockets,
 a fetched socket's emit, sockets_join, exclude, disconnect_sockets, a
-middleware's refusal, server_side_emit), over polling and WebSocket."""
+middleware's refusal, server_side_emit), over polling, WebSocket and the
+upgrade."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def _passed(output: str) -> int:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("transport", ["polling", "websocket"])
+@pytest.mark.parametrize("transport", ["polling", "websocket", "upgrade"])
 def test_official_client(node: str, servers: list[ServerProcess], transport: str) -> None:
     env = {
         **os.environ,

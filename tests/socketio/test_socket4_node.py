@@ -39,7 +39,7 @@ def _passed(output: str) -> int:
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("app", list(APPS))
-@pytest.mark.parametrize("transport", ["polling", "websocket"])
+@pytest.mark.parametrize("transport", ["polling", "websocket", "upgrade"])
 def test_official_client(
     node: str, server_pool: ServerPool, async_mode: str, transport: str, app: str
 ) -> None:

@@ -2,8 +2,8 @@
 
 Connection and event middlewares, ``on_any`` and ``on_any_outgoing``, and
 the ``disconnecting`` event, on the bare server and on the Flask extension
-(tests/support/socket4_apps.py), over polling and WebSocket, in every async
-mode. The official Node client's view is in test_socket4_node.py.
+(tests/support/socket4_apps.py), over polling, WebSocket and the upgrade,
+in every async mode. The official Node client's view is in test_socket4_node.py.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def server(server_pool: ServerPool, async_mode: str, flavour: str) -> ServerProc
     return server_pool.get(APPS[flavour], async_mode)
 
 
-@pytest.fixture(params=["polling", "websocket"])
+@pytest.fixture(params=["polling", "websocket", "upgrade"])
 def transports(request: pytest.FixtureRequest) -> list[str]:
     return TRANSPORTS[request.param]
 
