@@ -31,6 +31,7 @@ from realtime.flask_integration.options import (
     check_message_queue,
     server_arguments,
 )
+from realtime.flask_integration.push_api import ExtensionWebPushAPI
 from realtime.flask_integration.running import Runner
 from realtime.flask_integration.server_api import ExtensionSocket4API, Install
 from realtime.flask_integration.test_client import RealtimeTestClient
@@ -52,12 +53,15 @@ ErrorHandler = Callable[[Exception], Any]
 E = TypeVar("E", bound=ErrorHandler)
 
 
-class Realtime(ExtensionSocket4API):
+class Realtime(ExtensionSocket4API, ExtensionWebPushAPI):
     """Socket.IO for a Flask app; Flask-SocketIO's ``SocketIO``, and more.
 
     Besides Flask-SocketIO's API, it has Node's socket.io 4 server tools
     (middlewares, ``on_any``...: see
-    :class:`~realtime.flask_integration.server_api.ExtensionSocket4API`).
+    :class:`~realtime.flask_integration.server_api.ExtensionSocket4API`),
+    and Web Push with the ``web_push`` option (``push``, ``set_user``,
+    ``emit_to_user``: see
+    :class:`~realtime.flask_integration.push_api.ExtensionWebPushAPI`).
 
     Args:
         app: the Flask app, or None to call :meth:`init_app` later (app

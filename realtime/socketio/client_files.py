@@ -2,7 +2,8 @@
 
 ``<path>/realtime.js`` (a classic script defining ``io``),
 ``<path>/realtime.esm.js`` (an ES module) and ``<path>/realtime.min.js`` (the
-classic script minified, with its source map ``realtime.min.js.map``) come
+classic script minified, with its source map ``realtime.min.js.map``) and
+``<path>/realtime-sw.js`` (the service worker of Web Push, docs/push.md) come
 from ``realtime/static``. Each is read and gzipped once; browsers revalidate
 with its ETag and get 304 while it is unchanged, as Node's server does for its
 client.
@@ -24,8 +25,17 @@ __all__ = ["CLIENT_FILES", "StaticFiles"]
 #: URL file names under the server's path, and the files they serve.
 CLIENT_FILES = {
     name: name
-    for name in ("realtime.js", "realtime.esm.js", "realtime.min.js", "realtime.min.js.map")
+    for name in (
+        "realtime.js",
+        "realtime.esm.js",
+        "realtime.min.js",
+        "realtime.min.js.map",
+        "realtime-sw.js",
+    )
 }
+#: The service worker may be registered for a wider scope than ``<path>/``,
+#: its folder (Service Workers section 4.4, step 18 of Update).
+_SERVICE_WORKER = "realtime-sw.js"
 
 _JAVASCRIPT = "text/javascript; charset=utf-8"
 #: Content types by file name ending; JavaScript for the others.
@@ -65,6 +75,8 @@ class StaticFiles:
             ("Vary", "Accept-Encoding"),
             ("X-Content-Type-Options", "nosniff"),
         ]
+        if name == _SERVICE_WORKER:
+            headers.append(("Service-Worker-Allowed", "/"))
         if asset.etag in _etags(request.header("If-None-Match")):
             return Response("304 Not Modified", b"", headers)
         body = asset.body

@@ -42,6 +42,7 @@ from realtime.socketio.recovery.log import RecoveryLog
 from realtime.socketio.recovery.options import RecoveryOptions
 from realtime.socketio.recovery.resume import Resumer, make_recovery_log
 from realtime.socketio.server_api import Socket4API
+from realtime.socketio.web_push import WebPushAPI, WebPushOption
 
 __all__ = ["Server"]
 
@@ -51,11 +52,13 @@ Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
 
 
-class Server(Socket4API):
+class Server(Socket4API, WebPushAPI):
     """A Socket.IO v5 server, usable as a WSGI application.
 
     Besides python-socketio's API, it has Node's socket.io 4 server tools
-    (middlewares, ``on_any``...: see :class:`~realtime.socketio.server_api.Socket4API`).
+    (middlewares, ``on_any``...: see :class:`~realtime.socketio.server_api.Socket4API`),
+    and Web Push (``push``, ``set_user``, ``emit_to_user``...: see
+    :class:`~realtime.socketio.web_push.WebPushAPI` and docs/push.md).
 
     Args:
         manager: where rooms live and how messages fan out (default: in this
@@ -75,6 +78,10 @@ class Server(Socket4API):
             back with their sid, rooms and session, and get the events they
             missed. Every event emitted without a callback then carries its
             offset as a last argument, as in Socket.IO.
+        web_push: ``{"private_key": ..., "subject": "mailto:..."}`` (and any
+            other :class:`~realtime.push.WebPush` option), or a ``WebPush``:
+            makes :attr:`push`; subscriptions are kept in Redis when the
+            message queue is Redis (see docs/push.md).
         serializer: the packet format: ``"default"`` (JSON text with binary
             attachments), ``"msgpack"`` (socket.io-msgpack-parser's), or a
             :class:`~realtime.protocol.parsers.Parser`.
@@ -124,6 +131,7 @@ class Server(Socket4API):
         channel: str = "socketio",
         outbox: Mapping[str, Any] | None = None,
         connection_state_recovery: bool | Mapping[str, Any] | RecoveryOptions | None = None,
+        web_push: WebPushOption = None,
         serializer: str | Parser = "default",
         json: Serializer | None = None,
         async_handlers: bool = True,
@@ -204,6 +212,7 @@ class Server(Socket4API):
         self._dispatcher.max_pending_events = max_pending_events
         self._dispatcher.rate_limit = RateLimit.from_option(rate_limit)
         self._deployment = Deployment(self, self._clients)
+        self._setup_web_push(web_push, message_queue, channel)
         self.engine.attach(self._dispatcher)
 
     @property
@@ -609,6 +618,8 @@ class Server(Socket4API):
             self._recovery.close()
         if self._owns_manager:
             self.manager.close()
+        if self._push is not None:
+            self._push.close()
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``target`` as a task of the server's async mode.

@@ -1496,9 +1496,93 @@ function io(uri, opts) {
   return manager.socket(parsed.nsp, opts);
 }
 
+// Web Push (docs/push.md): the service worker the server serves beside this
+// client (<path>/realtime-sw.js) shows pushes as notifications. subscribe()
+// registers it, asks the notifications permission, subscribes with the
+// server's key and hands the subscription to the server over the socket; the
+// server keeps it for the user it tied the socket to (set_user). Pushes then
+// reach that user when no tab is open.
+const PUSH_EVENT = "realtime:push";
+
+function pushPath(socket, opts) {
+  const path = (opts && opts.path) || (socket && socket.io && socket.io.opts.path) || DEFAULTS.path;
+  return path.replace(/\/+$/, "");
+}
+
+async function pushAsk(socket, question) {
+  const answer = await socket.timeout(10000).emitWithAck(PUSH_EVENT, question);
+  if (!answer || answer.error) throw new Error("Web Push: " + ((answer && answer.error) || "no answer"));
+  return answer;
+}
+
+function activated(registration) {
+  if (registration.active) return Promise.resolve(registration);
+  const worker = registration.installing || registration.waiting;
+  return new Promise((resolve, reject) => {
+    worker.addEventListener("statechange", () => {
+      if (worker.state === "activated") resolve(registration);
+      else if (worker.state === "redundant") reject(new Error("Web Push: the service worker failed"));
+    });
+  });
+}
+
+function sameKey(subscription, key) {
+  const own = subscription.options && subscription.options.applicationServerKey;
+  if (!own) return true;
+  const a = new Uint8Array(own);
+  return a.length === key.length && a.every((b, i) => b === key[i]);
+}
+
+const push = {
+  // True where service workers, the Push API and notifications all exist
+  // (a secure context: https, or http://localhost).
+  supported() {
+    return typeof navigator === "object" && "serviceWorker" in navigator &&
+      typeof PushManager === "function" && typeof Notification === "function";
+  },
+  // Registers the service worker (scope: <path>/, or opts.scope); its registration.
+  async register(socket, opts) {
+    if (!push.supported()) throw new Error("Web Push is not supported here (https and a browser with service workers)");
+    const path = pushPath(socket, opts);
+    const scope = (opts && opts.scope) || path + "/";
+    return activated(await navigator.serviceWorker.register(path + "/realtime-sw.js", { scope }));
+  },
+  // The server's application server key (base64url).
+  async publicKey(socket) {
+    return (await pushAsk(socket, { op: "key" })).publicKey;
+  },
+  // Subscribes this browser and hands the subscription to the server; its JSON.
+  async subscribe(socket, opts) {
+    const registration = await push.register(socket, opts);
+    const permission = await Notification.requestPermission();
+    if (permission !== "granted") throw new Error("Web Push: notifications are " + permission);
+    const key = new Uint8Array(fromBase64((await push.publicKey(socket)).replace(/-/g, "+").replace(/_/g, "/")));
+    let subscription = await registration.pushManager.getSubscription();
+    if (subscription && !sameKey(subscription, key)) {
+      await subscription.unsubscribe();
+      subscription = null;
+    }
+    subscription = subscription ||
+      await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    const json = subscription.toJSON();
+    await pushAsk(socket, { op: "subscribe", subscription: json });
+    return json;
+  },
+  // Tells the server to forget this browser's subscription, and ends it; false if none.
+  async unsubscribe(socket, opts) {
+    if (!push.supported()) return false;
+    const path = pushPath(socket, opts);
+    const registration = await navigator.serviceWorker.getRegistration((opts && opts.scope) || path + "/");
+    const subscription = registration && await registration.pushManager.getSubscription();
+    if (!subscription) return false;
+    await pushAsk(socket, { op: "unsubscribe", endpoint: subscription.endpoint });
+    return subscription.unsubscribe();
+  },
+};
+
 Object.assign(io, {
   io, connect: io, protocol: 5, Manager, Socket, Engine, Transport, HttpTransport,
-  transports: Engine.transports,
+  transports: Engine.transports, push,
 });
 
 export { io, Manager, Socket };

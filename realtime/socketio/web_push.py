@@ -1,0 +1,308 @@
+"""Web Push in the Socket.IO server: users, their subscriptions, and the offline fallback.
+
+What :class:`realtime.Server` takes from :mod:`realtime.push` (see
+docs/push.md):
+
+- ``Server(web_push={"private_key": ..., "subject": ...})`` makes
+  :attr:`~WebPushAPI.push`, a :class:`~realtime.push.WebPush` on the
+  server's async mode, keeping subscriptions in Redis when the message queue
+  is a Redis URL.
+- A socket is tied to a user by :meth:`~WebPushAPI.set_user`, which puts it
+  in the user's room, ``user:<user>`` (:func:`user_room`): an emit there
+  reaches every tab of the user, on every process, and the room survives
+  connection state recovery like any other.
+- The client's ``io.push.subscribe(socket)`` asks for the public key and
+  hands over its subscription with the ``realtime:push`` event; the server
+  answers it for the socket's user, and refuses it for a socket tied to no
+  user.
+- :meth:`~WebPushAPI.emit_to_user` emits to the user's room and, when no
+  live connection of the user is in it (in any process), sends a push
+  instead: the message given with the emit, or the one a handler
+  registered with :meth:`~WebPushAPI.push_fallback` maps the event to.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from realtime.exceptions import BrokerUnavailable, ConfigurationError
+from realtime.socketio.managers.pubsub import PubSubManager
+
+if TYPE_CHECKING:
+    # realtime.push (and the cryptography package under it) is loaded only
+    # by a server that has the web_push option.
+    from realtime.async_modes import AsyncMode
+    from realtime.push import Message, PushResult, WebPush
+    from realtime.push.webpush import Urgency
+    from realtime.socketio.handlers import HandlerRegistry
+    from realtime.socketio.managers.base import Manager
+
+__all__ = [
+    "PUSH_EVENT",
+    "USER_ROOM_PREFIX",
+    "FallbackHandler",
+    "WebPushAPI",
+    "WebPushOption",
+    "user_room",
+]
+
+#: The event the client's ``io.push`` API sends (``op``: key, subscribe, unsubscribe).
+PUSH_EVENT = "realtime:push"
+#: The prefix of a user's room.
+USER_ROOM_PREFIX = "user:"
+#: Maps an event to a user nobody could get into a push message, or None for none:
+#: ``fn(user, event, data)``.
+FallbackHandler: TypeAlias = "Callable[[str, str, Any], Message | None]"
+#: What the ``web_push`` option takes.
+WebPushOption: TypeAlias = "Mapping[str, Any] | WebPush | None"
+#: The question one process asks the others: is anyone of this room here?
+_LIVE_QUERY = "push.live"
+#: Seconds to wait for the other processes' answers.
+_LIVE_TIMEOUT = 2.0
+
+logger = logging.getLogger("realtime.push")
+
+
+def user_room(user: str) -> str:
+    """The room of ``user``'s connections: ``"user:" + user``."""
+    return USER_ROOM_PREFIX + user
+
+
+def make_web_push(
+    option: Mapping[str, Any] | WebPush | None,
+    mode: AsyncMode,
+    message_queue: str | None,
+    channel: str,
+) -> WebPush | None:
+    """The server's :class:`WebPush` for its ``web_push`` option (None without one).
+
+    Subscriptions go to Redis when the message queue is a Redis URL (unless
+    the option names a ``redis_url`` or a ``store`` of its own).
+
+    Raises:
+        ConfigurationError: the option cannot work.
+    """
+    if option is None:
+        return None
+    try:
+        push = importlib.import_module("realtime.push")
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"web_push needs the push extra: pip install 'realtime[push]' ({exc})"
+        ) from exc
+    if isinstance(option, push.WebPush):
+        given: WebPush = option
+        return given
+    if not isinstance(option, Mapping) or "private_key" not in option or "subject" not in option:
+        raise ConfigurationError(
+            'web_push takes {"private_key": ..., "subject": "mailto:..."} (and optionally '
+            "redis_url, store, timeout, key_prefix), or a realtime.push.WebPush"
+        )
+    settings = dict(option)
+    queue = (message_queue or "").partition("://")[0].lower()
+    if "store" not in settings and "redis_url" not in settings and queue in {"redis", "rediss"}:
+        settings["redis_url"] = message_queue
+    settings.setdefault("key_prefix", f"{channel}:push")
+    try:
+        made: WebPush = push.WebPush(async_mode=mode, **settings)
+    except TypeError as exc:
+        raise ConfigurationError(f"web_push: {exc}") from exc
+    return made
+
+
+class WebPushAPI:
+    """Web Push on :class:`realtime.Server` (a base class of it)."""
+
+    manager: Manager
+    mode: AsyncMode
+    handlers: HandlerRegistry
+    _push: WebPush | None
+    _push_fallback: FallbackHandler | None
+
+    if TYPE_CHECKING:
+        # The server's own methods.
+        def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None: ...
+        def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None: ...
+        def rooms(self, sid: str, namespace: str | None = None) -> list[str]: ...
+        def emit(
+            self, event: str, data: Any = None, *, to: Any = None, namespace: str | None = None
+        ) -> None: ...
+
+    def _setup_web_push(
+        self,
+        option: Mapping[str, Any] | WebPush | None,
+        message_queue: str | None,
+        channel: str,
+    ) -> None:
+        self._push = make_web_push(option, self.mode, message_queue, channel)
+        self._push_fallback = None
+        if self._push is None:
+            return
+        # The default namespace's own handler (which a catch-all handler of
+        # the application does not shadow), and every other namespace's.
+        self.handlers.add(
+            "/", PUSH_EVENT, lambda sid, request=None: self._on_push_event("/", sid, request)
+        )
+        self.handlers.add("*", PUSH_EVENT, self._on_push_event)
+        if isinstance(self.manager, PubSubManager):
+            self.manager.queries.serve(_LIVE_QUERY, self._answer_live)
+
+    @property
+    def push(self) -> WebPush:
+        """The server's :class:`~realtime.push.WebPush` (the ``web_push`` option).
+
+        Raises:
+            ConfigurationError: the server has no ``web_push`` option.
+        """
+        if self._push is None:
+            raise ConfigurationError(
+                'Web Push is not configured: pass web_push={"private_key": ..., '
+                '"subject": "mailto:..."} (python -m realtime.push makes a key)'
+            )
+        return self._push
+
+    # -- users ---------------------------------------------------------------
+
+    def set_user(self, sid: str, user: str, namespace: str | None = None) -> None:
+        """Tie client ``sid`` to ``user`` (in the user's room, leaving another user's).
+
+        Call it once the client is known (in the connect handler, after its
+        credentials were checked): the client's ``io.push`` calls then
+        subscribe this user, and :meth:`emit_to_user` reaches it.
+        """
+        if not user:
+            raise ConfigurationError("a user is a non-empty string")
+        for room in self.rooms(sid, namespace):
+            if room.startswith(USER_ROOM_PREFIX) and room != user_room(user):
+                self.leave_room(sid, room, namespace)
+        self.enter_room(sid, user_room(user), namespace)
+
+    def user_of(self, sid: str, namespace: str | None = None) -> str | None:
+        """The user client ``sid`` was tied to with :meth:`set_user`, or None."""
+        for room in self.rooms(sid, namespace):
+            if room.startswith(USER_ROOM_PREFIX):
+                return room[len(USER_ROOM_PREFIX) :]
+        return None
+
+    def user_is_connected(self, user: str, namespace: str | None = None) -> bool:
+        """Whether a live connection of ``user`` is in ``namespace``, in any process.
+
+        A client that dropped and may still come back with connection state
+        recovery is not live.
+        """
+        namespace = namespace or "/"
+        if self.manager.members(namespace, [user_room(user)]):
+            return True
+        if not isinstance(self.manager, PubSubManager) or not self.manager.clustered:
+            return False
+        try:
+            answers = self.manager.queries.ask_all(
+                _LIVE_QUERY,
+                {"ns": namespace, "room": user_room(user)},
+                _LIVE_TIMEOUT,
+                enough=lambda answer: bool(answer.answer and answer.answer.get("live")),
+            )
+        except BrokerUnavailable:
+            # Without the others' word, better a push too many than none.
+            return False
+        return any(a.answer and a.answer.get("live") for a in answers.answers)
+
+    def _answer_live(self, question: dict[str, Any]) -> dict[str, Any] | None:
+        namespace, room = str(question.get("ns", "/")), str(question.get("room", ""))
+        return {"live": bool(self.manager.members(namespace, [room]))} if room else None
+
+    # -- the fallback ----------------------------------------------------------
+
+    def push_fallback(self, handler: FallbackHandler) -> FallbackHandler:
+        """Register ``handler(user, event, data)``: the push for an event nobody got.
+
+        Used by :meth:`emit_to_user` when it is given no ``push`` message:
+        the handler returns the message (a dict, sent as JSON to the service
+        worker: ``title``, ``body``, ``url``, ``tag``, ``data``...) or None
+        for no push. Usable as a decorator.
+        """
+        self._push_fallback = handler
+        return handler
+
+    def emit_to_user(
+        self,
+        user: str,
+        event: str,
+        data: Any = None,
+        namespace: str | None = None,
+        push: Message | bool | None = None,
+        ttl: int = 3600,
+        urgency: Urgency = "normal",
+    ) -> bool:
+        """Emit to every connection of ``user``; a push when none is live.
+
+        Args:
+            user: whose connections (see :meth:`set_user`).
+            event, data, namespace: as :meth:`emit` takes them.
+            push: the push message when no connection is live; None to ask
+                the :meth:`push_fallback` handler (no push without one);
+                False for no push.
+            ttl, urgency: the push's (see :meth:`realtime.push.WebPush.send`).
+
+        Returns:
+            True when a live connection got the event, False when a push was
+            sent (or would have been) instead.
+
+        Raises:
+            PushMessageTooLarge: the push message is too large for a push.
+        """
+        namespace = namespace or "/"
+        self.emit(event, data, to=user_room(user), namespace=namespace)
+        if self.user_is_connected(user, namespace):
+            return True
+        if push is False:
+            return False
+        message: Message | None
+        if push is None or push is True:
+            handler = self._push_fallback
+            message = handler(user, event, data) if handler is not None else None
+        else:
+            message = push
+        if message is not None and self._push is not None:
+            self._push.send_later(user, message, ttl=ttl, urgency=urgency, callback=_log_results)
+        elif message is not None:
+            logger.warning("a push for %r was asked for, but web_push is not configured", user)
+        return False
+
+    # -- the client's requests ---------------------------------------------------
+
+    def _on_push_event(self, namespace: str, sid: str, request: Any = None) -> dict[str, Any]:
+        push = self.push
+        if not isinstance(request, dict) or request.get("op") not in {
+            "key",
+            "subscribe",
+            "unsubscribe",
+        }:
+            return {"error": "expected {op: 'key' | 'subscribe' | 'unsubscribe'}"}
+        if request["op"] == "key":
+            return {"publicKey": push.public_key}
+        user = self.user_of(sid, namespace)
+        if user is None:
+            return {"error": "this connection is tied to no user (set_user)"}
+        if request["op"] == "unsubscribe":
+            endpoint = request.get("endpoint")
+            if not isinstance(endpoint, str):
+                return {"error": "unsubscribe needs an endpoint"}
+            return {"removed": push.unsubscribe(user, endpoint)}
+        subscription = request.get("subscription")
+        if not isinstance(subscription, dict):
+            return {"error": "subscribe needs a subscription (PushSubscription.toJSON())"}
+        try:
+            push.subscribe(user, subscription)
+        except ValueError as exc:  # InvalidSubscription
+            return {"error": getattr(exc, "reason", str(exc))}
+        return {"subscribed": True}
+
+
+def _log_results(results: list[PushResult]) -> None:
+    for result in results:
+        if not result.ok:
+            logger.info("push to %s: %s", result.endpoint, result.reason)
