@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 
 from realtime.exceptions import ConfigurationError, ProcessesTimeout
 from realtime.socketio.handlers import refuse_coroutine
+from realtime.socketio.managers.broker_link import pack
 from realtime.socketio.managers.pubsub import PubSubManager
 
 if TYPE_CHECKING:
@@ -212,8 +213,8 @@ class Deployment:
                     "sid": view.sid,
                     "ns": view.namespace,
                     "rooms": view.rooms,
-                    "data": view.data,
-                    "handshake": view.handshake,
+                    "data": _portable(view.data, f"the session of {view.sid}", {}),
+                    "handshake": _portable(view.handshake, f"the handshake of {view.sid}", {}),
                 }
             )
         return found
@@ -301,7 +302,9 @@ class Deployment:
         handler = self._server_handlers.get(str(question.get("event")))
         if handler is None:
             return {"status": _UNHANDLED}
-        return {"status": "ok", "answer": handler(*list(question.get("args") or ()))}
+        answer = handler(*list(question.get("args") or ()))
+        event = question.get("event")
+        return {"status": "ok", "answer": _portable(answer, f"the answer to {event!r}", None)}
 
     # -- asking the others --------------------------------------------------------
 
@@ -379,6 +382,17 @@ def _handshake(socket: Socket) -> dict[str, Any]:
         "url": f"{path}?{query}" if query else path,
         "secure": environ.get("wsgi.url_scheme") == "https",
     }
+
+
+def _portable(value: Any, what: str, instead: Any) -> Any:
+    """``value`` if msgpack can carry it to another process, else ``instead``
+    (and a warning: the other processes still get an answer)."""
+    try:
+        pack({"value": value})
+    except (TypeError, ValueError, OverflowError) as exc:
+        logger.warning("%s cannot cross the broker (%s); sent without it", what, exc)
+        return instead
+    return value
 
 
 def _names(room: str | Sequence[str]) -> list[str]:

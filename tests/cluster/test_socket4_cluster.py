@@ -103,6 +103,16 @@ def test_fetch_sockets_returns_the_clients_of_every_process(peers: list[Peer]) -
     assert sid(b) not in [v["sid"] for v in call(a, "fetch", None, "blue")]
 
 
+def test_a_session_that_cannot_cross_the_broker_is_left_out_not_the_socket(
+    peers: list[Peer],
+) -> None:
+    a, b = peers
+    call(b, "save_odd")
+    found = {view["sid"]: view for view in call(a, "fetch")}
+    assert found[sid(b)]["data"] == {}
+    assert found[sid(b)]["rooms"] == [sid(b)]
+
+
 def test_a_fetched_socket_acts_on_a_client_another_process_holds(peers: list[Peer]) -> None:
     a, b = peers
     call(a, "view_emit", sid(b), "hi", 1, "two")

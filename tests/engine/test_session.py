@@ -18,6 +18,7 @@ from realtime.engine.session import (
     Session,
     SessionState,
 )
+from realtime.engine.transports.sse_streaming import BACKED_UP, StreamChannel, sse_frame
 from realtime.protocol.engineio import EngineSid, Packet, PacketType
 
 MSG = PacketType.MESSAGE
@@ -361,3 +362,16 @@ class TestVolatile:
         assert session.send(Outgoing([msg("v2").data], volatile=True)) is False
         assert session.send(out(msg("kept"))) is True
         assert channel.written == [msg("v1"), msg("kept")]
+
+
+def test_a_stream_channel_is_writable_until_backed_up() -> None:
+    channel = StreamChannel("sse", ManualClockMode(), sse_frame, logging.getLogger("t"), "c")
+    assert channel.writable
+    channel.write_packets([msg("x" * BACKED_UP)])
+    assert not channel.writable
+    body = channel.body(b"")
+    assert next(body) == b""
+    assert next(body).startswith(b"data: 4x")  # the response took it
+    assert channel.writable
+    channel.close(graceful=False)
+    assert not channel.writable

@@ -25,7 +25,8 @@ same behaviour on the Flask extension. Both:
 ``flask_socket4`` has ``fetch``, ``join_all`` and ``ask_servers`` too (its
 ``hello`` handler answers the app's name, read from ``current_app``).
 ``sio_socket4`` also acts on the whole deployment (run it as several
-processes with a ``message_queue``): ``save`` (key, value) in the session;
+processes with a ``message_queue``): ``save`` (key, value) in the session,
+``save_odd`` (a set, which cannot cross the broker);
 ``fetch`` (to, exclude) acks the sockets ``fetch_sockets`` finds (sid,
 rooms, data, handshake, local, and this process's pid); ``view_emit`` (sid,
 event, *args), ``view_join``/``view_leave`` (sid, room) and
@@ -166,6 +167,11 @@ def sio_socket4(mode: str, **options: Any) -> realtime.Server:
     def save(sid: str, key: str, value: Any) -> None:
         with sio.session(sid) as data:
             data[key] = value
+
+    @sio.event
+    def save_odd(sid: str) -> None:
+        with sio.session(sid) as data:
+            data["odd"] = {1, 2}  # msgpack cannot carry a set
 
     @sio.event
     def fetch(sid: str, to: Any = None, exclude: Any = None) -> Any:

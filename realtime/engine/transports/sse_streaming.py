@@ -45,6 +45,9 @@ __all__ = ["SseTransport", "StreamChannel", "StreamTransport", "StreamingTranspo
 
 #: Bytes a client may leave unread before it is disconnected as too slow.
 WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
+#: Bytes waiting past which the channel counts as backed up (volatile
+#: messages are dropped).
+BACKED_UP = 64 * 1024
 _PADDING = 2048
 _NO_TRANSFORM = ("Cache-Control", "no-cache, no-transform")
 _NO_BUFFERING = ("X-Accel-Buffering", "no")
@@ -78,6 +81,12 @@ class StreamChannel:
         self._closed = False
         self._log = log
         self.label = label
+
+    @property
+    def writable(self) -> bool:
+        """Open, with less than :data:`BACKED_UP` bytes waiting for the
+        response to take them (volatile messages are dropped otherwise)."""
+        return not self._closed and self._pending < BACKED_UP
 
     def write_packets(self, packets: Sequence[Packet]) -> None:
         self._put(self._framer(packets))
