@@ -23,7 +23,7 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(DEMO_STAMP): $(VENV)/bin/python setup.py pyproject.toml
-	$(PY) -m pip install --quiet -e '.[eventlet,flask]'
+	$(PY) -m pip install --quiet -e '.[eventlet,flask,push]'
 	touch $@
 
 $(DEV_STAMP): $(VENV)/bin/python setup.py pyproject.toml

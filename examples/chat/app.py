@@ -14,17 +14,25 @@ It is an ordinary Flask-SocketIO style app on :mod:`realtime.flask_integration`:
 handlers take the event's arguments, ``request.sid`` is the client, ``emit``
 answers it, ``to=`` and ``include_self`` address rooms, return values are
 acknowledgements, and a plain Flask view emits into a room.
+
+With Web Push (on unless ``--vapid-key ""``; it needs ``realtime[push]``), a
+page may turn on notifications, and a message that mentions ``@nick`` reaches
+that user even with every tab of theirs closed (docs/push.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
+import logging
+import os
 import re
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
@@ -38,6 +46,8 @@ ROOM_NAME = re.compile(r"[\w-]{1,24}")
 NICK = re.compile(r"[\w .-]{1,20}")
 #: What a page may say it is on: the rungs of the bundled client's ladder.
 TRANSPORTS = ("polling", "websocket", "sse", "streaming", "short polling")
+#: ``@nick`` in a message.
+MENTION = re.compile(r"@([\w.-]{1,20})")
 
 
 @dataclass
@@ -126,15 +136,71 @@ class Chat:
         return sorted(found, key=lambda p: p["nick"].lower())
 
 
-def create_app(async_mode: str | None = None) -> tuple[Flask, SocketIO]:
-    """The demo app and its extension."""
+def create_app(
+    async_mode: str | None = None, vapid_key: str | None = None
+) -> tuple[Flask, SocketIO]:
+    """The demo app and its extension; with Web Push when given a key file."""
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "realtime chat demo"
-    socketio = SocketIO(app, async_mode=async_mode)
+    options = web_push_options(vapid_key)
+    socketio = SocketIO(app, async_mode=async_mode, **options)
     chat = Chat()
-    add_http_routes(app, socketio, chat)
-    add_socket_handlers(socketio, chat)
+    notifier = Notifier(socketio, chat) if options else None
+    add_http_routes(app, socketio, chat, notifier)
+    add_socket_handlers(socketio, chat, notifier)
     return app, socketio
+
+
+def web_push_options(vapid_key: str | None) -> dict[str, Any]:
+    """The ``web_push`` option for the key file ``vapid_key`` (made if missing)."""
+    if not vapid_key:
+        return {}
+    try:
+        from realtime.push import VapidKey  # noqa: PLC0415 (an optional extra)
+    except ImportError:
+        logging.getLogger("chat").warning("no Web Push: pip install 'realtime[push]'")
+        return {}
+    key = Path(vapid_key)
+    if not key.exists():
+        # Written aside and linked into place: a demo starting at the same
+        # time reads a whole key or none (and then makes its own).
+        key.parent.mkdir(parents=True, exist_ok=True)
+        made = key.with_name(f"{key.name}.{os.getpid()}")
+        made.write_text(VapidKey.generate().pem())
+        made.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(made, key)
+        made.unlink()
+    return {"web_push": {"private_key": str(key), "subject": "mailto:chat-demo@example.com"}}
+
+
+class Notifier:
+    """Mentions: ``@nick`` reaches that user's pages, or their browser by Web Push.
+
+    Users are nicks here (the demo has no accounts): each page is tied to
+    its nick with ``set_user``, and a page that turns on notifications
+    subscribes that nick.
+    """
+
+    def __init__(self, socketio: SocketIO, chat: Chat) -> None:
+        self.socketio = socketio
+        self.chat = chat
+
+    def identify(self, nick: str) -> None:
+        self.socketio.set_user(nick)
+
+    def mentions(self, message: dict[str, Any]) -> None:
+        for nick in dict.fromkeys(n.rstrip(".") for n in MENTION.findall(message["text"])):
+            if nick == message["nick"]:
+                continue
+            push = {
+                "title": f"{message['nick']} mentioned you in #{message['room']}",
+                "body": message["text"],
+                "url": f"/#{message['room']}",
+                "tag": f"mention-{message['id']}",
+                "data": {"room": message["room"], "id": message["id"]},
+            }
+            self.socketio.emit_to_user(nick, "mention", message, push=push)
 
 
 def text_of(data: Any) -> str | None:
@@ -157,7 +223,7 @@ def refresh(socketio: SocketIO, chat: Chat, *rooms: str) -> None:
         socketio.emit("members", {"room": room, "members": chat.people(room)}, to=room)
 
 
-def add_http_routes(app: Flask, socketio: SocketIO, chat: Chat) -> None:
+def add_http_routes(app: Flask, socketio: SocketIO, chat: Chat, notifier: Notifier | None) -> None:
     @app.route("/")
     def index() -> str:
         return render_template("index.html")
@@ -175,14 +241,18 @@ def add_http_routes(app: Flask, socketio: SocketIO, chat: Chat) -> None:
         nick = str(data.get("nick") or "http")[:20]
         message = chat.post(room, nick, text, via="http")
         socketio.emit("chat", message, to=room)
+        if notifier is not None:
+            notifier.mentions(message)
         return jsonify(message), 201
 
 
-def add_socket_handlers(socketio: SocketIO, chat: Chat) -> None:
+def add_socket_handlers(socketio: SocketIO, chat: Chat, notifier: Notifier | None) -> None:
     @socketio.on("connect")
     def connect(auth: Any) -> None:
         member = chat.add(request.sid, auth.get("nick") if isinstance(auth, dict) else None)
         join_room(LOBBY)
+        if notifier is not None:
+            notifier.identify(member.nick)
         history = chat.enter(request.sid, LOBBY)
         emit("welcome", {"nick": member.nick, "room": LOBBY, "history": history})
         announce(socketio, LOBBY, f"{member.nick} arrived")
@@ -200,6 +270,8 @@ def add_socket_handlers(socketio: SocketIO, chat: Chat) -> None:
     def nick(wanted: Any) -> dict[str, Any]:
         old, new = chat.rename(request.sid, wanted)
         rooms = chat.members[request.sid].rooms
+        if new != old and notifier is not None:
+            notifier.identify(new)
         if new != old:
             for room in rooms:
                 announce(socketio, room, f"{old} is now {new}")
@@ -235,6 +307,8 @@ def add_socket_handlers(socketio: SocketIO, chat: Chat) -> None:
             return {"error": f"join the room first, and write 1 to {MAX_TEXT} characters"}
         message = chat.post(room, member.nick, text, via="socket")
         emit("chat", message, to=room, include_self=False)
+        if notifier is not None:
+            notifier.mentions(message)
         return {"message": message}
 
     @socketio.event
@@ -259,8 +333,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--async-mode", choices=["eventlet", "gevent", "threading"])
     parser.add_argument("--debug", action="store_true", help="debugger and reloader")
+    parser.add_argument(
+        "--vapid-key",
+        default=str(Path(__file__).parent / "instance" / "vapid.pem"),
+        help='Web Push key file, made if missing ("" for no Web Push)',
+    )
     args = parser.parse_args()
-    app, socketio = create_app(args.async_mode)
+    app, socketio = create_app(args.async_mode, args.vapid_key)
     socketio.run(app, host=args.host, port=args.port, debug=args.debug)
 
 

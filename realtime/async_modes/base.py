@@ -431,6 +431,15 @@ class AsyncMode(abc.ABC):
         """
         return importlib.import_module(name)
 
+    def run_in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``, a blocking call, on a native thread; waits for it
+        without holding up the other tasks, and returns what it returned.
+
+        For libraries whose blocking I/O cannot be made cooperative (see
+        :meth:`import_blocking`). Threads call it on the calling thread.
+        """
+        return fn(*args)
+
     def deadline(self, seconds: float) -> contextlib.AbstractContextManager[None]:
         """Raise :class:`TimeoutError` in the block if it runs past ``seconds``.
 

@@ -33,6 +33,7 @@ with warnings.catch_warnings():
     import eventlet.greenthread
     import eventlet.hubs
     import eventlet.queue
+    import eventlet.tpool
     import eventlet.wsgi
 
 import greenlet
@@ -255,6 +256,9 @@ class EventletMode(GreenMode):
     def import_blocking(self, name: str) -> ModuleType:
         module: ModuleType = eventlet.import_patched(name)
         return module
+
+    def run_in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return eventlet.tpool.execute(fn, *args)
 
     def make_server(
         self, app: WSGIApp, host: str, port: int, options: ServerOptions

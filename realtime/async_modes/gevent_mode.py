@@ -152,6 +152,9 @@ class GeventMode(GreenMode):
             )
         return importlib.import_module(name)
 
+    def run_in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return gevent.get_hub().threadpool.apply(fn, args)
+
     def make_server(
         self, app: WSGIApp, host: str, port: int, options: ServerOptions
     ) -> EmbeddedServer:

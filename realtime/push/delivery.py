@@ -1,20 +1,23 @@
 """POSTing one encrypted push message to a push service (RFC 8030 section 5).
 
 The HTTP client is the standard library's ``http.client``, loaded through the
-async mode so its sockets are cooperative (eventlet's green sockets; gevent
-needs the process monkey patched; plain sockets in threading mode). Each
-request has a socket timeout and, in the green modes, a deadline over the
-whole exchange.
+async mode so its sockets are cooperative (eventlet's green sockets, gevent's
+in a monkey-patched process, plain sockets in threading mode); in gevent
+without monkey patching, each exchange runs on a native thread of the hub's
+pool instead. Each request has a socket timeout and, in the green modes, a
+deadline over the whole exchange.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 from dataclasses import dataclass
 from types import ModuleType
 from urllib.parse import urlsplit
 
 from realtime.async_modes import AsyncMode
+from realtime.exceptions import ConfigurationError
 
 __all__ = ["Poster", "PushRequest", "PushResult"]
 
@@ -83,13 +86,23 @@ class Poster:
         self._timeout = timeout
         # Its own default TLS context, from the ssl module it was loaded with
         # (green under eventlet), verifying certificates as browsers do.
-        self._http: ModuleType = mode.import_blocking("http.client")
+        try:
+            self._http: ModuleType = mode.import_blocking("http.client")
+            self._in_thread = False
+        except ConfigurationError:
+            # gevent without monkey patching: the blocking client, on a
+            # native thread of the hub's pool.
+            self._http = http.client
+            self._in_thread = True
 
     def post(self, request: PushRequest) -> PushResult:
         """POST ``request``; a result in every case, never an exception for the network."""
         try:
-            with self._mode.deadline(self._timeout):
-                status, answer = self._exchange(request)
+            if self._in_thread:
+                status, answer = self._mode.run_in_thread(self._exchange, request)
+            else:
+                with self._mode.deadline(self._timeout):
+                    status, answer = self._exchange(request)
         except (OSError, TimeoutError, self._http.HTTPException) as exc:
             what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             logger.info("push to %s failed: %s", request.endpoint, what)

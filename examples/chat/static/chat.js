@@ -89,6 +89,11 @@
   });
 
   socket.on("chat", (message) => addMessage(message.room, message));
+  // Someone wrote @you: a note in the room you are looking at. (With every tab
+  // closed, the server sends it as a Web Push notification instead.)
+  socket.on("mention", (message) => addMessage(state.active, {
+    system: true, time: message.time, text: `${message.nick} mentioned you in #${message.room}: ${message.text}`,
+  }));
   socket.on("system", (notice) => addMessage(notice.room, { ...notice, system: true }));
 
   socket.on("typing", ({ room, nick, typing }) => {
@@ -124,7 +129,10 @@
       state.joined.set(room, { messages: answer.history, unread: 0, members: answer.members });
       state.wanted.add(room);
       remember();
-      if (activate) state.active = room;
+      if (activate || room === state.pending) {
+        state.active = room;
+        state.pending = null;
+      }
       render();
     });
   }
@@ -186,6 +194,51 @@
       if (room === state.active) renderMessages();
     });
   });
+
+  // -- notifications (Web Push) ---------------------------------------------
+
+  // io.push registers the service worker the server serves beside the client,
+  // asks for the permission, and hands the subscription to the server for this
+  // nick. Browsers allow it on https pages and on http://localhost.
+  const notify = $("#notify");
+  if (io.push.supported()) {
+    notify.hidden = false;
+    if (Notification.permission === "granted") notify.textContent = "🔔 on";
+    notify.addEventListener("click", async () => {
+      notify.disabled = true;
+      try {
+        await io.push.subscribe(socket);
+        notify.textContent = "🔔 on";
+      } catch (err) {
+        notify.textContent = "🔕 unavailable";
+        notify.title = err.message;
+      } finally {
+        notify.disabled = false;
+      }
+    });
+  }
+
+  // A click on a notification opens /#room, or tells this tab to go there.
+  function goToHashRoom(hash) {
+    const room = decodeURIComponent((hash || "").replace(/^#/, ""));
+    if (!room) return;
+    if (state.joined.has(room)) {
+      state.active = room;
+      render();
+    } else if (socket.connected) join(room);
+    else {
+      state.wanted.add(room); // joined on welcome, and shown then
+      state.pending = room;
+    }
+  }
+  goToHashRoom(location.hash);
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data && event.data.type === "realtime:notificationclick") {
+        goToHashRoom(new URL(event.data.url).hash);
+      }
+    });
+  }
 
   // -- rendering ------------------------------------------------------------
 
