@@ -184,3 +184,37 @@ def test_without_a_push_service_subscribe_fails_clearly_after_the_permission(
         "navigator.serviceWorker.getRegistration('/socket.io/').then(r => !!(r && r.active))"
     )
     assert page.evaluate("io.push.unsubscribe(socket)") is False
+
+
+def test_a_click_closes_the_notification_and_sends_the_open_tab_to_its_url(
+    server: tuple[realtime.Server, str], context: Any
+) -> None:
+    _, base = server
+    page = open_app(context, base)
+    page.evaluate("io.push.register(socket)")
+    registration = registration_id(context, page, base + "/socket.io/")
+    deliver(page, base, registration, {"title": "Grace", "url": "/chat#grace", "data": {"id": 7}})
+    notifications(page, 1)
+    (worker,) = [w for w in context.service_workers if w.url.endswith("/realtime-sw.js")]
+    # DevTools cannot click a notification: the worker gets the event made by
+    # hand (untrusted, so its waitUntil throws and focusing or opening a
+    # window is not allowed; what the handler starts before that runs).
+    worker.evaluate(
+        """async () => {
+            const [notification] = await self.registration.getNotifications();
+            self.dispatchEvent(new NotificationEvent("notificationclick", {notification}));
+        }"""
+    )
+    page.wait_for_function("window.messages.length >= 2")
+    assert page.evaluate("window.messages")[1] == {
+        "type": "realtime:notificationclick",
+        "url": base + "/chat#grace",
+        "data": {"id": 7},
+    }
+    assert (
+        page.evaluate(
+            "navigator.serviceWorker.getRegistration('/socket.io/')"
+            ".then(r => r.getNotifications()).then(n => n.length)"
+        )
+        == 0
+    )
