@@ -108,6 +108,8 @@ class Namespace(CoreNamespace):
         ignore_queue: bool = False,
         *,
         include_self: bool = True,
+        exclude: Target = None,
+        volatile: bool = False,
     ) -> None:
         """Emit to this namespace's clients (all of them unless ``to`` says).
 
@@ -124,6 +126,8 @@ class Namespace(CoreNamespace):
             skip_sid=skip_sid,
             callback=callback,
             ignore_queue=ignore_queue,
+            exclude=exclude,
+            volatile=volatile,
         )
 
     def send(

@@ -120,6 +120,9 @@ class Namespace:
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
+        *,
+        exclude: str | list[str] | None = None,
+        volatile: bool = False,
     ) -> None:
         """:meth:`Server.emit <realtime.Server.emit>` in this namespace."""
         self.server.emit(
@@ -131,6 +134,8 @@ class Namespace:
             namespace=self._namespace(namespace, to if isinstance(to, str) else None),
             callback=callback,
             ignore_queue=ignore_queue,
+            exclude=exclude,
+            volatile=volatile,
         )
 
     def send(

@@ -129,3 +129,18 @@ def test_volatile_takes_no_callback_and_not_yet_recovery() -> None:
     recovering = realtime.Server(async_mode="threading", connection_state_recovery=True)
     with pytest.raises(realtime.ConfigurationError, match="connection_state_recovery"):
         recovering.emit("tick", 1, volatile=True)
+
+
+def test_a_class_based_namespace_emits_with_exclude() -> None:
+    sio = server()
+
+    class Room(realtime.Namespace):
+        def on_shout(self, sid: str, text: str) -> None:
+            self.emit("heard", text, exclude="deaf")
+
+    sio.register_namespace(Room("/r"))
+    hearing, deaf = LocalClient(sio, namespace="/r"), LocalClient(sio, namespace="/r")
+    sio.enter_room(str(deaf.sid("/r")), "deaf", namespace="/r")
+    hearing.emit("shout", "hey", namespace="/r")
+    assert [e["args"] for e in hearing.get_received("/r")] == [["hey"]]
+    assert deaf.get_received("/r") == []
