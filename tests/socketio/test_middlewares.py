@@ -15,6 +15,9 @@ import pytest
 
 import realtime
 from realtime import ConfigurationError, EventRefused
+from realtime.protocol.engineio import EngineSid
+from realtime.protocol.socketio import SocketSid
+from realtime.socketio.clients import Socket
 from realtime.socketio.middlewares import Middlewares
 from realtime.socketio.testing import LocalClient
 
@@ -180,3 +183,23 @@ def test_disconnecting_runs_before_disconnect_and_a_catch_all_does_not_get_it() 
     sio.enter_room(sid, "r")
     client.disconnect("/")
     assert order == [("disconnecting", [sid, "r"]), ("disconnect", [sid, "r"])]
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_a_recovered_socket_skips_the_middlewares_unless_told_not_to(skip: bool) -> None:
+    sio = realtime.Server(
+        async_mode="threading", connection_state_recovery={"skip_middlewares": skip}
+    )
+    seen: list[str] = []
+
+    @sio.use
+    def refuse(sid: str) -> bool:
+        seen.append(sid)
+        return False
+
+    recovered = Socket(SocketSid("s1"), "/", EngineSid("e1"), {}, recovered=True)
+    fresh = Socket(SocketSid("s2"), "/", EngineSid("e2"), {})
+    refused = ("Connection rejected by server", None)
+    assert sio._dispatcher.run_connect_handler(None, recovered, None) == (None if skip else refused)
+    assert sio._dispatcher.run_connect_handler(None, fresh, None) == refused
+    assert seen == (["s2"] if skip else ["s1", "s2"])
