@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from realtime.push.delivery import PushResult
 from realtime.push.encryption import MAX_PLAINTEXT
+from realtime.push.endpoints import EndpointPolicy, default_policy, known_push_services
 from realtime.push.errors import InvalidSubscription, PushError, PushMessageTooLarge
 from realtime.push.keys import VapidKey
 from realtime.push.subscriptions import MemoryStore, RedisStore, Subscription, SubscriptionStore
@@ -18,6 +19,7 @@ from realtime.push.webpush import Message, Urgency, WebPush
 
 __all__ = [
     "MAX_PLAINTEXT",
+    "EndpointPolicy",
     "InvalidSubscription",
     "MemoryStore",
     "Message",
@@ -30,4 +32,6 @@ __all__ = [
     "Urgency",
     "VapidKey",
     "WebPush",
+    "default_policy",
+    "known_push_services",
 ]

@@ -20,7 +20,8 @@ from realtime.async_modes import AsyncMode, get_async_mode, patched_mode
 from realtime.exceptions import ConfigurationError
 from realtime.push.delivery import Poster, PushRequest, PushResult
 from realtime.push.encryption import MAX_PLAINTEXT, encrypt
-from realtime.push.errors import PushMessageTooLarge
+from realtime.push.endpoints import EndpointPolicy, default_policy
+from realtime.push.errors import InvalidSubscription, PushMessageTooLarge
 from realtime.push.keys import KeySource, VapidKey, b64url_decode
 from realtime.push.subscriptions import MemoryStore, RedisStore, Subscription, SubscriptionStore
 from realtime.push.vapid import VapidSigner
@@ -68,6 +69,12 @@ class WebPush:
             the process is monkey patched for, or threading.
         timeout: seconds for each push service's answer.
         key_prefix: the Redis keys' prefix.
+        allow_endpoint: which endpoints subscriptions may have (they come
+            from clients): by default ``https`` ones, and ``http`` on the
+            loopback interface; :func:`~realtime.push.known_push_services`
+            takes only the browsers' push services.
+        max_subscriptions: the most a user keeps; a new one beyond it
+            replaces the one listed first (the oldest, in memory).
 
     Raises:
         ConfigurationError: a key, subject or mode that cannot work.
@@ -83,6 +90,8 @@ class WebPush:
         async_mode: str | AsyncMode | None = None,
         timeout: float = 10.0,
         key_prefix: str = "realtime:push",
+        allow_endpoint: EndpointPolicy = default_policy,
+        max_subscriptions: int = 10,
     ) -> None:
         if isinstance(async_mode, AsyncMode):
             self.mode = async_mode
@@ -94,6 +103,10 @@ class WebPush:
         if store is None:
             store = RedisStore(redis_url, self.mode, key_prefix) if redis_url else MemoryStore()
         self.store = store
+        self.allow_endpoint = allow_endpoint
+        if max_subscriptions < 1:
+            raise ConfigurationError("max_subscriptions must be at least 1")
+        self.max_subscriptions = max_subscriptions
 
     @property
     def public_key(self) -> str:
@@ -118,9 +131,15 @@ class WebPush:
             subscription: ``PushSubscription.toJSON()`` as a dict or JSON text.
 
         Raises:
-            InvalidSubscription: not a PushSubscription's JSON.
+            InvalidSubscription: not a PushSubscription's JSON, or an
+                endpoint ``allow_endpoint`` refuses.
         """
         checked = Subscription.from_json(subscription)
+        if not self.allow_endpoint(checked.endpoint):
+            raise InvalidSubscription("this server does not push to that endpoint")
+        held = [s for s in self.store.list(user) if s.endpoint != checked.endpoint]
+        for extra in held[: max(0, len(held) - self.max_subscriptions + 1)]:
+            self.store.remove(user, extra.endpoint)
         self.store.add(user, checked)
         return checked
 
@@ -218,8 +237,15 @@ class WebPush:
         urgency: Urgency = "normal",
         topic: str | None = None,
     ) -> PushResult:
-        """Push ``message`` to one subscription kept elsewhere (nothing is removed)."""
+        """Push ``message`` to one subscription kept elsewhere (nothing is removed).
+
+        Raises:
+            InvalidSubscription: not a subscription, or an endpoint
+                ``allow_endpoint`` refuses.
+        """
         checked = Subscription.from_json(subscription)
+        if not self.allow_endpoint(checked.endpoint):
+            raise InvalidSubscription("this server does not push to that endpoint")
         request = self._request(checked, self._payload(message), self._headers(ttl, urgency, topic))
         return self._poster.post(request)
 

@@ -115,6 +115,9 @@ def test_the_clients_requests_subscribe_its_user(
         assert "no user" in refused["error"]
         bad = ada.call("realtime:push", {"op": "subscribe", "subscription": {"endpoint": "x"}})
         assert "endpoint" in bad["error"]
+        inside = dict(subscription, endpoint="http://10.0.0.5:6379/")
+        refused = ada.call("realtime:push", {"op": "subscribe", "subscription": inside})
+        assert refused == {"error": "this server does not push to that endpoint"}
         assert "error" in ada.call("realtime:push", {"op": "steal"})
         assert "error" in ada.call("realtime:push", "nonsense")
         endpoint = subscription["endpoint"]

@@ -60,7 +60,16 @@
   socket.on("connect", () => {
     setStatus("connected", "connected");
     showTransport();
+    resubscribe();
   });
+
+  // Notifications already allowed: hand the (same, or renewed) subscription
+  // over again, for this connection's nick.
+  function resubscribe() {
+    if (io.push.supported() && Notification.permission === "granted") {
+      io.push.subscribe(socket).catch(() => {});
+    }
+  }
   socket.on("disconnect", (reason) => setStatus("disconnected", `disconnected (${reason})`));
   socket.on("connect_error", (err) => setStatus("error", `cannot connect: ${err.message}`));
 
@@ -150,7 +159,10 @@
 
   $("#nick-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    socket.emit("nick", $("#nick").value, (answer) => setNick(answer.nick));
+    socket.emit("nick", $("#nick").value, (answer) => {
+      setNick(answer.nick);
+      resubscribe();
+    });
   });
 
   $("#join-form").addEventListener("submit", (event) => {
