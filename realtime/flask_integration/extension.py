@@ -26,6 +26,7 @@ from realtime.flask_integration.context import EXTENSION_KEY, SocketContext, cur
 from realtime.flask_integration.dispatch import Dispatcher, check_coroutines, is_coroutine_function
 from realtime.flask_integration.interfaces import Target
 from realtime.flask_integration.namespace import Namespace
+from realtime.flask_integration.operations_api import ExtensionOperationsAPI
 from realtime.flask_integration.options import (
     DEFAULT_CHANNEL,
     check_message_queue,
@@ -53,7 +54,7 @@ ErrorHandler = Callable[[Exception], Any]
 E = TypeVar("E", bound=ErrorHandler)
 
 
-class Realtime(ExtensionSocket4API, ExtensionWebPushAPI):
+class Realtime(ExtensionSocket4API, ExtensionWebPushAPI, ExtensionOperationsAPI):
     """Socket.IO for a Flask app; Flask-SocketIO's ``SocketIO``, and more.
 
     Besides Flask-SocketIO's API, it has Node's socket.io 4 server tools

@@ -36,6 +36,7 @@ from realtime.socketio.flow import RateLimit, Throttle
 from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
 from realtime.socketio.managers.emit_args import as_args
 from realtime.socketio.middlewares import REJECTED, Middlewares, refusal_of
+from realtime.socketio.monitoring import Monitors
 from realtime.socketio.ordering import PENDING_LIMIT, OrderedRunner
 from realtime.socketio.recovery.options import RECOVERABLE_REASONS
 from realtime.socketio.recovery.resume import Resumer, strip_recovery_fields
@@ -164,6 +165,8 @@ class Dispatcher:
         self.resumer: Resumer | None = None
         #: The application's middlewares and on_any listeners.
         self.middlewares = Middlewares(logger, _RAISING.get)
+        #: Who watches the server (the admin UI, metrics).
+        self.monitors = Monitors(logger)
 
     # -- from the engine (the EngineListener port) -------------------------------
 
@@ -180,6 +183,8 @@ class Dispatcher:
         connection.connect_timer = self.engine.scheduler.call_later(
             self.connect_timeout, lambda now: self._connect_timed_out(connection)
         )
+        if self.monitors:
+            self.monitors.session_opened(eio_sid, environ)
 
     def _connect_timed_out(self, connection: Connection) -> None:
         if not any(s.connected for s in connection.sockets.values()):
@@ -194,6 +199,8 @@ class Dispatcher:
         connection = self.clients.connections.get(eio_sid)
         if connection is None:
             return
+        if self.monitors:
+            self.monitors.message_received(eio_sid, len(data))
         try:
             packet = connection.decoder.feed(data)
         except PacketDecodeError as exc:
@@ -226,6 +233,8 @@ class Dispatcher:
                     self._over_rate(connection)
                     return
             socket.received += 1
+            if self.monitors:
+                self.monitors.event_received(socket)
             if self.resumer is not None:
                 self.resumer.touched(socket, urgent=False)
             self._run(connection, self._event, socket, packet)
@@ -280,6 +289,8 @@ class Dispatcher:
         dropped = reason in RECOVERABLE_REASONS
         for socket in list(connection.sockets.values()):
             self.close_socket(socket, reason, tell_client=False, dropped=dropped)
+        if self.monitors:
+            self.monitors.session_closed(eio_sid, reason)
 
     def _protocol_error(self, connection: Connection, detail: str) -> None:
         self.logger.warning(
@@ -387,6 +398,8 @@ class Dispatcher:
             else:
                 socket.accept()
                 self.connected(connection)
+                if self.monitors:
+                    self.monitors.socket_connected(socket)
                 if not early:
                     reply = self.delivery.prepare(SioPacket.connect(namespace, welcome))
         finally:
@@ -494,6 +507,8 @@ class Dispatcher:
         self.acks.drop(socket.sid)
         if tell_client:
             self.delivery.packet(socket.eio_sid, SioPacket.disconnect(socket.namespace))
+        if was_connected and self.monitors:
+            self.monitors.socket_disconnected(socket, reason)
         if was_connected and connection is not None:
             self._run(connection, self._finish_disconnect, socket, reason)
         elif was_connected:
@@ -627,6 +642,8 @@ class Dispatcher:
     def deliver(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> bool:
         if self.middlewares.watching_outgoing:
             self.outgoing_seen(namespace, eio_sid, outgoing)
+        if self.monitors:
+            self.monitors.delivered(namespace, eio_sid, outgoing)
         return self.delivery.deliver(namespace, eio_sid, outgoing)
 
     def outgoing_seen(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> None:

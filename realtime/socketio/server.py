@@ -22,6 +22,7 @@ from realtime.exceptions import ConfigurationError
 from realtime.protocol.parsers import Parser, get_parser
 from realtime.protocol.socketio import Serializer, SocketSid
 from realtime.socketio.acks import AckRegistry, AckRequests
+from realtime.socketio.admin import AdminAPI, InstrumentedServer
 from realtime.socketio.client_files import StaticFiles
 from realtime.socketio.clients import Clients
 from realtime.socketio.delivery import Delivery
@@ -52,7 +53,7 @@ Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
 
 
-class Server(Socket4API, WebPushAPI):
+class Server(Socket4API, WebPushAPI, AdminAPI):
     """A Socket.IO v5 server, usable as a WSGI application.
 
     Besides python-socketio's API, it has Node's socket.io 4 server tools
@@ -214,6 +215,7 @@ class Server(Socket4API, WebPushAPI):
         self._deployment = Deployment(self, self._clients)
         self._setup_web_push(web_push, message_queue, channel)
         self.engine.attach(self._dispatcher)
+        self._admin: InstrumentedServer | None = None
 
     @property
     def async_mode(self) -> str:
@@ -613,6 +615,8 @@ class Server(Socket4API, WebPushAPI):
 
     def shutdown(self) -> None:
         """Disconnect every client and stop the server's background tasks."""
+        if self._admin is not None:
+            self._admin.shutdown()
         self.engine.shutdown()
         if self._recovery is not None:
             self._recovery.close()
