@@ -81,6 +81,17 @@ if command -v npm >/dev/null 2>&1; then
     fi
 fi
 
+# --- The Socket.IO Admin UI (tests/browser/test_admin_ui_in_chromium.py) ---------
+# npm's @socket.io/admin-ui, whose built page (ui/dist) the test serves on
+# loopback, pinned by tests/admin_ui/package-lock.json; installed the same way
+# as above. Without npm the test skips, or fails under CI.
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -f tests/admin_ui/node_modules/.package-lock.json ] ||
+        [ tests/admin_ui/package-lock.json -nt tests/admin_ui/node_modules/.package-lock.json ]; then
+        npm ci --prefix tests/admin_ui --no-audit --no-fund --loglevel=error >/dev/null
+    fi
+fi
+
 # --- The JavaScript client's build (realtime/static/build) -----------------------
 # tests/node/loading.test.mjs runs the build scripts to check that the files
 # generated from realtime/static/realtime.js are fresh: they need terser (and
