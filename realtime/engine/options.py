@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from realtime.engine.slow_client import DEFAULT as DEFAULT_SLOW_CLIENT
+from realtime.engine.slow_client import SlowClient
 from realtime.exceptions import ConfigurationError
 
 __all__ = ["Cookie", "CookieOption", "EngineOptions"]
@@ -103,6 +105,8 @@ class EngineOptions:
         async_handlers: run message handlers on worker tasks instead of the
             task that read the message.
         path: the URL path the server answers under, without slashes.
+        slow_client: what may wait for a client that does not read, and
+            what happens past it (:mod:`realtime.engine.slow_client`).
     """
 
     ping_interval: float = 25.0
@@ -117,6 +121,7 @@ class EngineOptions:
     websocket_compression: bool = False
     async_handlers: bool = True
     path: str = "engine.io"
+    slow_client: SlowClient = DEFAULT_SLOW_CLIENT
 
     def __post_init__(self) -> None:
         if self.ping_interval <= 0 or self.ping_timeout <= 0:

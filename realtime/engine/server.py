@@ -24,6 +24,7 @@ from realtime.engine.options import Cookie, CookieOption, EngineOptions
 from realtime.engine.outgoing import Outgoing
 from realtime.engine.scheduler import Scheduler
 from realtime.engine.session import Backlogged, DisconnectReason, Session
+from realtime.engine.slow_client import DEFAULT_LIMIT, SlowClient, SlowClientPolicy
 from realtime.engine.transports.base import Opened, StartResponse, Transport
 from realtime.engine.transports.polling import PollingTransport
 from realtime.engine.transports.sse_streaming import SseTransport, StreamingTransport
@@ -85,6 +86,11 @@ class Server:
         async_handlers: run message handlers on worker tasks, not on the task
             that read the message.
         upgrade_timeout: seconds a client has to finish an upgrade it began.
+        slow_client_limit: bytes of messages that may wait for a client that
+            does not read them (8 MiB by default).
+        slow_client_policy: past that, ``"disconnect"`` the client (the
+            default) or ``"drop"`` each message that would pass the limit;
+            see :mod:`realtime.engine.slow_client`.
         path: URL path the server answers under (``/engine.io/`` by default).
         wsgi_app: a WSGI app that serves every other path (middleware mode).
         logger: True to log at INFO level, or a logger to use instead of
@@ -111,6 +117,8 @@ class Server:
         websocket_compression: bool = False,
         async_handlers: bool = True,
         upgrade_timeout: float = 10,
+        slow_client_limit: int = DEFAULT_LIMIT,
+        slow_client_policy: SlowClientPolicy = "disconnect",
         path: str = "engine.io",
         wsgi_app: Callable[..., Iterable[bytes]] | None = None,
         logger: bool | logging.Logger = False,
@@ -134,6 +142,7 @@ class Server:
             cookie=Cookie.from_option(cookie),
             transports=EngineOptions.transports_from(transports, tuple(TRANSPORTS)),
             upgrade_timeout=float(upgrade_timeout),
+            slow_client=SlowClient(slow_client_limit, slow_client_policy),
             websocket_compression=websocket_compression,
             async_handlers=async_handlers,
             path=path.strip("/"),
@@ -460,6 +469,7 @@ class Server:
             transport,
             ping_interval=options.ping_interval,
             ping_timeout=options.ping_timeout,
+            slow_client=options.slow_client,
         )
         self._sessions[sid] = session
         refusal = self._open(sid, request)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from realtime.engine.outgoing import Outgoing
+from realtime.engine.slow_client import DEFAULT as DEFAULT_SLOW_CLIENT
+from realtime.engine.slow_client import DEFAULT_LIMIT, DropLog, SlowClient
 from realtime.protocol.engineio import PROBE, EngineSid, Packet, PacketType
 
 if TYPE_CHECKING:
@@ -161,9 +163,9 @@ class SessionHost(Protocol):
 #: server) refuse a payload of more than 16 packets; the rest waits for the
 #: next GET, which the client sends at once.
 MAX_PACKETS_PER_POLL = 16
-#: Bytes of messages a polling session may hold for a client that does not
-#: come to fetch them before it is closed as too slow.
-OUTBOX_LIMIT = 8 * 1024 * 1024
+#: Bytes of messages a polling session holds by default for a client that
+#: does not come to fetch them (the ``slow_client_limit`` option).
+OUTBOX_LIMIT = DEFAULT_LIMIT
 
 _NOOP = Packet(PacketType.NOOP)
 _CLOSE = Packet(PacketType.CLOSE)
@@ -192,6 +194,7 @@ class Session:
         *,
         ping_interval: float,
         ping_timeout: float,
+        slow_client: SlowClient = DEFAULT_SLOW_CLIENT,
     ) -> None:
         self.sid = sid
         self.environ = environ
@@ -202,6 +205,8 @@ class Session:
         self._wake = host.mode.event()
         self._outbox: list[Packet] = []
         self._outbox_bytes = 0
+        self._slow = slow_client
+        self._drops: DropLog | None = None
         self._push: PushChannel | None = None
         self._probe: PushChannel | None = None
         self._polling = False
@@ -272,16 +277,19 @@ class Session:
                 state is SessionState.OPEN and self._polling and not self._outbox
             ):
                 return False
+            size = sum(len(p.data) for p in outgoing.packets)
+            waiting = self._outbox_bytes + size
+            slow = self._slow
+            if waiting > slow.limit and slow.policy == "drop" and self._outbox:
+                if self._drops is None:
+                    self._drops = DropLog(self._log, slow.limit)
+                self._drops.dropped(f"session {self.sid}", self._outbox_bytes)
+                return False
             self._outbox.extend(outgoing.packets)
-            self._outbox_bytes += sum(len(p.data) for p in outgoing.packets)
+            self._outbox_bytes = waiting
             self._wake.set()
-            overflow = self._outbox_bytes > OUTBOX_LIMIT
-        if overflow:
-            self._log.warning(
-                "session %s: client has not fetched %d bytes of messages; closing it as too slow",
-                self.sid,
-                self._outbox_bytes,
-            )
+        if waiting > slow.limit and slow.policy != "drop":
+            slow.disconnect_report(self._log, f"session {self.sid}", waiting)
             self.close(DisconnectReason.TRANSPORT_ERROR)
             return False
         return True

@@ -15,7 +15,8 @@ def engine_echo(mode: str, **options: Any) -> Server:
     """An Engine.IO server that echoes messages, with a few commands.
 
     Messages: ``disconnect-me`` (server closes the session), ``burst:N`` (N
-    numbered messages back), ``binary:N`` (N bytes back), ``greenlets`` (how
+    numbered messages back), ``big:N:SIZE`` (N numbered messages of SIZE
+    more bytes), ``binary:N`` (N bytes back), ``greenlets`` (how
     many green threads are alive, in a green mode), ``threads`` (how many
     threads are); anything else is echoed.
     The connect handler refuses ``?refuse=1`` and raises ConnectionRefused
@@ -65,6 +66,10 @@ def engine_echo(mode: str, **options: Any) -> Server:
             import threading
 
             server.send(sid, str(threading.active_count()))
+        elif isinstance(data, str) and data.startswith("big:"):
+            count, size = (int(part) for part in data[4:].split(":"))
+            for i in range(count):
+                server.send(sid, f"{i}:" + "x" * size)
         elif isinstance(data, str) and data.startswith("binary:"):
             server.send(sid, bytes(range(256)) * (int(data[7:]) // 256) + b"\x00")
         else:

@@ -31,6 +31,8 @@ import orjson
 
 from realtime.engine.http import Request, Response, error_response
 from realtime.engine.session import DisconnectReason, Session
+from realtime.engine.slow_client import DEFAULT as DEFAULT_SLOW_CLIENT
+from realtime.engine.slow_client import DropLog, SlowClient
 from realtime.engine.transports.base import StartResponse, Transport, WSGIResult
 from realtime.engine.transports.upstream import receive_post
 from realtime.protocol.engineio import PROBE, RECORD_SEPARATOR, ErrorCode, Packet, PacketType
@@ -43,8 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SseTransport", "StreamChannel", "StreamTransport", "StreamingTransport"]
 
-#: Bytes a client may leave unread before it is disconnected as too slow.
-WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
 #: Bytes waiting past which the channel counts as backed up (volatile
 #: messages are dropped).
 BACKED_UP = 64 * 1024
@@ -67,10 +67,17 @@ class StreamChannel:
         framer: turns packets into this transport's bytes.
         log: where to report a client that stops reading.
         label: who the client is, for that report.
+        slow_client: what may wait for it, and what happens past that.
     """
 
     def __init__(
-        self, name: str, mode: AsyncMode, framer: Framer, log: logging.Logger, label: str
+        self,
+        name: str,
+        mode: AsyncMode,
+        framer: Framer,
+        log: logging.Logger,
+        label: str,
+        slow_client: SlowClient = DEFAULT_SLOW_CLIENT,
     ) -> None:
         self.name = name
         self._framer = framer
@@ -81,6 +88,8 @@ class StreamChannel:
         self._closed = False
         self._log = log
         self.label = label
+        self._slow = slow_client
+        self._drops: DropLog | None = None
 
     @property
     def writable(self) -> bool:
@@ -98,14 +107,17 @@ class StreamChannel:
         with self._lock:
             if self._closed:
                 return
+            slow = self._slow
+            if self._pending + len(data) > slow.limit and slow.policy == "drop" and self._chunks:
+                # (A chunk alone over the limit still goes: nothing waits before it.)
+                if self._drops is None:
+                    self._drops = DropLog(self._log, slow.limit)
+                self._drops.dropped(self.label, self._pending)
+                return
             self._chunks.append(data)
             self._pending += len(data)
-            if self._pending > WRITE_BUFFER_LIMIT:
-                self._log.warning(
-                    "%s: client is not reading (more than %d bytes waiting); disconnecting it",
-                    self.label,
-                    WRITE_BUFFER_LIMIT,
-                )
+            if self._pending > slow.limit and slow.policy != "drop":
+                slow.disconnect_report(self._log, self.label, self._pending)
                 self._closed = True
                 self._chunks.clear()
             self._ready.set()
@@ -198,6 +210,7 @@ class StreamTransport(Transport):
             type(self).framer,
             host.logger,
             f"session {session.sid} ({self.name} from {request.remote_addr})",
+            host.options.slow_client,
         )
         pending = session.probe_channel
         if pending is not None and pending.name != self.name:
@@ -231,6 +244,7 @@ class StreamTransport(Transport):
             type(self).framer,
             host.logger,
             f"session {sid} ({self.name} relayed from {request.remote_addr})",
+            host.options.slow_client,
         )
         cid = forwarder.open_relay(sid, self.name, channel)
         if not isinstance(cid, int):

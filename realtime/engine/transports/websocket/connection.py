@@ -13,8 +13,9 @@ have yielded: a broadcast then costs one system call per socket for all the
 frames of that turn, not one per frame (TCP_NODELAY is on, so the kernel
 does not coalesce them). With threads, and for a turn that buffers more than
 :data:`FLUSH_AT` bytes, the bytes go out at once. Only when the kernel does
-not take them all is a task started to drain the rest, and a client that
-stops reading until :data:`WRITE_BUFFER_LIMIT` bytes pile up is disconnected.
+not take them all is a task started to drain the rest; a client that stops
+reading until ``slow_client_limit`` bytes pile up is disconnected, or has
+messages dropped (:mod:`realtime.engine.slow_client`).
 
 Spec: engine.io-protocol v4, "Transports / WebSocket"; RFC 6455 5 and 7.
 """
@@ -32,6 +33,8 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from realtime.engine.slow_client import DEFAULT as DEFAULT_SLOW_CLIENT
+from realtime.engine.slow_client import DropLog, SlowClient
 from realtime.engine.transports.websocket.frames_fastpath import (
     client_frame_size,
     frame_for,
@@ -53,15 +56,12 @@ __all__ = [
     "CLOSE_TIMEOUT",
     "FLUSH_AT",
     "NOTHING_YET",
-    "WRITE_BUFFER_LIMIT",
     "Flusher",
     "WebSocketConnection",
     "frame_protocol",
 ]
 
 
-#: Bytes a client may leave unread before it is disconnected as too slow.
-WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
 #: Bytes buffered in one turn past which they are written without waiting
 #: for the end of the turn.
 FLUSH_AT = 64 * 1024
@@ -173,6 +173,7 @@ class WebSocketConnection:
         log: logging.Logger,
         label: str,
         flusher: Flusher | None = None,
+        slow_client: SlowClient = DEFAULT_SLOW_CLIENT,
     ) -> None:
         self._mode = mode
         self._scheduler = scheduler
@@ -190,6 +191,10 @@ class WebSocketConnection:
         # of the turn, or waiting for the drain task once the kernel refused.
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        self._slow = slow_client
+        # A message can be dropped only whole, and not from a compressed stream.
+        self._may_drop = slow_client.policy == "drop" and not compressed
+        self._drops: DropLog | None = None
         self._flush_planned = False
         self._draining = False
         self._closed = False
@@ -255,12 +260,22 @@ class WebSocketConnection:
     def _write_locked(self, data: bytes) -> None:
         if not data or self._shut:
             return
+        if self._draining:
+            waiting = self._pending_bytes + len(data)
+            if waiting > self._slow.limit:
+                if self._may_drop:
+                    if self._drops is None:
+                        self._drops = DropLog(self._log, self._slow.limit)
+                    self._drops.dropped(self.label, self._pending_bytes)
+                    return
+                self._pending_bytes = waiting
+                self._too_slow_locked()
+                return
+            self._pending.append(data)
+            self._pending_bytes = waiting
+            return
         self._pending.append(data)
         self._pending_bytes += len(data)
-        if self._draining:
-            if self._pending_bytes > WRITE_BUFFER_LIMIT:
-                self._too_slow_locked()
-            return
         flusher = self._flusher
         if flusher is None or self._pending_bytes >= FLUSH_AT:
             self._flush_locked()
@@ -291,7 +306,7 @@ class WebSocketConnection:
         if sent < len(data):
             pending.append(data[sent:])
             self._pending_bytes = len(data) - sent
-            if self._pending_bytes > WRITE_BUFFER_LIMIT:
+            if self._pending_bytes > self._slow.limit and not self._may_drop:
                 self._too_slow_locked()
                 return
             self._draining = True
@@ -306,11 +321,7 @@ class WebSocketConnection:
         self._shutdown_locked()
 
     def _too_slow_locked(self) -> None:
-        self._log.warning(
-            "%s: client is not reading (more than %d bytes waiting); disconnecting it",
-            self.label,
-            WRITE_BUFFER_LIMIT,
-        )
+        self._slow.disconnect_report(self._log, self.label, self._pending_bytes)
         self.error = "client stopped reading"
         self._pending.clear()
         self._pending_bytes = 0

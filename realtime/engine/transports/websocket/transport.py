@@ -105,6 +105,7 @@ class WebSocketTransport(Transport):
             handed,
             proto,
             max_size=self.host.options.max_http_buffer_size,
+            slow_client=self.host.options.slow_client,
             compressed=proto is not None and bool(proto.extensions),
             log=self.host.logger,
             label=f"websocket from {request.remote_addr}",
