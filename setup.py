@@ -16,6 +16,8 @@ EXTRAS = {
     "kombu": ["kombu>=5.3", "msgpack>=1.0"],
     # Web Push (realtime.push): keys, VAPID signatures and aes128gcm.
     "push": ["cryptography>=42"],
+    # Prometheus metrics (metrics_path=, realtime.socketio.metrics).
+    "metrics": ["prometheus_client>=0.17"],
 }
 # The benchmarks measure against Flask-SocketIO in each async mode (with the
 # WebSocket packages its documentation asks for on gevent and threading) and
@@ -43,6 +45,7 @@ EXTRAS["test"] = sorted(
         *EXTRAS["redis"],
         *EXTRAS["kombu"],
         *EXTRAS["push"],
+        *EXTRAS["metrics"],
         # The reference aes128gcm implementation, which the tests decrypt
         # realtime.push's messages with.
         "http_ece>=1.2",

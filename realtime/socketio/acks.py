@@ -79,6 +79,10 @@ class AckRegistry:
         self._ids = itertools.count(1)
         self._lock = mode.lock()
         self._pending: dict[SocketSid, dict[int, AckCallback | Waiter]] = {}
+        #: Told the seconds each answer took, when set (metrics); only then
+        #: are the times the events were sent kept.
+        self.on_answer: Callable[[float], None] | None = None
+        self._sent_at: dict[tuple[SocketSid, int], float] = {}
 
     def new_id(self) -> int:
         """A fresh ack id (shared by every recipient of one emit)."""
@@ -88,9 +92,13 @@ class AckRegistry:
         self, sids: Sequence[SocketSid], ack_id: int, callback: AckCallback | Waiter
     ) -> None:
         """Call ``callback(args)`` when any of ``sids`` acknowledges ``ack_id``."""
+        timed = self.on_answer is not None
+        now = self._mode.monotonic() if timed else 0.0
         with self._lock:
             for sid in sids:
                 self._pending.setdefault(sid, {})[ack_id] = callback
+                if timed:
+                    self._sent_at[(sid, ack_id)] = now
 
     def resolve(self, sid: SocketSid, ack_id: int, args: list[Any]) -> AckCallback | Waiter | None:
         """The client acknowledged: the callback to run with ``args``, if one waits.
@@ -101,9 +109,17 @@ class AckRegistry:
         with self._lock:
             pending = self._pending.get(sid)
             callback = pending.pop(ack_id, None) if pending else None
+            sent_at = self._sent_at.pop((sid, ack_id), None) if self._sent_at else None
+        if sent_at is not None and callback is not None and self.on_answer is not None:
+            self.on_answer(self._mode.monotonic() - sent_at)
         if isinstance(callback, Waiter):
             callback(args)
         return callback
+
+    def pending(self) -> int:
+        """How many answers are awaited (a broadcast counts once per recipient)."""
+        with self._lock:
+            return sum(len(waiting) for waiting in self._pending.values())
 
     def forget(self, sid: SocketSid, ack_id: int) -> None:
         """Stop waiting for ``sid`` to acknowledge ``ack_id`` (a timed-out call)."""
@@ -111,11 +127,14 @@ class AckRegistry:
             pending = self._pending.get(sid)
             if pending:
                 pending.pop(ack_id, None)
+            self._sent_at.pop((sid, ack_id), None)
 
     def drop(self, sid: SocketSid) -> None:
         """The client left: forget its callbacks and wake its waiters."""
         with self._lock:
             pending = self._pending.pop(sid, None)
+            for ack_id in pending or ():
+                self._sent_at.pop((sid, ack_id), None)
         for callback in (pending or {}).values():
             # Waiters, and answers owed to another process, learn it; a plain
             # emit() callback is dropped silently.

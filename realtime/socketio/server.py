@@ -28,6 +28,7 @@ from realtime.socketio.clients import Clients
 from realtime.socketio.delivery import Delivery
 from realtime.socketio.deployment import Deployment
 from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
+from realtime.socketio.endpoints import OperationsAPI
 from realtime.socketio.flow import RateLimit
 from realtime.socketio.handlers import (
     ClassHandlers,
@@ -53,7 +54,7 @@ Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
 
 
-class Server(Socket4API, WebPushAPI, AdminAPI):
+class Server(Socket4API, WebPushAPI, AdminAPI, OperationsAPI):
     """A Socket.IO v5 server, usable as a WSGI application.
 
     Besides python-socketio's API, it has Node's socket.io 4 server tools
@@ -113,6 +114,10 @@ class Server(Socket4API, WebPushAPI, AdminAPI):
             reason); see :mod:`realtime.socketio.flow`.
         ack_timeout: default seconds :meth:`call` waits for an answer.
         path: the URL path (``/socket.io/`` by default).
+        health_path: where to answer health checks (``/health``: its
+            ``/live`` and ``/ready``), or None; see :mod:`realtime.socketio.endpoints`.
+        metrics_path: where to serve Prometheus metrics (``/metrics``), or
+            None; needs the ``metrics`` extra. See :meth:`enable_metrics`.
         logger: True to log at INFO, or a logger to use.
         engineio_logger: the engine's ``logger`` option.
         **engine_options: options of :class:`realtime.engine.Server`
@@ -143,6 +148,8 @@ class Server(Socket4API, WebPushAPI, AdminAPI):
         rate_limit: RateLimit | Mapping[str, Any] | None = None,
         ack_timeout: float = 60,
         path: str = "socket.io",
+        health_path: str | None = None,
+        metrics_path: str | None = None,
         logger: bool | logging.Logger = False,
         engineio_logger: bool | logging.Logger = False,
         **engine_options: Any,
@@ -216,6 +223,7 @@ class Server(Socket4API, WebPushAPI, AdminAPI):
         self._setup_web_push(web_push, message_queue, channel)
         self.engine.attach(self._dispatcher)
         self._admin: InstrumentedServer | None = None
+        self._setup_operations(health_path, metrics_path)
 
     @property
     def async_mode(self) -> str:
@@ -325,7 +333,12 @@ class Server(Socket4API, WebPushAPI, AdminAPI):
         return self.handle_request(environ, start_response)
 
     def handle_request(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        """Serve one WSGI request: the bundled client files, or the protocol."""
+        """Serve one WSGI request: the bundled client files, the health and
+        metrics endpoints, or the protocol."""
+        if self._endpoints:
+            answered = self._endpoints.respond(environ, start_response)
+            if answered is not None:
+                return answered
         if self.static_files.matches(environ):
             return self.static_files.response(environ)(start_response)
         return self.engine.handle_request(environ, start_response)
@@ -615,6 +628,7 @@ class Server(Socket4API, WebPushAPI, AdminAPI):
 
     def shutdown(self) -> None:
         """Disconnect every client and stop the server's background tasks."""
+        self._shutting_down = True
         if self._admin is not None:
             self._admin.shutdown()
         self.engine.shutdown()

@@ -111,6 +111,12 @@ class Manager(abc.ABC):
         published.
         """
 
+    def broker_reachable(self) -> bool | None:
+        """Whether the broker that links the processes is reachable now, as
+        far as this manager last saw (no request is made); None when the
+        manager uses no broker."""
+        return None
+
     def observe(self, observer: MembershipObserver) -> None:
         """Tell ``observer`` each time a connection of this process enters or leaves a room."""
         self._observer = observer

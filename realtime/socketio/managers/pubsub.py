@@ -159,6 +159,9 @@ class PubSubManager(MemoryManager):
     def clustered(self) -> bool:
         return True
 
+    def broker_reachable(self) -> bool | None:
+        return self._link is not None and self._link.connected
+
     @property
     def link(self) -> BrokerLink:
         """The link to the broker (once a server or ``write_only`` made it).
