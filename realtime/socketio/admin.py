@@ -40,7 +40,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qs
 
 from realtime.async_modes import short_lock
-from realtime.exceptions import ConfigurationError, ConnectionRefused
+from realtime.exceptions import (
+    BrokerUnavailable,
+    ConfigurationError,
+    ConnectionRefused,
+    ProcessesTimeout,
+)
 from realtime.protocol.socketio import SocketSid
 
 if TYPE_CHECKING:
@@ -67,6 +72,11 @@ INVALID_CREDENTIALS = "invalid credentials"
 AdminAuth = Mapping[str, Any] | list[Mapping[str, Any]] | Callable[[Any], bool] | Literal[False]
 
 _ACTIONS = ("EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT")
+#: The question each process answers with its sockets, for an admin that
+#: connected to another process.
+_SOCKETS_EVENT = "realtime.admin.sockets"
+#: Seconds an admin that connects waits for the other processes' sockets.
+_SOCKETS_TIMEOUT = 2.0
 #: Session ids kept for admins that reload the page (the oldest go first).
 _MAX_SESSIONS = 1000
 _HOSTNAME = _socket.gethostname()
@@ -106,6 +116,27 @@ class AdminHost(Protocol):
         self, sid: str, namespace: str | None = None, ignore_queue: bool = False
     ) -> None:
         """Disconnect a client from a namespace."""
+
+    def sockets_join(
+        self, rooms: str | list[str], to: Any = None, namespace: str | None = None
+    ) -> None:
+        """Put sockets in rooms, on every process."""
+
+    def sockets_leave(
+        self, rooms: str | list[str], to: Any = None, namespace: str | None = None
+    ) -> None:
+        """Take sockets out of rooms, on every process."""
+
+    def disconnect_sockets(
+        self, to: Any = None, namespace: str | None = None, close: bool = False
+    ) -> None:
+        """Disconnect sockets, on every process."""
+
+    def on_server(self, event: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Handle an event from the other processes."""
+
+    def server_side_emit(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Ask the other processes (see :meth:`realtime.Server.server_side_emit`)."""
 
 
 class _EventBuffer:
@@ -240,6 +271,7 @@ class InstrumentedServer:
             middlewares.add(middlewares.incoming, "*", self._heard)
             middlewares.add(middlewares.outgoing, "*", self._told)
             self.server.manager.observe(_Membership(dispatcher.resumer, self))
+            self.server.on_server(_SOCKETS_EVENT)(self._local_sockets)
         self._schedule()
 
     def shutdown(self) -> None:
@@ -263,7 +295,7 @@ class InstrumentedServer:
             "config", {"supportedFeatures": self.supported_features}, to=sid, namespace=ns
         )
         if self.development:
-            self.server.emit("all_sockets", self._all_sockets(), to=sid, namespace=ns)
+            self.server.emit("all_sockets", self._deployment_sockets(), to=sid, namespace=ns)
         self.server.emit("server_stats", self.stats(), to=sid, namespace=ns)
 
     def _authenticate(self, given: Any) -> str | None:
@@ -311,28 +343,28 @@ class InstrumentedServer:
         if not _names(nsp, room) or not _room(target):
             logger.warning("admin %s: a join with bad arguments, ignored", sid)
             return
-        for member, _ in self._members(nsp, target):
-            self.server.enter_room(member, room, namespace=nsp)
+        self._everywhere("join", lambda: self.server.sockets_join(room, target or None, nsp))
 
     def _admin_leave(self, sid: str, nsp: Any, room: Any, target: Any = None) -> None:
         if not _names(nsp, room) or not _room(target):
             logger.warning("admin %s: a leave with bad arguments, ignored", sid)
             return
-        for member, _ in self._members(nsp, target):
-            self.server.leave_room(member, room, namespace=nsp)
+        self._everywhere("leave", lambda: self.server.sockets_leave(room, target or None, nsp))
 
     def _admin_disconnect(self, sid: str, nsp: Any, close: Any, target: Any = None) -> None:
         if not _names(nsp) or not _room(target):
             logger.warning("admin %s: a disconnect with bad arguments, ignored", sid)
             return
-        for member, eio_sid in self._members(nsp, target):
-            if close:
-                self.server.engine.disconnect(eio_sid)
-            else:
-                self.server.disconnect(member, namespace=nsp, ignore_queue=True)
+        self._everywhere(
+            "disconnect", lambda: self.server.disconnect_sockets(target or None, nsp, bool(close))
+        )
 
-    def _members(self, nsp: str, room: str | None) -> list[tuple[SocketSid, EngineSid]]:
-        return self.server.manager.members(nsp, [room] if room else None)
+    def _everywhere(self, what: str, action: Callable[[], None]) -> None:
+        """Run an admin's action, which acts on every process."""
+        try:
+            action()
+        except (ProcessesTimeout, BrokerUnavailable) as exc:
+            logger.warning("an admin's %s did not reach every process: %s", what, exc)
 
     # -- what the admins see ----------------------------------------------------
 
@@ -368,7 +400,21 @@ class InstrumentedServer:
             "namespaces": [{"name": name, "socketsCount": n} for name, n in sorted(counts.items())],
         }
 
-    def _all_sockets(self) -> list[dict[str, Any]]:
+    def _deployment_sockets(self) -> list[dict[str, Any]]:
+        """Every socket of the deployment: this process's, and those the
+        other instrumented processes report (each serializes its own)."""
+        sockets = self._local_sockets()
+        try:
+            answers = self.server.server_side_emit(_SOCKETS_EVENT, timeout=_SOCKETS_TIMEOUT)
+        except (ProcessesTimeout, BrokerUnavailable) as exc:
+            logger.warning("an admin gets this process's sockets only: %s", exc)
+            answers = []
+        for answer in answers or ():
+            if isinstance(answer, list):
+                sockets.extend(s for s in answer if isinstance(s, dict))
+        return sockets
+
+    def _local_sockets(self) -> list[dict[str, Any]]:
         return [
             self.serialize(socket)
             for socket in list(self._clients.sockets.values())
