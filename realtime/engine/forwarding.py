@@ -210,6 +210,19 @@ class RelayRefused(enum.Enum):
     SESSION_BUSY = "session busy"
 
 
+class _Gate:
+    """Whether a relayed client may be read: the numbers of the last pause
+    and resume its owner sent."""
+
+    __slots__ = ("event", "paused", "resumed")
+
+    def __init__(self, mode: AsyncMode) -> None:
+        self.event = mode.event()
+        self.event.set()
+        self.paused = 0
+        self.resumed = 0
+
+
 class _Pending:
     """A request waiting for another process's reply."""
 
@@ -253,7 +266,13 @@ class Forwarder:
         # Entry side: the client connections relayed from here, by relay id,
         # with the owner they are relayed to.
         self._relays: dict[int, tuple[str, RelayEnd]] = {}
+        # Relays whose owner asked to stop reading the client (its handlers
+        # are behind), by relay id: the gate opens when it says go on.
+        self._gates: dict[int, _Gate] = {}
         self._remote: dict[tuple[str, int], tuple[Session, RemoteChannel]] = {}
+        # Owner side: relayed connections whose client is held back now.
+        self._held_back: set[tuple[str, int]] = set()
+        self._pauses = itertools.count(1)
         #: Counters for monitoring: requests this process forwarded to the
         #: owner of their session, requests it served for other processes,
         #: and connections it relayed to their session's owner.
@@ -361,8 +380,42 @@ class Forwarder:
 
     def relay_ended(self, sid: str, cid: int) -> None:
         """The relayed client's connection ended."""
+        gate = self._gates.pop(cid, None)
+        if gate is not None:
+            gate.event.set()
         if self._relays.pop(cid, None) is not None:
             self.link.send(owner_of(sid), {"op": "relay_end", "sid": sid, "cid": cid})
+
+    def relay_wait(self, cid: int) -> None:
+        """Return once the owner lets the relayed client be read again (at
+        once, unless its handlers are behind: see :meth:`Session.flow_control`)."""
+        gate = self._gates.get(cid)
+        if gate is None:
+            return
+        while not gate.event.wait(1.0):
+            if cid not in self._relays:
+                return
+
+    def _relay_gate(self, message: Message, pause: bool) -> None:
+        """The owner says: stop reading relay ``cid``'s client, or read on.
+
+        Each pause has a number, and its resume the same one: whichever of
+        the two arrives last, the later pause wins.
+        """
+        cid, seq = message.get("cid"), message.get("seq")
+        if not isinstance(cid, int) or not isinstance(seq, int) or cid not in self._relays:
+            return
+        gate = self._gates.get(cid)
+        if gate is None:
+            gate = self._gates[cid] = _Gate(self._mode)
+        if pause:
+            if seq > gate.resumed:
+                gate.paused = max(gate.paused, seq)
+                gate.event.clear()
+        else:
+            gate.resumed = max(gate.resumed, seq)
+            if gate.resumed >= gate.paused:
+                gate.event.set()
 
     # -- receiving ------------------------------------------------------------
 
@@ -383,6 +436,8 @@ class Forwarder:
             relay = self._relays.get(message["cid"])
             if relay is not None:
                 relay[1].write_packets(_unpack_packets(message["packets"]))
+        elif op in ("relay_pause", "relay_resume"):
+            self._relay_gate(message, op == "relay_pause")
         elif op == "relay_close":
             relay = self._relays.pop(message["cid"], None)
             if relay is not None:
@@ -471,6 +526,29 @@ class Forwarder:
                     session.abandon_probe(channel)
             else:
                 session.receive(packet)
+        self._hold_back(sid, cid, session, channel.node)
+
+    def _hold_back(self, sid: str, cid: int, session: Session, node: str) -> None:
+        """Ask the relaying process to stop reading the client while its
+        handlers here are behind (the back-pressure a local connection gets
+        from its own reader)."""
+        key = (sid, cid)
+        if key in self._held_back:
+            return
+        backlogged = session.flow_control()
+        if backlogged is None:
+            return
+        seq = next(self._pauses)
+
+        def resume() -> None:
+            self._held_back.discard(key)
+            self.link.send(node, {"op": "relay_resume", "cid": cid, "seq": seq})
+
+        self._held_back.add(key)
+        if backlogged(resume):
+            self.link.send(node, {"op": "relay_pause", "cid": cid, "seq": seq})
+        else:
+            self._held_back.discard(key)
 
     # -- when a process is gone (ClusterEvents) -----------------------------------
 
@@ -503,8 +581,10 @@ class Forwarder:
 
     def _forget_relay(self, key: tuple[str, int]) -> None:
         self._remote.pop(key, None)
+        self._held_back.discard(key)
 
     def _relay_lost(self, sid: str, cid: int) -> None:
+        self._held_back.discard((sid, cid))
         entry = self._remote.pop((sid, cid), None)
         if entry is None:
             return

@@ -259,6 +259,8 @@ class WebSocketTransport(Transport):
             for packet in connection.packets():
                 if not forwarder.relay_in(sid, cid, [packet]):
                     break
+                # Read on once the owner's handlers are not behind.
+                forwarder.relay_wait(cid)
         except PacketDecodeError as exc:
             self.host.logger.warning("closing %s: invalid packet (%s)", connection.label, exc)
         finally:
