@@ -162,6 +162,12 @@ class OperationsAPI:
             health_path, metrics_path, self.manager, self.metrics, lambda: self._shutting_down
         )
 
+    def _stop_operations(self) -> None:
+        """The server shuts down: not ready any more, and the metrics' timer stops."""
+        self._shutting_down = True
+        if self.metrics is not None:
+            self.metrics.close()
+
     def enable_metrics(self, registry: CollectorRegistry | None = None) -> Metrics:
         """Count this server's Prometheus metrics (``metrics_path=`` calls it);
         the same :class:`~realtime.socketio.metrics.Metrics` if called again.

@@ -10,10 +10,18 @@ so it is never off by a missed moment.
 
 Every metric is named ``realtime_...`` (see docs/operations.md for the
 list and a sample scrape).
+
+Under gunicorn with several workers, prometheus_client's multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR`` set before the workers start) sums every
+worker's metrics in each scrape, whichever worker answers it. The states
+are then gauges that each worker sets from its tables every
+:data:`REFRESH_SECONDS` (and when it answers a scrape), summed over the
+live workers.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +34,25 @@ if TYPE_CHECKING:
     from realtime.engine import DisconnectReason
     from realtime.engine import Server as EngineServer
     from realtime.engine.outgoing import Outgoing
+    from realtime.engine.scheduler import TimerHandle
     from realtime.protocol.engineio import EngineSid
     from realtime.socketio.clients import Socket
     from realtime.socketio.dispatch import Dispatcher
 
-__all__ = ["ACK_BUCKETS", "Metrics"]
+__all__ = ["ACK_BUCKETS", "REFRESH_SECONDS", "Metrics", "multiprocess_dir"]
 
 #: Seconds, for the acknowledgement latency histogram: from a LAN's
 #: milliseconds to a phone's slow network.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+#: In multiprocess mode, how often each worker sets its gauges.
+REFRESH_SECONDS = 2.0
+
+
+def multiprocess_dir() -> str | None:
+    """The directory of prometheus_client's multiprocess mode, when it is on."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def _prometheus() -> Any:
@@ -42,6 +60,7 @@ def _prometheus() -> Any:
         # Imported on first use: an optional extra.
         import prometheus_client  # noqa: PLC0415
         import prometheus_client.core  # noqa: PLC0415
+        import prometheus_client.multiprocess  # noqa: PLC0415
     except ImportError as exc:
         raise ConfigurationError(
             "metrics need the prometheus_client package: pip install 'realtime[metrics]'"
@@ -124,19 +143,45 @@ class Metrics:
             buckets=ACK_BUCKETS,
             registry=r,
         )
-        r.register(_Live(self, prometheus))
+        self._timer: TimerHandle | None = None
+        self._closed = False
+        self._multiprocess = multiprocess_dir() is not None
+        if self._multiprocess:
+            self._gauges = _Gauges(prometheus, r)
+            self._refresh_soon()
+        else:
+            r.register(_Live(self, prometheus))
         dispatcher.monitors.add(self)
         dispatcher.acks.on_answer = self.ack_latency.observe
 
     def close(self) -> None:
         """Stop counting (what was counted stays in the registry)."""
+        self._closed = True
         self._dispatcher.monitors.remove(self)
         self._dispatcher.acks.on_answer = None
+        if self._timer is not None:
+            self._timer.cancel()
 
     def scrape(self) -> tuple[bytes, str]:
-        """The registry's metrics in Prometheus' text format, and its content type."""
+        """The metrics in Prometheus' text format, and their content type: this
+        server's registry, or in multiprocess mode every worker's."""
         prometheus = _prometheus()
-        return prometheus.generate_latest(self.registry), prometheus.CONTENT_TYPE_LATEST
+        if not self._multiprocess:
+            return prometheus.generate_latest(self.registry), prometheus.CONTENT_TYPE_LATEST
+        self._gauges.set(self)
+        gathered = prometheus.CollectorRegistry()
+        prometheus.multiprocess.MultiProcessCollector(gathered)
+        return prometheus.generate_latest(gathered), prometheus.CONTENT_TYPE_LATEST
+
+    def _refresh_soon(self) -> None:
+        if not self._closed:
+            self._timer = self._engine.scheduler.call_later(REFRESH_SECONDS, self._refresh)
+
+    def _refresh(self, now: float) -> None:
+        try:
+            self._gauges.set(self)
+        finally:
+            self._refresh_soon()
 
     # -- the Monitor port ---------------------------------------------------------
 
@@ -220,3 +265,44 @@ class _Live:
             "Acknowledgements awaited from clients of this process.",
             value=self._metrics._dispatcher.acks.pending(),
         )
+
+
+class _Gauges:
+    """The states as gauges each worker sets (multiprocess mode), summed over live workers."""
+
+    def __init__(self, prometheus: Any, registry: CollectorRegistry) -> None:
+        gauge = prometheus.Gauge
+        self._connections = gauge(
+            "realtime_connections",
+            "Engine.IO connections open, by transport.",
+            ["transport"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._sockets = gauge(
+            "realtime_sockets",
+            "Sockets connected, by namespace and transport.",
+            ["namespace", "transport"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._pending = gauge(
+            "realtime_pending_acks",
+            "Acknowledgements awaited from clients.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._seen_transports: set[str] = set()
+        self._seen_sockets: set[tuple[str, str]] = set()
+
+    def set(self, metrics: Metrics) -> None:
+        transports = metrics.transports()
+        # A label seen before and gone now must read 0, not its last value.
+        for transport in self._seen_transports | set(transports):
+            self._connections.labels(transport).set(transports.get(transport, 0))
+        self._seen_transports |= set(transports)
+        sockets = metrics.sockets()
+        for key in self._seen_sockets | set(sockets):
+            self._sockets.labels(*key).set(sockets.get(key, 0))
+        self._seen_sockets |= set(sockets)
+        self._pending.set(metrics._dispatcher.acks.pending())

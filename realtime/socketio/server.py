@@ -628,7 +628,7 @@ class Server(Socket4API, WebPushAPI, AdminAPI, OperationsAPI):
 
     def shutdown(self) -> None:
         """Disconnect every client and stop the server's background tasks."""
-        self._shutting_down = True
+        self._stop_operations()
         if self._admin is not None:
             self._admin.shutdown()
         self.engine.shutdown()

@@ -7,6 +7,9 @@ back with prometheus_client's own parser, and their values checked.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,8 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 import realtime
 from realtime.exceptions import ConfigurationError
 from tests.conftest import require
+from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer, redis_server_path
-from tests.support.servers import ServerProcess
+from tests.support.servers import ROOT, ServerProcess
 
 APPS = {
     "server": "tests.support.operations_apps:sio_ops",
@@ -191,3 +195,79 @@ def test_metrics_go_to_a_registry_of_the_application() -> None:
         assert "realtime_pending_acks 0.0" in text
     finally:
         sio.shutdown()
+
+
+def test_metrics_sum_gunicorn_workers(tmp_path: Any) -> None:
+    """gunicorn -w 2 with prometheus_client's multiprocess mode: whichever
+    worker answers a scrape, it reports every worker's clients."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "REALTIME_TEST_MODE": "gevent",
+        "REALTIME_TEST_APP": "server",
+    }
+    command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "2"]
+    command += ["-b", f"127.0.0.1:{port}", "tests.support.gunicorn_ops_app:app"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    clients: list[socketio.Client] = []
+    try:
+
+        def live() -> bool:
+            try:
+                return requests.get(f"{base}/health/live", timeout=2).status_code == 200
+            except requests.RequestException:
+                return process.poll() is not None
+
+        until(live, "gunicorn to answer", timeout=30)
+        assert process.poll() is None
+        # Clients until both workers serve some (a WebSocket stays on its worker).
+        pids: set[int] = set()
+        while len(pids) < 2:
+            assert len(clients) < 40, "gunicorn gave every connection to one worker"
+            clients.append(client(base, "websocket"))
+            pids.add(clients[-1].call("pid", timeout=10))
+        count = len(clients)
+        for each in clients:
+            assert each.call("echo", "hi", timeout=10) == ["hi"]
+        # echo and pid by each client
+        expected = {
+            ("realtime_socket_connects_total", (("namespace", "/"),)): count,
+            ("realtime_events_received_total", (("namespace", "/"),)): 2 * count,
+            ("realtime_connections", (("transport", "websocket"),)): count,
+            ("realtime_sockets", (("namespace", "/"), ("transport", "websocket"))): count,
+        }
+
+        def totals() -> dict[Any, float]:
+            samples = scrape(base)
+            return {key: samples.get(key, 0.0) for key in expected}
+
+        until(lambda: totals() == expected, f"the totals of both workers: {expected}")
+        # Any worker answers alike (a new connection each time).
+        for _ in range(6):
+            assert totals() == expected
+        for each in clients:
+            each.disconnect()
+
+        def after() -> tuple[float, float]:
+            samples = scrape(base)
+            open_now = value(samples, "realtime_connections", transport="websocket")
+            closed = sum(
+                value(samples, "realtime_connections_closed_total", reason=r) for r in _CLIENT_LEFT
+            )
+            return open_now, closed
+
+        until(lambda: after() == (0, count), "no connection left, each closed by its client")
+    finally:
+        for each in clients:
+            each.disconnect()
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

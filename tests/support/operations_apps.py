@@ -8,13 +8,15 @@ extension; both serve "/" with:
 - ``shout`` (text): emits ``shouted`` with it to everyone;
 - ``ask``: asks the sender ``question`` with a callback, and acks once the
   answer came (the ack latency histogram then has it);
-- ``bye``: the server disconnects the sender.
+- ``bye``: the server disconnects the sender;
+- ``pid``: acks the process id (which gunicorn worker serves the client).
 
 The options go to the server.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, request
@@ -44,6 +46,10 @@ def sio_ops(mode: str, **options: Any) -> realtime.Server:
     def bye(sid: str) -> None:
         sio.disconnect(sid)
 
+    @sio.event
+    def pid(sid: str) -> int:
+        return os.getpid()
+
     return sio
 
 
@@ -66,5 +72,9 @@ def flask_ops(mode: str, **options: Any) -> Flask:
     @rt.on("bye")
     def bye() -> None:
         disconnect()
+
+    @rt.on("pid")
+    def pid() -> int:
+        return os.getpid()
 
     return app
