@@ -104,6 +104,19 @@ describe(`${CLIENT} client, ${SETUP}, the admin namespace`, () => {
     assert.equal(reason, "client disconnect");
   });
 
+  // Only a client that starts on polling upgrades.
+  if (SETUP === "upgrade") it("reports a socket's upgrade to WebSocket (socket_updated)", async () => {
+    const [, log] = await admin();
+    const user = make("/");
+    await once(user, "connect");
+    const id = user.id;
+    await until(() => got(log, "socket_connected").some(([s]) => s.id === id), "socket_connected");
+    await until(() => got(log, "socket_updated").some(([s]) => s.id === id && s.transport === "websocket"),
+      "socket_updated with the WebSocket transport");
+    const [update] = got(log, "socket_updated").find(([s]) => s.id === id);
+    assert.equal(update.nsp, "/");
+  });
+
   it("acts for the admin: join, leave, emit, disconnect a socket (filtered by its sid)", async () => {
     const [root, log] = await admin();
     const user = await open("/");

@@ -72,7 +72,8 @@ def test_official_client(
         command, cwd=HERE, env=env, capture_output=True, text=True, check=False, timeout=240
     )
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
-    assert _passed(proc.stdout) == SCENARIOS, proc.stdout
+    # One more with the upgrade: socket_updated.
+    assert _passed(proc.stdout) == SCENARIOS + (transport == "upgrade"), proc.stdout
 
 
 # -- with python-socketio's client ---------------------------------------------
