@@ -24,6 +24,7 @@ from websockets.sync.client import connect
 
 from tests.cluster.test_engine_forwarding import REDIS, redis_answers
 from tests.conftest import require
+from tests.support.flood_clients import flood_stats
 from tests.support.servers import ServerProcess
 
 APP = "tests.support.flood_app:create_app"
@@ -46,12 +47,6 @@ def pair(request: pytest.FixtureRequest) -> Iterator[tuple[ServerProcess, Server
         process.stop()
 
 
-def _stats(process: ServerProcess, sid: str) -> dict[str, object]:
-    answer = requests.get(f"{process.url}/flood/stats", params={"sid": sid}, timeout=10)
-    got: dict[str, object] = answer.json()
-    return got
-
-
 def test_a_relayed_flood_is_held_back(pair: tuple[ServerProcess, ServerProcess]) -> None:
     owner, relay = pair
     base = f"{owner.url}/socket.io/?EIO=4&transport=polling"
@@ -61,7 +56,7 @@ def test_a_relayed_flood_is_held_back(pair: tuple[ServerProcess, ServerProcess])
     connected = requests.get(f"{base}&sid={eio_sid}", timeout=10).text
     assert connected.startswith("40"), connected
     sid = json.loads(connected[2:])["sid"]
-    before = _stats(owner, sid)
+    before = flood_stats(owner.url, sid)
 
     url = f"{relay.ws_url}/socket.io/?EIO=4&transport=websocket&sid={eio_sid}"
     with connect(url, open_timeout=10, max_size=None) as ws:
@@ -72,10 +67,10 @@ def test_a_relayed_flood_is_held_back(pair: tuple[ServerProcess, ServerProcess])
         for n in range(2000):
             ws.send(f'42["flood",{n},"{blob}"]')
         deadline = time.monotonic() + 120
-        stats = _stats(owner, sid)
+        stats = flood_stats(owner.url, sid)
         while stats["handled"] != 2000 and time.monotonic() < deadline:
             time.sleep(0.2)
-            stats = _stats(owner, sid)
+            stats = flood_stats(owner.url, sid)
     assert stats["handled"] == 2000 and stats["out_of_order"] == [], stats
     grew = int(stats["peak_rss_kib"]) - int(before["peak_rss_kib"])  # type: ignore[call-overload]
     print(f"{owner.mode}: owner grew {grew} KiB")

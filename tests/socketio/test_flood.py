@@ -20,10 +20,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import requests
-import socketio
 
-from tests.support.peer import InOrder
+from tests.support.flood_clients import flood_stats, ordered_client
 from tests.support.servers import ServerProcess
 
 MODES = ["threading", "eventlet", "gevent"]
@@ -37,24 +35,11 @@ def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     started.stop()
 
 
-def _client(url: str, transport: str) -> socketio.Client:
-    client = socketio.Client(reconnection=False, request_timeout=30)
-    InOrder(client)
-    client.connect(url, transports=[transport], wait_timeout=20)
-    return client
-
-
-def _stats(url: str, sid: str) -> dict[str, object]:
-    answer = requests.get(f"{url}/flood/stats", params={"sid": sid}, timeout=10)
-    got: dict[str, object] = answer.json()
-    return got
-
-
 class Healthy:
     """A client calling ``echo`` every 20 ms until stopped; its round trips."""
 
     def __init__(self, url: str) -> None:
-        self.client = _client(url, "websocket")
+        self.client = ordered_client(url, "websocket")
         self.times: list[float] = []
         self.failures: list[str] = []
         self._stop = threading.Event()
@@ -84,18 +69,18 @@ def _flood(server: ServerProcess, transport: str, count: int, size: int) -> dict
     time.sleep(1.5)  # its round trips before the flood
     quiet = sorted(healthy.times)
     flooding_from = len(healthy.times)
-    flooder = _client(server.url, transport)
+    flooder = ordered_client(server.url, transport)
     sid = flooder.get_sid()
     assert sid is not None
-    before = _stats(server.url, sid)
+    before = flood_stats(server.url, sid)
     blob = "x" * size
     for n in range(count):
         flooder.emit("flood", (n, blob))
     deadline = time.monotonic() + 120
-    stats = _stats(server.url, sid)
+    stats = flood_stats(server.url, sid)
     while stats["handled"] != count and time.monotonic() < deadline:
         time.sleep(0.2)
-        stats = _stats(server.url, sid)
+        stats = flood_stats(server.url, sid)
     healthy.stop()
     assert flooder.connected, "the flooding client was not disconnected"
     flooder.disconnect()

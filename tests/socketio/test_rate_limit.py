@@ -13,35 +13,20 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
-import socketio
 
-from tests.support.peer import InOrder
+from tests.support.flood_clients import flood_stats, ordered_client
 from tests.support.servers import ServerProcess
 
 MODES = ["threading", "eventlet", "gevent"]
 APP = "tests.support.flood_app:create_app"
 
 
-def _client(url: str, transport: str) -> socketio.Client:
-    client = socketio.Client(reconnection=False, request_timeout=30)
-    InOrder(client)
-    client.connect(url, transports=[transport], wait_timeout=20)
-    return client
-
-
-def _stats(url: str, sid: str) -> dict[str, object]:
-    answer = requests.get(f"{url}/flood/stats", params={"sid": sid}, timeout=10)
-    got: dict[str, object] = answer.json()
-    return got
-
-
 def _handled(url: str, sid: str, count: int, timeout: float = 30) -> dict[str, object]:
     deadline = time.monotonic() + timeout
-    stats = _stats(url, sid)
+    stats = flood_stats(url, sid)
     while stats["handled"] != count and time.monotonic() < deadline:
         time.sleep(0.1)
-        stats = _stats(url, sid)
+        stats = flood_stats(url, sid)
     return stats
 
 
@@ -50,7 +35,7 @@ def test_delay_holds_a_client_to_the_rate(mode: str) -> None:
     options = {"rate_limit": {"events": 20, "burst": 10}}
     server = ServerProcess(APP, mode, options).start()
     try:
-        client = _client(server.url, "websocket")
+        client = ordered_client(server.url, "websocket")
         sid = client.get_sid()
         assert sid is not None
         for n in range(40):
@@ -73,7 +58,7 @@ def test_delay_over_polling_handles_everything(mode: str) -> None:
     options = {"rate_limit": {"events": 50, "burst": 10}}
     server = ServerProcess(APP, mode, options).start()
     try:
-        client = _client(server.url, "polling")
+        client = ordered_client(server.url, "polling")
         sid = client.get_sid()
         assert sid is not None
         for n in range(100):
@@ -96,8 +81,8 @@ def test_disconnect_closes_the_client_and_says_why(
     log = tmp_path / "server.log"
     server = ServerProcess(APP, mode, options, log_path=str(log)).start()
     try:
-        calm = _client(server.url, "websocket")
-        flooder = _client(server.url, transport)
+        calm = ordered_client(server.url, "websocket")
+        flooder = ordered_client(server.url, transport)
         sid = flooder.get_sid()
         assert sid is not None
         reasons: list[str] = []
@@ -109,7 +94,7 @@ def test_disconnect_closes_the_client_and_says_why(
             time.sleep(0.05)
         assert not flooder.connected
         assert reasons == ["server disconnect"], reasons  # python-socketio's name for it
-        handled = int(_stats(server.url, sid)["handled"])  # type: ignore[call-overload]
+        handled = int(flood_stats(server.url, sid)["handled"])  # type: ignore[call-overload]
         assert 5 <= handled < 30, handled
         assert calm.call("echo", 1, timeout=10) == 1
         calm.disconnect()

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -63,6 +64,29 @@ def _connected(base: str, sid: str) -> dict[str, Any]:
     raise AssertionError("no CONNECT reply")
 
 
+@dataclass
+class Joined:
+    """A raw polling client in ROOM with an offset: its session, sid and pid."""
+
+    eio_sid: str
+    sid: str
+    pid: str
+    offset: str
+
+
+def _joined(base: str, sio: realtime.Server) -> Joined:
+    """Open a session, join ``/`` and ROOM (the app's ``join`` event), and
+    take the offset of one broadcast."""
+    eio_sid = _open(base)
+    assert _post(base, eio_sid, "40").text == "ok"
+    welcome = _connected(base, eio_sid)
+    assert _post(base, eio_sid, '420["join"]').text == "ok"
+    assert _poll(base, eio_sid) == ["430[true]"]
+    sio.emit("tick", 1, to=ROOM)
+    (tick,) = _poll(base, eio_sid)
+    return Joined(eio_sid, welcome["sid"], welcome["pid"], json.loads(tick[2:])[-1])
+
+
 class _App:
     def __init__(self) -> None:
         self.sio = realtime.Server(async_mode="threading", connection_state_recovery=True)
@@ -101,15 +125,8 @@ def test_a_resume_abandoned_midway_leaves_the_socket_resumable(
     caplog.set_level(logging.INFO, logger="realtime")
 
     # A client in the room, with an offset.
-    first = _open(base)
-    assert _post(base, first, "40").text == "ok"
-    welcome = _connected(base, first)
-    sid, pid = welcome["sid"], welcome["pid"]
-    assert _post(base, first, '420["join"]').text == "ok"
-    assert _poll(base, first) == ["430[true]"]
-    sio.emit("tick", 1, to=ROOM)
-    (tick,) = _poll(base, first)
-    offset = json.loads(tick[2:])[-1]
+    joined = _joined(base, sio)
+    sid, pid, offset = joined.sid, joined.pid, joined.offset
 
     # It comes back on a second session; letting the first go is held up by
     # its disconnect handler, and the client gives the second session up.
@@ -171,14 +188,8 @@ def test_a_connection_lost_while_its_connect_handler_runs(
 
     caplog.set_level(logging.INFO, logger="realtime")
     with embedded_server(sio, "threading") as base:
-        first = _open(base)
-        assert _post(base, first, "40").text == "ok"
-        welcome = _connected(base, first)
-        sid, pid = welcome["sid"], welcome["pid"]
-        assert _post(base, first, '420["join"]').text == "ok"
-        assert _poll(base, first) == ["430[true]"]
-        sio.emit("tick", 1, to=ROOM)
-        offset = json.loads(_poll(base, first)[0][2:])[-1]
+        joined = _joined(base, sio)
+        first, sid, pid, offset = joined.eio_sid, joined.sid, joined.pid, joined.offset
         sio.engine.disconnect(first, reason=DisconnectReason.TRANSPORT_CLOSE)
 
         hold["on"] = True
@@ -214,14 +225,8 @@ def test_a_socket_whose_connection_vanished_unnoticed_is_let_go(
     made, base = app
     sio = made.sio
     caplog.set_level(logging.INFO, logger="realtime")
-    first = _open(base)
-    assert _post(base, first, "40").text == "ok"
-    welcome = _connected(base, first)
-    sid, pid = welcome["sid"], welcome["pid"]
-    assert _post(base, first, '420["join"]').text == "ok"
-    assert _poll(base, first) == ["430[true]"]
-    sio.emit("tick", 1, to=ROOM)
-    offset = json.loads(_poll(base, first)[0][2:])[-1]
+    joined = _joined(base, sio)
+    first, sid, pid, offset = joined.eio_sid, joined.sid, joined.pid, joined.offset
     # The engine forgets the session without a word to the messaging layer.
     sio.engine._sessions.pop(first)
 

@@ -22,11 +22,16 @@ import pytest
 import realtime
 from realtime.engine.session import DisconnectReason
 from tests.conftest import require
-from tests.socketio.recovery.test_abandoned_resume import _connected, _open, _poll, _post
+from tests.socketio.recovery.test_abandoned_resume import (
+    ROOM,
+    _connected,
+    _joined,
+    _open,
+    _poll,
+    _post,
+)
 from tests.support.embedded import embedded_server
 from tests.support.redis_server import RedisServer, redis_server_path
-
-ROOM = "r"
 
 
 @pytest.fixture
@@ -54,15 +59,8 @@ def test_a_resume_the_log_cannot_check_is_kept_for_the_next_try(
 
     caplog.set_level(logging.INFO, logger="realtime")
     with embedded_server(sio, "threading") as base:
-        first = _open(base)
-        assert _post(base, first, "40").text == "ok"
-        welcome = _connected(base, first)
-        sid, pid = welcome["sid"], welcome["pid"]
-        assert _post(base, first, '420["join"]').text == "ok"
-        assert _poll(base, first) == ["430[true]"]
-        sio.emit("tick", 1, to=ROOM)
-        (tick,) = _poll(base, first)
-        offset = json.loads(tick[2:])[-1]
+        joined = _joined(base, sio)
+        first, sid, pid, offset = joined.eio_sid, joined.sid, joined.pid, joined.offset
         sio.engine.disconnect(first, reason=DisconnectReason.TRANSPORT_CLOSE)
 
         redis_server.stop()
