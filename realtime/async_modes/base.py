@@ -301,22 +301,46 @@ def peer_left(sock: socket.socket) -> bool:
                 sock.settimeout(timeout)
 
 
+#: Calls a :class:`SerialExecutor` holds before :meth:`SerialExecutor.backlogged`
+#: says so.
+SERIAL_LIMIT = 256
+
+
 class SerialExecutor:
     """Runs submitted calls one at a time, in submission order.
 
     Calls run on the mode's worker pool, and only while there is work: an idle
     executor holds no task. One per client keeps its handlers in order while
-    different clients run in parallel.
+    different clients run in parallel. Once ``limit`` calls wait,
+    :meth:`backlogged` says so (a reader then stops reading the client until
+    half of them ran).
     """
 
-    __slots__ = ("_calls", "_lock", "_mode", "_running")
+    __slots__ = ("_calls", "_limit", "_lock", "_mode", "_resumes", "_running")
 
-    def __init__(self, mode: AsyncMode) -> None:
+    def __init__(self, mode: AsyncMode, limit: int = SERIAL_LIMIT) -> None:
         self._mode = mode
         self._lock = mode.lock()
         # Made when a call comes, dropped when none is left (see OrderedRunner).
         self._calls: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
         self._running = False
+        self._limit = limit
+        self._resumes: list[Callable[[], None]] | None = None
+
+    def backlogged(self, resume: Callable[[], None]) -> bool:
+        """Whether ``limit`` calls or more wait; if so, ``resume()`` is called
+        (from a worker) once no more than half of the limit wait."""
+        calls = self._calls
+        if calls is None or len(calls) < self._limit:
+            return False
+        with self._lock:
+            calls = self._calls
+            if calls is None or len(calls) < self._limit:
+                return False
+            if self._resumes is None:
+                self._resumes = []
+            self._resumes.append(resume)
+            return True
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` to run after everything submitted before it."""
@@ -331,14 +355,27 @@ class SerialExecutor:
         self._mode.submit(self._drain)
 
     def _drain(self) -> None:
+        low = self._limit // 2
         while True:
+            resumes = None
             with self._lock:
                 calls = self._calls
                 if not calls:
                     self._calls = None
                     self._running = False
-                    return
-                fn, args = calls.popleft()
+                    resumes, self._resumes = self._resumes, None
+                    fn = None
+                else:
+                    fn, args = calls.popleft()
+                    if self._resumes is not None and len(calls) <= low:
+                        resumes, self._resumes = self._resumes, None
+            for resume in resumes or ():
+                try:
+                    resume()
+                except Exception:
+                    logger.exception("error resuming a paused reader")
+            if fn is None:
+                return
             try:
                 fn(*args)
             except Exception:

@@ -114,9 +114,11 @@ class HandlerListener:
             self._call(handler, sid, data)
 
     def flow_control(self, sid: EngineSid) -> Backlogged | None:
-        # The bare engine's message handlers bound nothing: they run on the
-        # reading task, or in turn on the session's executor.
-        return None
+        # With async handlers a client's messages wait on its session's
+        # executor, which says when too many do; without, the reading task
+        # runs each handler itself and reads nothing meanwhile.
+        session = self._sessions(sid) if self._async else None
+        return None if session is None else session.executor.backlogged
 
     def session_closed(self, sid: EngineSid, reason: DisconnectReason) -> None:
         handler = self._handlers.get("disconnect")

@@ -87,3 +87,42 @@ def engine_echo(mode: str, **options: Any) -> Server:
 
     server.wsgi_app = info
     return server
+
+
+def engine_slow(mode: str, **options: Any) -> Server:
+    """An Engine.IO server whose message handler takes 2 ms.
+
+    Messages are ``N:payload``; the handler checks that N is the next number
+    its client sends. ``GET /_test/slow?sid=`` reports how many it handled,
+    the numbers that came out of order, and the process's peak RSS (KiB).
+    """
+    server = Server(async_mode=mode, **options)
+    handled: dict[str, int] = {}
+    out_of_order: dict[str, list[int]] = {}
+
+    @server.on("message")
+    def message(sid: str, data: str | bytes) -> None:
+        text = data if isinstance(data, str) else data.decode()
+        n = int(text.split(":", 1)[0])
+        expected = handled.get(sid, 0)
+        if n != expected:
+            out_of_order.setdefault(sid, []).append(n)
+        handled[sid] = max(expected, n + 1)
+        server.sleep(0.002)
+
+    def info(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        sid = parse_qs(environ.get("QUERY_STRING", "")).get("sid", [""])[0]
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        body = orjson.dumps(
+            {
+                "handled": handled.get(sid, 0),
+                "out_of_order": out_of_order.get(sid, []),
+                "peak_rss_kib": peak,
+            }
+        )
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    server.wsgi_app = info
+    return server
