@@ -62,9 +62,10 @@ def client(base: str, user: str | None = None) -> socketio.Client:
     return sio
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[realtime.Server, str]]:
-    sio = push_server()
+@pytest.fixture(params=[False, True], ids=["plain", "recovery"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[realtime.Server, str]]:
+    """A push server, without and with connection state recovery."""
+    sio = push_server(connection_state_recovery=request.param)
     with embedded_server(sio, "threading") as base:
         yield sio, base
     sio.shutdown()
@@ -137,7 +138,8 @@ def test_an_emit_to_a_user_nobody_gets_becomes_a_push(
     sio.push.subscribe("ada", subscription)
     ada = client(base, "ada")
     got: list[Any] = []
-    ada.on("chat", got.append)
+    # With recovery on, an event carries its offset as one more argument.
+    ada.on("chat", lambda data, *offset: got.append(data))
     assert until(lambda: sio.user_is_connected("ada"))
     message = {"title": "Grace", "body": "Lunch?", "url": "/chat"}
     assert sio.emit_to_user("ada", "chat", {"text": "Lunch?"}, push=message) is True
