@@ -173,8 +173,8 @@ class WebPushAPI:
         credentials were checked): the client's ``io.push`` calls then
         subscribe this user, and :meth:`emit_to_user` reaches it.
         """
-        if not user:
-            raise ConfigurationError("a user is a non-empty string")
+        if not isinstance(user, str) or not user:
+            raise ConfigurationError(f"a user is a non-empty string, not {user!r}")
         for room in self.rooms(sid, namespace):
             if room.startswith(USER_ROOM_PREFIX) and room != user_room(user):
                 self.leave_room(sid, room, namespace)

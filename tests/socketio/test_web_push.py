@@ -93,6 +93,9 @@ def test_set_user_puts_the_socket_in_its_users_room(served: tuple[realtime.Serve
         assert user_room("ada") in sio.rooms(sid)
         assert sio.user_is_connected("ada")
         assert not sio.user_is_connected("grace")
+        for bad in ("", 7, None):
+            with pytest.raises(ConfigurationError, match="non-empty string"):
+                sio.set_user(sid, bad)  # type: ignore[arg-type]
         sio.set_user(sid, "grace")
         assert sio.user_of(sid) == "grace"
         assert user_room("ada") not in sio.rooms(sid)
