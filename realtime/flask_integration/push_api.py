@@ -83,12 +83,13 @@ class ExtensionWebPushAPI:
         push: Message | bool | None = None,
         ttl: int = 3600,
         urgency: Urgency = "normal",
+        delay: float = 0,
     ) -> bool:
         """Emit to every connection of ``user``; a push when none is live.
 
         See :meth:`realtime.Server.emit_to_user`.
         """
-        return self.server.emit_to_user(user, event, data, namespace, push, ttl, urgency)
+        return self.server.emit_to_user(user, event, data, namespace, push, ttl, urgency, delay)
 
     def push_fallback(self, handler: FallbackHandler) -> FallbackHandler:
         """Register ``handler(user, event, data)``, the push for an event nobody got.

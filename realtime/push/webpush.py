@@ -216,8 +216,7 @@ class WebPush:
         The message is checked first, so a too-large one still raises here.
         Failures are logged; ``callback`` gets the results when given.
         """
-        self._payload(message)
-        self._headers(ttl, urgency, topic)
+        self.check(message, ttl, urgency, topic)
 
         def run() -> None:
             try:
@@ -228,6 +227,22 @@ class WebPush:
                 logger.exception("push to user %r failed", user)
 
         self.mode.spawn(run)
+
+    def check(
+        self,
+        message: Message,
+        ttl: int = 60,
+        urgency: Urgency = "normal",
+        topic: str | None = None,
+    ) -> None:
+        """Raise what :meth:`send` would raise for these arguments, sending nothing.
+
+        Raises:
+            PushMessageTooLarge: the message does not fit in one push.
+            ValueError: a TTL, urgency or topic that cannot be sent.
+        """
+        self._payload(message)
+        self._headers(ttl, urgency, topic)
 
     def send_to(
         self,

@@ -236,6 +236,7 @@ class WebPushAPI:
         push: Message | bool | None = None,
         ttl: int = 3600,
         urgency: Urgency = "normal",
+        delay: float = 0,
     ) -> bool:
         """Emit to every connection of ``user``; a push when none is live.
 
@@ -246,6 +247,12 @@ class WebPushAPI:
                 the :meth:`push_fallback` handler (no push without one);
                 False for no push.
             ttl, urgency: the push's (see :meth:`realtime.push.WebPush.send`).
+            delay: seconds to wait before pushing, and then push only if
+                still no connection of the user is live: a client that comes
+                back meanwhile (with connection state recovery, the event
+                replayed; or a fresh page) gets no notification. With
+                recovery, its ``max_disconnection_duration`` pushes only
+                once recovery gave up.
 
         Returns:
             True when a live connection got the event, False when a push was
@@ -253,6 +260,8 @@ class WebPushAPI:
 
         Raises:
             PushMessageTooLarge: the push message is too large for a push.
+            ConfigurationError: a push is due but the server has no
+                ``web_push`` option.
         """
         namespace = namespace or "/"
         self.emit(event, data, to=user_room(user), namespace=namespace)
@@ -266,10 +275,23 @@ class WebPushAPI:
             message = handler(user, event, data) if handler is not None else None
         else:
             message = push
-        if message is not None and self._push is not None:
-            self._push.send_later(user, message, ttl=ttl, urgency=urgency, callback=_log_results)
-        elif message is not None:
-            logger.warning("a push for %r was asked for, but web_push is not configured", user)
+        if message is None:
+            return False
+        push_to = self.push
+        if delay <= 0:
+            push_to.send_later(user, message, ttl=ttl, urgency=urgency, callback=_log_results)
+            return False
+        push_to.check(message, ttl, urgency)
+
+        def later(pushed: Message) -> None:
+            self.mode.sleep(delay)
+            try:
+                if not self.user_is_connected(user, namespace):
+                    _log_results(push_to.send(user, pushed, ttl=ttl, urgency=urgency))
+            except Exception:
+                logger.exception("push to user %r failed", user)
+
+        self.mode.spawn(later, message)
         return False
 
     # -- the client's requests ---------------------------------------------------

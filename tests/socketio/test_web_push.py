@@ -158,6 +158,39 @@ def test_an_emit_to_a_user_nobody_gets_becomes_a_push(
     assert len(push_service.messages(subscription)) == 1
 
 
+def test_with_a_delay_a_user_back_in_time_gets_no_push(
+    served: tuple[realtime.Server, str], push_service: PushService
+) -> None:
+    sio, base = served
+    subscription = push_service.subscribe(sio.push.public_key)
+    sio.push.subscribe("ada", subscription)
+    # Away, and back within the delay: no notification.
+    emitted = time.monotonic()
+    assert sio.emit_to_user("ada", "chat", "one", push={"n": 1}, delay=3.0) is False
+    ada = client(base, "ada")
+    try:
+        assert until(lambda: sio.user_is_connected("ada"))
+        time.sleep(max(0.0, emitted + 3.5 - time.monotonic()))
+        assert push_service.messages(subscription) == []
+    finally:
+        ada.disconnect()
+    assert until(lambda: not sio.user_is_connected("ada"))
+    # Away for longer than the delay: the notification, after it.
+    sent = time.monotonic()
+    assert sio.emit_to_user("ada", "chat", "two", push={"n": 2}, delay=0.5) is False
+    assert until(lambda: push_service.messages(subscription) == ['{"n":2}'])
+    assert time.monotonic() - sent >= 0.5
+    with pytest.raises(ValueError, match="limit"):
+        sio.emit_to_user("ada", "chat", "big", push={"t": "x" * 4000}, delay=0.5)
+
+
+def test_a_push_without_the_option_is_refused(push_service: PushService) -> None:
+    sio = realtime.Server(async_mode="threading")
+    assert sio.emit_to_user("ada", "chat", "no push asked") is False
+    with pytest.raises(ConfigurationError, match="web_push"):
+        sio.emit_to_user("ada", "chat", "x", push={"t": 1})
+
+
 def test_the_applications_handler_maps_an_event_to_a_push(
     served: tuple[realtime.Server, str], push_service: PushService
 ) -> None:
