@@ -396,16 +396,19 @@ class RedisRecoveryLog(RecoveryLog):
         exclude = entry.exclude
         if origin is not None and seq is not None and origin in self._has:
             exclude = exclude | self._already_has(origin, seq)
-        if message.get("late") and self._joined_at:
+        if self._joined_at and (message.get("late") or entry.original is not None):
+            # Late (it waited in an outbox), or appended again after an error
+            # (a process that missed the first copy reads it as new): not
+            # for the fresh sockets that joined after it was emitted.
             exclude = exclude | self._joined_since(entry, message.get("t"))
         if entry.original is not None and self._resumed_at:
             exclude = exclude | self._resumed_past(entry)
         self._manager.broadcast_here(entry.namespace, entry.outgoing, entry.rooms, exclude)
 
     def _joined_since(self, entry: Entry, emitted_at: Any) -> set[str]:
-        """The fresh sockets of this process that joined after the late entry
-        was emitted (it waited in its process's outbox meanwhile): it was not
-        meant for them; the caller holds the lock.
+        """The fresh sockets of this process that joined after the entry was
+        emitted (it waited in its process's outbox, or is appended again):
+        it was not meant for them; the caller holds the lock.
 
         "After" by :meth:`_clock`: stream positions alone cannot say, since
         during an outage every process's position stands still, and a
