@@ -10,7 +10,7 @@ earlier connection (found by the chaos test: a python-socketio polling
 client, back on a new worker after the kill, got 62 events twice when Redis
 came back empty, under offsets of the old and of the new stream).
 
-Three processes of the Flask app share a private Redis, recovery on: A
+Two processes of the Flask app share a private Redis, recovery on: A
 emits, C starts after A's first events, a fresh client joins C, Redis is
 killed and restarted empty, A emits again. The fresh client must get only
 what was emitted after it joined.
