@@ -485,6 +485,9 @@ class InstrumentedServer:
     def event_received(self, socket: Socket) -> None:
         pass  # reported, with its arguments, by the on_any listener
 
+    def recovery_attempted(self, namespace: str, recovered: bool) -> None:
+        pass  # a recovered socket is reported as connected
+
     def socket_connected(self, socket: Socket) -> None:
         if not self.development:
             return

@@ -357,6 +357,8 @@ class Dispatcher:
         resumer, namespace, eio_sid = self.resumer, packet.namespace, connection.eio_sid
         if resumer is not None and isinstance(packet.data, dict):
             resumed = resumer.resume(connection, namespace, packet.data)
+            if self.monitors and "pid" in packet.data:
+                self.monitors.recovery_attempted(namespace, resumed is not None)
             if resumed is not None:
                 return resumed.socket, resumed.missed
         sid = SocketSid(self.engine.node_id + secrets.token_urlsafe(12))

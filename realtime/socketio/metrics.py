@@ -137,6 +137,12 @@ class Metrics:
             "Bytes of the events handed to clients (characters, for text).",
             registry=r,
         )
+        self.recovery_attempts = counter(
+            "realtime_recovery_attempts",
+            "Clients that asked to resume a dropped socket, by outcome (recovered, failed).",
+            ["namespace", "outcome"],
+            registry=r,
+        )
         self.ack_latency = histogram(
             "realtime_ack_latency_seconds",
             "Seconds from an event sent with a callback to the client's acknowledgement.",
@@ -206,6 +212,9 @@ class Metrics:
     def delivered(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> None:
         self.events_sent.labels(namespace).inc()
         self.bytes_sent.inc(sum(len(p.data or "") for p in outgoing.packets))
+
+    def recovery_attempted(self, namespace: str, recovered: bool) -> None:
+        self.recovery_attempts.labels(namespace, "recovered" if recovered else "failed").inc()
 
     # -- read when scraped -----------------------------------------------------------
 

@@ -54,6 +54,10 @@ class Monitor(Protocol):
     def delivered(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> None:
         """A message of ``namespace`` was handed to a client of this process."""
 
+    def recovery_attempted(self, namespace: str, recovered: bool) -> None:
+        """A client asked to resume a dropped socket (connection state
+        recovery); ``recovered``: it got it back."""
+
 
 class Monitors:
     """The monitors of one server; false while there are none.
@@ -103,6 +107,10 @@ class Monitors:
     def delivered(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> None:
         for monitor in self._all:
             self._call(monitor.delivered, namespace, eio_sid, outgoing)
+
+    def recovery_attempted(self, namespace: str, recovered: bool) -> None:
+        for monitor in self._all:
+            self._call(monitor.recovery_attempted, namespace, recovered)
 
     def _call(self, fn: Any, *args: Any) -> None:
         try:

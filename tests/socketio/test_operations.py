@@ -7,6 +7,7 @@ back with prometheus_client's own parser, and their values checked.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,8 +21,10 @@ import socketio
 from prometheus_client.parser import text_string_to_metric_families
 
 import realtime
+from realtime.engine import DisconnectReason
 from realtime.exceptions import ConfigurationError
 from tests.conftest import require
+from tests.support.embedded import embedded_server
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer, redis_server_path
 from tests.support.servers import ROOT, ServerProcess
@@ -280,3 +283,47 @@ def test_metrics_sum_gunicorn_workers(tmp_path: Any) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def _polling(base: str, eio_sid: str | None = None) -> str:
+    url = f"{base}/socket.io/?EIO=4&transport=polling"
+    return url if eio_sid is None else f"{url}&sid={eio_sid}"
+
+
+def _packets(base: str, eio_sid: str) -> list[str]:
+    answer = requests.get(_polling(base, eio_sid), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.text.split("\x1e")
+
+
+def _session(base: str, auth: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A raw polling session joined to "/" (with ``auth``): its id and the
+    CONNECT reply's payload."""
+    opened = requests.get(_polling(base), timeout=10)
+    eio_sid = json.loads(opened.text[1:])["sid"]
+    connect = "40" + (json.dumps(auth) if auth else "")
+    assert requests.post(_polling(base, eio_sid), data=connect, timeout=10).text == "ok"
+    (reply,) = [p for p in _packets(base, eio_sid) if p.startswith("40")]
+    return eio_sid, json.loads(reply[2:])
+
+
+def test_recovery_attempts_are_counted_by_outcome() -> None:
+    sio = realtime.Server(
+        async_mode="threading", connection_state_recovery=True, metrics_path="/metrics"
+    )
+    with embedded_server(sio, "threading") as base:
+        eio_sid, welcome = _session(base, None)
+        sio.emit("tick", 1, to=welcome["sid"])
+        (tick,) = _packets(base, eio_sid)
+        offset = json.loads(tick[2:])[-1]
+        # The connection drops (not closed on purpose: the socket is kept).
+        sio.engine.disconnect(eio_sid, reason=DisconnectReason.TRANSPORT_CLOSE)
+        resumed = {"pid": welcome["pid"], "offset": offset}
+        # (A resume waits for the dropped socket to be let go: one attempt.)
+        assert _session(base, resumed)[1]["sid"] == welcome["sid"]
+        _session(base, {"pid": "made-up", "offset": offset})
+        samples = scrape(base)
+        attempts = "realtime_recovery_attempts_total"
+        assert value(samples, attempts, namespace="/", outcome="recovered") == 1
+        assert value(samples, attempts, namespace="/", outcome="failed") == 1
+    sio.shutdown()
