@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from realtime.socketio.clients import Socket
     from realtime.socketio.dispatch import Dispatcher
     from realtime.socketio.managers import Manager
-    from realtime.socketio.managers.base import MembershipObserver
 
 __all__ = ["INVALID_CREDENTIALS", "AdminAPI", "AdminAuth", "AdminHost", "InstrumentedServer"]
 
@@ -163,20 +162,6 @@ class _EventBuffer:
         return taken
 
 
-class _Membership:
-    """Tells the observer the manager had before, then the admin (the
-    manager keeps one observer: connection state recovery may have taken it)."""
-
-    def __init__(self, first: MembershipObserver | None, then: InstrumentedServer) -> None:
-        self._first = first
-        self._then = then
-
-    def rooms_changed(self, namespace: str, sid: SocketSid) -> None:
-        if self._first is not None:
-            self._first.rooms_changed(namespace, sid)
-        self._then.rooms_changed(namespace, sid)
-
-
 class InstrumentedServer:
     """A server the Admin UI can watch (see the module's notes).
 
@@ -270,7 +255,7 @@ class InstrumentedServer:
             middlewares = dispatcher.middlewares
             middlewares.add(middlewares.incoming, "*", self._heard)
             middlewares.add(middlewares.outgoing, "*", self._told)
-            self.server.manager.observe(_Membership(dispatcher.resumer, self))
+            self.server.manager.observe(self)
             self.server.on_server(_SOCKETS_EVENT)(self._local_sockets)
         self._schedule()
 

@@ -177,6 +177,28 @@ class TestMemoryManager:
             manager.add("/", SocketSid(f"s{n}"), EngineSid(f"e{n}"))
         return manager, delivered
 
+    def test_every_observer_hears_of_room_changes(self) -> None:
+        # Connection state recovery and the admin UI both watch memberships.
+        manager, _ = self.manager()
+        heard: list[tuple[str, str, str]] = []
+
+        class Observer:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def rooms_changed(self, namespace: str, sid: SocketSid) -> None:
+                heard.append((self.name, namespace, sid))
+
+        manager.observe(Observer("recovery"))
+        manager.observe(Observer("admin"))
+        manager.enter_room("/", SocketSid("s1"), "r")
+        manager.leave_room("/", SocketSid("s1"), "r")
+        manager.enter_room("/", SocketSid("s2"), "q")
+        manager.close_room("/", "q")
+        assert heard == [
+            (name, "/", sid) for sid in ("s1", "s1", "s2", "s2") for name in ("recovery", "admin")
+        ]
+
     def test_every_sid_is_in_its_own_room(self) -> None:
         manager, _ = self.manager()
         assert manager.rooms("/", SocketSid("s1")) == ["s1"]

@@ -71,7 +71,7 @@ class Manager(abc.ABC):
 
     def __init__(self) -> None:
         self._host: ManagerHost | None = None
-        self._observer: MembershipObserver | None = None
+        self._observers: tuple[MembershipObserver, ...] = ()
 
     def bind(self, host: ManagerHost) -> None:
         """Called once by the server: how to reach its clients."""
@@ -118,8 +118,14 @@ class Manager(abc.ABC):
         return None
 
     def observe(self, observer: MembershipObserver) -> None:
-        """Tell ``observer`` each time a connection of this process enters or leaves a room."""
-        self._observer = observer
+        """Tell ``observer`` each time a connection of this process enters or
+        leaves a room (after the observers given before it)."""
+        self._observers = (*self._observers, observer)
+
+    def _rooms_changed(self, namespace: str, sid: SocketSid) -> None:
+        """Tell every observer that ``sid``'s rooms changed."""
+        for observer in self._observers:
+            observer.rooms_changed(namespace, sid)
 
     @abc.abstractmethod
     def remove(self, namespace: str, sid: SocketSid) -> None:

@@ -60,8 +60,8 @@ class MemoryManager(Manager):
     def enter_room(self, namespace: str, sid: SocketSid, room: str) -> None:
         with self._lock:
             entered = self._enter(namespace, sid, room)
-        if entered and self._observer is not None:
-            self._observer.rooms_changed(namespace, sid)
+        if entered and self._observers:
+            self._rooms_changed(namespace, sid)
 
     def _enter(self, namespace: str, sid: SocketSid, room: str) -> bool:
         eio_sid = self._eio.get(namespace, {}).get(sid)
@@ -77,8 +77,8 @@ class MemoryManager(Manager):
             self._drop(namespace, room, sid)
             joined = self._memberships.get(namespace, {}).get(sid)
             left = joined is not None and joined.pop(room, False) is None
-        if left and self._observer is not None:
-            self._observer.rooms_changed(namespace, sid)
+        if left and self._observers:
+            self._rooms_changed(namespace, sid)
 
     def _drop(self, namespace: str, room: str, sid: SocketSid) -> None:
         rooms = self._rooms.get(namespace, {})
@@ -96,10 +96,9 @@ class MemoryManager(Manager):
                 joined = memberships.get(sid)
                 if joined is not None:
                     joined.pop(room, None)
-        observer = self._observer
-        if observer is not None:
+        if self._observers:
             for sid in members or ():
-                observer.rooms_changed(namespace, sid)
+                self._rooms_changed(namespace, sid)
 
     def rooms(self, namespace: str, sid: SocketSid) -> list[str]:
         return list(self._memberships.get(namespace, {}).get(sid, ()))
