@@ -1,8 +1,9 @@
 """A client that sends faster than its handlers run hurts nobody.
 
 A Flask app whose ``flood`` handler takes 2 ms, in a child process, in each
-async mode. One python-socketio client emits a flood of events without
-waiting; another calls ``echo`` all along. The server stops reading the
+async mode. One python-socketio client, in a process of its own
+(:mod:`tests.support.flooder`), emits a flood of events without waiting;
+another calls ``echo`` all along. The server stops reading the
 flooding client while ``max_pending_events`` (128 here) of its events wait (on
 WebSocket, TCP then holds the client back; on polling, its next POST waits
 for the answer to the last), so:
@@ -15,6 +16,9 @@ for the answer to the last), so:
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +26,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.flood_clients import flood_stats, ordered_client
-from tests.support.servers import ServerProcess
+from tests.support.servers import ROOT, ServerProcess
 
 MODES = ["threading", "eventlet", "gevent"]
 
@@ -69,21 +73,36 @@ def _flood(server: ServerProcess, transport: str, count: int, size: int) -> dict
     time.sleep(1.5)  # its round trips before the flood
     quiet = sorted(healthy.times)
     flooding_from = len(healthy.times)
-    flooder = ordered_client(server.url, transport)
-    sid = flooder.get_sid()
-    assert sid is not None
-    before = flood_stats(server.url, sid)
-    blob = "x" * size
-    for n in range(count):
-        flooder.emit("flood", (n, blob))
-    deadline = time.monotonic() + 120
-    stats = flood_stats(server.url, sid)
-    while stats["handled"] != count and time.monotonic() < deadline:
-        time.sleep(0.2)
+    flooder = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.flooder",
+            server.url,
+            transport,
+            str(count),
+            str(size),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert flooder.stdout is not None
+        sid = flooder.stdout.readline().strip()
+        assert sid, "the flooder did not connect"
+        before = flood_stats(server.url, sid)
+        deadline = time.monotonic() + 120
         stats = flood_stats(server.url, sid)
-    healthy.stop()
-    assert flooder.connected, "the flooding client was not disconnected"
-    flooder.disconnect()
+        while stats["handled"] != count and time.monotonic() < deadline:
+            time.sleep(0.2)
+            stats = flood_stats(server.url, sid)
+        healthy.stop()
+        assert flooder.poll() is None, "the flooding client was not disconnected"
+    finally:
+        flooder.kill()
+        flooder.wait(10)
     assert stats["handled"] == count, stats
     assert stats["out_of_order"] == [], stats
     assert healthy.failures == [] and len(healthy.times) > 10, healthy.failures
