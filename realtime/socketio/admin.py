@@ -47,16 +47,15 @@ from realtime.exceptions import (
     ProcessesTimeout,
 )
 from realtime.protocol.socketio import SocketSid
+from realtime.socketio.deployment import DeploymentHost
 
 if TYPE_CHECKING:
     from realtime.engine import DisconnectReason
-    from realtime.engine import Server as EngineServer
     from realtime.engine.outgoing import Outgoing
     from realtime.engine.scheduler import TimerHandle
     from realtime.protocol.engineio import EngineSid
     from realtime.socketio.clients import Socket
     from realtime.socketio.dispatch import Dispatcher
-    from realtime.socketio.managers import Manager
 
 __all__ = ["INVALID_CREDENTIALS", "AdminAPI", "AdminAuth", "AdminHost", "InstrumentedServer"]
 
@@ -88,33 +87,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class AdminHost(Protocol):
-    """What :class:`InstrumentedServer` uses of its server (:class:`realtime.Server`)."""
-
-    manager: Manager
-    engine: EngineServer
-
-    def emit(
-        self,
-        event: str,
-        data: Any = None,
-        to: Any = None,
-        room: Any = None,
-        skip_sid: Any = None,
-        namespace: str | None = None,
-    ) -> None:
-        """Emit an event (see :meth:`realtime.Server.emit`)."""
-
-    def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        """Put a client in a room."""
-
-    def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
-        """Take a client out of a room."""
-
-    def disconnect(
-        self, sid: str, namespace: str | None = None, ignore_queue: bool = False
-    ) -> None:
-        """Disconnect a client from a namespace."""
+class AdminHost(DeploymentHost, Protocol):
+    """What :class:`InstrumentedServer` uses of its server (:class:`realtime.Server`):
+    what the deployment's operations use, and those operations themselves."""
 
     def sockets_join(
         self, rooms: str | list[str], to: Any = None, namespace: str | None = None
