@@ -64,6 +64,7 @@ from realtime.socketio.recovery import gaps
 from realtime.socketio.recovery.handover import Handover
 from realtime.socketio.recovery.journal import Entry, Journal, Position, Skip
 from realtime.socketio.recovery.log import RecoveryLog
+from realtime.socketio.recovery.offsets import parse_offset, stream_id, text
 from realtime.socketio.recovery.options import Snapshot, matches
 from realtime.socketio.recovery.redis_appender import Appender
 from realtime.socketio.recovery.redis_records import RecordStore
@@ -75,7 +76,7 @@ if TYPE_CHECKING:
     from realtime.socketio.managers.ordered_log import OrderedLogHost
     from realtime.socketio.recovery.options import RecoveryOptions
 
-__all__ = ["RedisRecoveryLog", "parse_offset"]
+__all__ = ["RedisRecoveryLog"]
 
 #: Milliseconds an XREAD waits for entries before it looks again.
 _BLOCK_MS = 1000
@@ -91,34 +92,6 @@ _SETTLING = 15.0
 #: Seconds a resumed socket is remembered against entries appended again.
 _RESUMED_MEMORY = 30.0
 _EVENT_FIELDS = frozenset({"ns", "rooms", "exclude", "fmt", "parts"})
-
-
-def _stream_id(text: str) -> tuple[int, int] | None:
-    """A stream entry id as numbers, or None if ``text`` is not one."""
-    ms, dash, seq = text.partition("-")
-    if not dash or not ms.isdigit() or not seq.isdigit():
-        return None
-    return int(ms), int(seq)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def parse_offset(text: str) -> tuple[Position, str | None, int] | None:
-    """An offset as (position, node, n): "up to position, and node's own events up to n".
-
-    None if ``text`` is no offset of this log.
-    """
-    parts = text.split("~")
-    position = _stream_id(parts[0])
-    if position is None:
-        return None
-    if len(parts) == 1:
-        return position, None, 0
-    if len(parts) == 3 and parts[1] and parts[2].isdigit():
-        return position, parts[1], int(parts[2])
-    return None
 
 
 class RedisRecoveryLog(RecoveryLog):
@@ -160,7 +133,7 @@ class RedisRecoveryLog(RecoveryLog):
         self._closed = False
         self._last_trim = 0.0
         self._position = self._last_id()
-        self._journal = Journal(options, _stream_id(self._position) or (0, 0))
+        self._journal = Journal(options, stream_id(self._position) or (0, 0))
         # Per process (node id), the highest entry number read from it.
         self._seen: dict[str, int] = {}
         # This process's entries it delivered itself (Redis being away) and
@@ -281,12 +254,12 @@ class RedisRecoveryLog(RecoveryLog):
             self._logger.warning("cannot read the recovery log (%s)", exc)
             return
         for entry_id, fields in entries:
-            self._read_entry(_text(entry_id), fields)
+            self._read_entry(text(entry_id), fields)
 
     # -- reading -------------------------------------------------------------------
 
     def _position_id(self) -> tuple[int, int]:
-        return _stream_id(self._position) or (0, 0)
+        return stream_id(self._position) or (0, 0)
 
     def _offset(self, position: str) -> str:
         """The offset of what is delivered at ``position`` (see the module's notes)."""
@@ -324,7 +297,7 @@ class RedisRecoveryLog(RecoveryLog):
             for _, entries in reply or ():
                 with self._lock:
                     for entry_id, fields in entries:
-                        self._read_entry(_text(entry_id), fields)
+                        self._read_entry(text(entry_id), fields)
 
     def _stopping(self) -> bool:
         # A method, not the attribute: close() flips it from another task.
@@ -332,7 +305,7 @@ class RedisRecoveryLog(RecoveryLog):
 
     def _read_entry(self, entry_id: str, fields: dict[Any, Any]) -> None:
         """Deliver one entry to this process's clients, once; the caller holds the lock."""
-        number = _stream_id(entry_id)
+        number = stream_id(entry_id)
         if number is None or number <= self._position_id():
             return  # read already, by a catch-up
         self._position = entry_id
@@ -480,7 +453,7 @@ class RedisRecoveryLog(RecoveryLog):
             origin,
             seq,
             local=len(position) > 2,
-            original=_stream_id(message["i"]) if isinstance(message.get("i"), str) else None,
+            original=stream_id(message["i"]) if isinstance(message.get("i"), str) else None,
         )
         self._journal.append(entry, entry.at)
         return entry
@@ -496,7 +469,7 @@ class RedisRecoveryLog(RecoveryLog):
     def _after_outage(self) -> None:
         """Redis answers again: if it lost its data, write back what this process holds."""
         epoch = self._redis.get(self._epoch_key)
-        if epoch is not None and _text(epoch) == self._epoch:
+        if epoch is not None and text(epoch) == self._epoch:
             return
         self._logger.warning(
             "Redis lost the recovery state (restarted empty, or a failover); writing it again"
@@ -515,7 +488,7 @@ class RedisRecoveryLog(RecoveryLog):
         except self._errors as exc:
             self._logger.warning("cannot reach Redis for recovery (%s)", exc)
             return ""
-        return _text(epoch) if epoch is not None else ""
+        return text(epoch) if epoch is not None else ""
 
     def _trim_by_age(self) -> None:
         now = time.time()
@@ -538,7 +511,7 @@ class RedisRecoveryLog(RecoveryLog):
         except self._errors as exc:
             self._logger.warning("cannot read the recovery log (%s)", exc)
             return "0-0"
-        return _text(last[0][0]) if last else "0-0"
+        return text(last[0][0]) if last else "0-0"
 
     # -- sockets joining and resuming ---------------------------------------------
 
@@ -614,14 +587,14 @@ class RedisRecoveryLog(RecoveryLog):
         except self._errors as exc:
             raise BrokerUnavailable(f"cannot read the recovery log: {exc}") from exc
         for entry_id, fields in entries:
-            self._read_entry(_text(entry_id), fields)
+            self._read_entry(text(entry_id), fields)
 
     def _from_redis(self, start: Position, snapshot: Snapshot, has: Skip) -> list[Outgoing] | None:
         """What the journal does not reach back to, from the stream itself."""
         start_id = f"{start[0]}-{start[1]}"
         try:
             since = self._redis.get(self._since_key)
-            if since is None or (_stream_id(_text(since)) or (0, 0)) > start:
+            if since is None or (stream_id(text(since)) or (0, 0)) > start:
                 return None  # Redis lost entries after start
             if self._trimmed_after(start):
                 return None
@@ -641,7 +614,7 @@ class RedisRecoveryLog(RecoveryLog):
                 if seq <= seen.get(origin, 0):
                     continue
                 seen[origin] = seq
-            original = _stream_id(message["i"]) if isinstance(message.get("i"), str) else None
+            original = stream_id(message["i"]) if isinstance(message.get("i"), str) else None
             if (
                 has(origin, seq)
                 or (original is not None and original <= start)
@@ -650,7 +623,7 @@ class RedisRecoveryLog(RecoveryLog):
                 continue
             packet = self._manager.decode_packet(message)
             if packet is not None:
-                missed.append(self._prepare(packet.with_data([*packet.data, _text(entry_id)])))
+                missed.append(self._prepare(packet.with_data([*packet.data, text(entry_id)])))
         return missed
 
     def _trimmed_after(self, start: Position) -> bool:
@@ -661,10 +634,10 @@ class RedisRecoveryLog(RecoveryLog):
             return False  # no stream: nothing was ever trimmed
         deleted = info.get("max-deleted-entry-id")
         if deleted is not None:
-            return (_stream_id(_text(deleted)) or (0, 0)) > start
+            return (stream_id(text(deleted)) or (0, 0)) > start
         # Redis < 7 does not say; what is older than the first entry is gone.
         first = info.get("first-entry")
-        return first is not None and (_stream_id(_text(first[0])) or (0, 0)) > start
+        return first is not None and (stream_id(text(first[0])) or (0, 0)) > start
 
     # -- the state of recoverable sockets ----------------------------------------------
 

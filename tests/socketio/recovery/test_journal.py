@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from realtime.engine.outgoing import Outgoing
 from realtime.socketio.recovery.journal import Entry, Journal
+from realtime.socketio.recovery.offsets import parse_offset
 from realtime.socketio.recovery.options import RecoveryOptions, Snapshot
-from realtime.socketio.recovery.redis_log import parse_offset
 
 
 def snapshot(rooms: list[str], namespace: str = "/") -> Snapshot:
