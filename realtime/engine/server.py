@@ -20,6 +20,7 @@ from realtime.engine.forwarding import REPLY_TIMEOUT, ClusterLink, Forwarder, ne
 from realtime.engine.http import Request, Response, WarningThrottle, error_response
 from realtime.engine.listener import EVENTS, EngineListener, EventName, HandlerListener
 from realtime.engine.local_channel import LocalChannel
+from realtime.engine.opening import ask_listener, handshake_problem, open_packet
 from realtime.engine.options import Cookie, CookieOption, EngineOptions
 from realtime.engine.outgoing import Outgoing
 from realtime.engine.scheduler import Scheduler
@@ -30,15 +31,8 @@ from realtime.engine.transports.polling import PollingTransport
 from realtime.engine.transports.sse_streaming import SseTransport, StreamingTransport
 from realtime.engine.transports.upstream import client_left
 from realtime.engine.transports.websocket import WebSocketTransport
-from realtime.exceptions import ConfigurationError, ConnectionRefused
-from realtime.protocol.engineio import (
-    PROTOCOL_VERSION,
-    EngineSid,
-    ErrorCode,
-    Handshake,
-    Packet,
-    PacketType,
-)
+from realtime.exceptions import ConfigurationError
+from realtime.protocol.engineio import EngineSid, ErrorCode, Packet, PacketType
 
 __all__ = ["TRANSPORTS", "Server"]
 
@@ -51,10 +45,6 @@ TRANSPORTS: dict[str, type[Transport]] = {
     SseTransport.name: SseTransport,
     StreamingTransport.name: StreamingTransport,
 }
-#: What stock Engine.IO clients are offered; the rest of the ladder only goes
-#: to clients that ask for it with ``ext=ladder``.
-STANDARD_UPGRADES = ("websocket",)
-LADDER = "ladder"
 
 Handler = Callable[..., Any]
 H = TypeVar("H", bound=Handler)
@@ -379,27 +369,9 @@ class Server:
     def _handshake(
         self, request: Request, transport: Transport, start_response: StartResponse
     ) -> Iterable[bytes]:
-        if request.method != "GET":
-            detail = f"a session can only be opened with GET, not {request.method}"
-            return self._error(request, ErrorCode.BAD_HANDSHAKE_METHOD, detail)(start_response)
-        if transport.accepts_upgrades and not request.is_websocket:
-            if transport.name == "websocket":
-                detail = "transport=websocket without a WebSocket handshake"
-            else:
-                detail = (
-                    f"a session cannot open on transport={transport.name}: it opens on "
-                    f"polling and upgrades to {transport.name}"
-                )
-            return self._error(request, ErrorCode.BAD_REQUEST, detail)(start_response)
-        version = request.query.get("EIO")
-        if version != str(PROTOCOL_VERSION):
-            detail = (
-                f"Engine.IO protocol version {version!r} is not supported (only "
-                f"{PROTOCOL_VERSION}: Socket.IO clients 3.x and later)"
-            )
-            return self._error(request, ErrorCode.UNSUPPORTED_PROTOCOL_VERSION, detail)(
-                start_response
-            )
+        problem = handshake_problem(request, transport)
+        if problem is not None:
+            return self._error(request, *problem)(start_response)
         return transport.handshake(request, start_response)
 
     def _upgrade(
@@ -472,40 +444,16 @@ class Server:
             slow_client=options.slow_client,
         )
         self._sessions[sid] = session
-        refusal = self._open(sid, request)
+        refusal = ask_listener(self._listener, sid, request, self.logger)
         if refusal is not None:
             self._sessions.pop(sid, None)
             refusal.headers.extend(self.response_headers(request))
             return refusal
-        upgrades: tuple[str, ...] = ()
         transport_class = TRANSPORTS.get(transport)
-        if options.allow_upgrades and transport_class is not None:
-            offered = transport_class.upgrades
-            if LADDER not in request.query.get("ext", "").split(","):
-                offered = tuple(name for name in offered if name in STANDARD_UPGRADES)
-            upgrades = tuple(name for name in offered if name in self._transports)
-        handshake = Handshake(
-            sid=sid,
-            upgrades=upgrades,
-            ping_interval=options.ping_interval_ms,
-            ping_timeout=options.ping_timeout_ms,
-            max_payload=options.max_http_buffer_size,
-        )
+        upgrades = transport_class.upgrades if transport_class is not None else ()
+        packet = open_packet(sid, request, options, upgrades, self._transports)
         self.logger.debug("session %s opened on %s (%s)", sid, transport, request.describe())
-        return Opened(session, handshake.to_packet())
-
-    def _open(self, sid: EngineSid, request: Request) -> Response | None:
-        """Tell the listener a session opened; the refusal's response if it refused."""
-        try:
-            self._listener.session_opened(sid, request.environ)
-        except ConnectionRefused as exc:
-            return error_response(ErrorCode.FORBIDDEN, exc.message)
-        except ConnectionRefusedError as exc:
-            return error_response(ErrorCode.FORBIDDEN, str(exc.args[0]) if exc.args else None)
-        except Exception:
-            self.logger.exception("error in the connect handler (%s)", request.describe())
-            return Response("500 Internal Server Error", b"", [])
-        return None
+        return Opened(session, packet)
 
     # -- services for sessions (SessionHost) ----------------------------------
 
