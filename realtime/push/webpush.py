@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import string
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import orjson
@@ -75,6 +76,12 @@ class WebPush:
             takes only the browsers' push services.
         max_subscriptions: the most a user keeps; a new one beyond it
             replaces the one listed first (the oldest, in memory).
+        retries: how many times a push answered 429 or 503 is sent again,
+            after the service's ``Retry-After`` (1 s, then 2 s... without one).
+        max_retry_wait: the longest wait before such a retry, in seconds; a
+            service that asks for longer is not retried.
+        max_connections: keep-alive connections open at once to one push
+            service (more concurrent pushes to it wait for one).
 
     Raises:
         ConfigurationError: a key, subject or mode that cannot work.
@@ -92,6 +99,9 @@ class WebPush:
         key_prefix: str = "realtime:push",
         allow_endpoint: EndpointPolicy = default_policy,
         max_subscriptions: int = 10,
+        retries: int = 2,
+        max_retry_wait: float = 10.0,
+        max_connections: int = 8,
     ) -> None:
         if isinstance(async_mode, AsyncMode):
             self.mode = async_mode
@@ -99,7 +109,7 @@ class WebPush:
             self.mode = get_async_mode(async_mode or patched_mode() or "threading")
         self.key = VapidKey.load(private_key)
         self._signer = VapidSigner(self.key, subject)
-        self._poster = Poster(self.mode, timeout)
+        self._poster = Poster(self.mode, timeout, retries, max_retry_wait, max_connections)
         if store is None:
             store = RedisStore(redis_url, self.mode, key_prefix) if redis_url else MemoryStore()
         self.store = store
@@ -265,7 +275,8 @@ class WebPush:
         return self._poster.post(request)
 
     def close(self) -> None:
-        """Let go of the subscription store's connections."""
+        """Let go of the push services' and the subscription store's connections."""
+        self._poster.close()
         close = getattr(self.store, "close", None)
         if close is not None:
             close()
@@ -308,5 +319,5 @@ class WebPush:
         if result.gone:
             removed = self.store.remove(user, subscription.endpoint)
             logger.info("push subscription of %r at %s is gone", user, subscription.endpoint)
-            return PushResult(result.endpoint, result.status, result.reason, removed=removed)
+            return replace(result, removed=removed)
         return result
