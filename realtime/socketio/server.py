@@ -387,15 +387,14 @@ class Server(Socket4API, WebPushAPI, AdminAPI, OperationsAPI):
                 ``except``).
             volatile: dropped for a client whose transport cannot take it
                 at once (a polling client between two requests, a backed-up
-                WebSocket), never queued (Node's ``volatile``). Not with
-                connection state recovery on (yet).
+                WebSocket), never queued (Node's ``volatile``), nor kept for
+                connection state recovery.
 
         Raises:
             ConfigurationError: ``event`` is a name Socket.IO reserves
                 (``connect``, ``disconnect``...: clients drop the connection
                 on receiving one), or the data holds more binary values than
-                clients accept, or ``volatile`` with a ``callback`` or with
-                connection state recovery on.
+                clients accept, or ``volatile`` with a ``callback``.
         """
         namespace = namespace or "/"
         rooms = as_rooms(to if to is not None else room)
@@ -404,10 +403,13 @@ class Server(Socket4API, WebPushAPI, AdminAPI, OperationsAPI):
             if callback is not None:
                 raise ConfigurationError("a volatile event may be dropped: it takes no callback")
             if self._recovery is not None:
-                raise ConfigurationError(
-                    "volatile events are not available with connection_state_recovery yet: "
-                    "recovering clients read an event's last argument as its offset"
-                )
+                # Never kept, but with the offset recovering clients expect.
+                packet = event_packet(event, data, namespace)
+                if ignore_queue:
+                    self._recovery.emit_here(namespace, packet, rooms, skipped, volatile=True)
+                else:
+                    self._recovery.emit_volatile(namespace, packet, rooms, skipped)
+                return
             prepared = self._delivery.prepare(event_packet(event, data, namespace), volatile=True)
             if ignore_queue:
                 self.manager.broadcast_here(namespace, prepared, rooms, skipped)

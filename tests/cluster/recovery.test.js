@@ -129,6 +129,36 @@ describe(`${CLIENT} client, ${SETUP}: recovery on another process`, () => {
     ]);
   });
 
+  it("a volatile event from process B carries process A's offset; recovery on B resumes from it", async () => {
+    const { proxy, socket, log, name } = await member();
+    const onA = await open("/");
+    const onB = await open("/", {}, OTHER_URL);
+    await ask(onA, "to", name, "n", 0);
+    await until(() => numbers(log).length === 1, "the first event");
+    // Emitted on process B, delivered by process A in order with its log; a
+    // string last argument, which a client without an offset after it would
+    // read as its offset.
+    await ask(onB, "volatile_to", name, "v", 1, "text");
+    if (SETUP === "websocket") await until(() => got(log, "v").length === 1, "the volatile event");
+    await sleep(100);
+    const offset = CLIENT === "official" ? got(log, "n")[0].at(-1) : null;
+    for (const args of got(log, "v")) {
+      assert.deepEqual(args, CLIENT === "official" ? [1, "text", offset] : [1, "text"]);
+    }
+    const before = got(log, "v").length;
+
+    proxy.outageTo(OTHER_URL, 600);
+    await ask(onB, "to", name, "n", 1);
+    await ask(onA, "volatile_to", name, "v", 2, "gap");
+    await ask(onA, "to", name, "n", 2);
+    await once(socket, "connect", 15000);
+    assert.equal(socket.recovered, true);
+    await until(() => numbers(log).length >= 3, "the missed events");
+    await sleep(200);
+    assert.deepEqual(numbers(log), [0, 1, 2]);
+    assert.equal(got(log, "v").length, before, "a volatile event is never replayed");
+  });
+
   it("with no event received before the drop", async () => {
     const { proxy, socket, log, name } = await member();
     const onA = await open("/");

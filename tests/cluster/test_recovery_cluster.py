@@ -25,7 +25,7 @@ from tests.support.servers import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 APP = "tests.support.recovery_apps:sio_recovery"
-SCENARIOS = 3
+SCENARIOS = 4
 
 pytestmark = [pytest.mark.node, pytest.mark.xdist_group("recovery-cluster")]
 

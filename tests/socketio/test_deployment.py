@@ -123,12 +123,9 @@ def test_an_on_server_handler_must_be_callable(bad: Any) -> None:
         server().on_server("x")(bad)
 
 
-def test_volatile_takes_no_callback_and_not_yet_recovery() -> None:
+def test_volatile_takes_no_callback() -> None:
     with pytest.raises(realtime.ConfigurationError, match="callback"):
         server().emit("tick", 1, volatile=True, callback=lambda *a: None)
-    recovering = realtime.Server(async_mode="threading", connection_state_recovery=True)
-    with pytest.raises(realtime.ConfigurationError, match="connection_state_recovery"):
-        recovering.emit("tick", 1, volatile=True)
 
 
 def test_a_class_based_namespace_emits_with_exclude() -> None:

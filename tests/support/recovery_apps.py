@@ -46,6 +46,10 @@ def sio_recovery(mode: str, **options: Any) -> realtime.Server:
         sio.emit(event, tuple(args), to=target)
 
     @sio.event
+    def volatile_to(sid: str, target: Any, event: str, *args: Any) -> None:
+        sio.emit(event, tuple(args), to=target, volatile=True)
+
+    @sio.event
     def burst(sid: str, target: Any, count: int) -> None:
         for n in range(count):
             sio.emit("n", n, to=target)

@@ -129,6 +129,10 @@ class OrderedLog(Protocol):
     def catch_up(self) -> None:
         """Deliver to this process's clients what it appended and has not read yet."""
 
+    def deliver_volatile(self, message: dict[str, Any]) -> None:
+        """Deliver another process's volatile event (an ``m.emit``, not in the
+        log) to this process's clients, in order with the log."""
+
 
 class OrderedLogHost(Protocol):
     """What a manager offers the ordered log that reads the stream for it."""
@@ -159,6 +163,15 @@ class OrderedLogHost(Protocol):
         exclude: Iterable[str] = (),
     ) -> list[SocketSid]:
         """Deliver to this process's clients only."""
+
+    def broadcast_elsewhere(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> None:
+        """Deliver to the other processes' clients only."""
 
     def members(
         self, namespace: str, rooms: Sequence[str] | None = None

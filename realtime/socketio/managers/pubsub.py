@@ -38,7 +38,9 @@ With connection state recovery on (Redis only), events emitted without a
 callback, and ``m.enter``, ``m.leave``, ``m.close_room`` and
 ``m.disconnect``, go through the deployment's recovery log instead, a Redis
 Stream every process reads in the same order (:attr:`PubSubManager.ordered`,
-:mod:`realtime.socketio.recovery.redis_log`).
+:mod:`realtime.socketio.recovery.redis_log`). Volatile events are never kept:
+they stay ``m.emit`` messages, without an offset, and each process delivers
+them in order with the log, under the offset its clients are at.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from realtime.engine.outgoing import Outgoing
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
 from realtime.protocol.parsers import Parser, get_parser
 from realtime.protocol.socketio import Serializer, SioPacket, SocketSid
-from realtime.socketio.managers.broker_link import BrokerLink, pack
+from realtime.socketio.managers.broker_link import BrokerLink, BrokerMonitor
 from realtime.socketio.managers.brokers import open_broker
 from realtime.socketio.managers.emit_args import Target, as_exclude, as_rooms, event_packet
 from realtime.socketio.managers.formats import Formats
@@ -162,6 +164,10 @@ class PubSubManager(MemoryManager):
     def broker_reachable(self) -> bool | None:
         return self._link is not None and self._link.connected
 
+    def monitor_broker(self, monitor: BrokerMonitor | None) -> None:
+        if self._link is not None:
+            self._link.monitor = monitor
+
     @property
     def link(self) -> BrokerLink:
         """The link to the broker (once a server or ``write_only`` made it).
@@ -209,11 +215,22 @@ class PubSubManager(MemoryManager):
     ) -> list[SocketSid]:
         excluded = list(exclude)
         reached = self.broadcast_here(namespace, outgoing, rooms, excluded) if self._host else []
+        self.broadcast_elsewhere(namespace, outgoing, rooms, excluded)
+        return reached
+
+    def broadcast_elsewhere(
+        self,
+        namespace: str,
+        outgoing: Outgoing,
+        rooms: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> None:
+        """Deliver to the other processes' clients only (the broadcast's publish)."""
         message = {
             "op": "m.emit",
             "ns": namespace,
             "rooms": None if rooms is None else list(rooms),
-            "exclude": excluded,
+            "exclude": list(exclude),
             **self._encoded(outgoing),
         }
         if outgoing.volatile:
@@ -222,7 +239,6 @@ class PubSubManager(MemoryManager):
             self._publish_all(message)
         else:
             self._post(None, message)
-        return reached
 
     def request(
         self,
@@ -505,7 +521,7 @@ class PubSubManager(MemoryManager):
             receivers = link.send_all(message)
             # Every process (this one too) listens to the fan-out channel.
             return receivers is None or receivers > len(peers)
-        receivers = link.broker.publish(link.node_channel(node), pack(message))
+        receivers = link.publish(link.node_channel(node), message)
         # A process that is gone for good gets nothing, and nothing waits for it.
         return receivers is None or receivers > 0 or node not in peers
 
@@ -518,7 +534,7 @@ class PubSubManager(MemoryManager):
         link = self._require_link()
         message["from"] = link.node_id
         if self.write_only:
-            receivers = link.broker.publish(link.node_channel(node), pack(message))
+            receivers = link.publish(link.node_channel(node), message)
             return receivers is None or receivers > 0
         return link.send(node, message)
 
@@ -552,6 +568,10 @@ class PubSubManager(MemoryManager):
             self.logger.warning("ignored a malformed broker message %r: %s", op, exc)
 
     def _on_emit(self, message: dict[str, Any]) -> None:
+        if self.ordered is not None and message.get("volatile"):
+            # It carries no offset: the log gives it this process's own.
+            self.ordered.deliver_volatile(message)
+            return
         outgoing = self._outgoing(message)
         if outgoing is None:
             return

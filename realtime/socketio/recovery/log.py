@@ -73,11 +73,25 @@ class RecoveryLog(abc.ABC):
         packet: SioPacket,
         rooms: Sequence[str] | None,
         exclude: Iterable[str],
+        *,
+        volatile: bool = False,
     ) -> None:
         """Deliver ``packet`` to this process's clients only (``ignore_queue``),
         in order with the log, not kept: it carries the log's current offset,
         so a client that takes its last argument for an offset (as
-        socket.io-client does) still recovers from the right place."""
+        socket.io-client does) still recovers from the right place.
+        ``volatile``: dropped by a client's transport that cannot take it now."""
+
+    def emit_volatile(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        rooms: Sequence[str] | None,
+        exclude: Iterable[str],
+    ) -> None:
+        """Deliver a volatile ``packet`` to the clients of every process, each
+        under that process's current offset (as :meth:`emit_here`), not kept."""
+        self.emit_here(namespace, packet, rooms, exclude, volatile=True)
 
     @abc.abstractmethod
     def join(self, sid: str, add: Callable[[], None]) -> str | None:
@@ -187,9 +201,12 @@ class MemoryRecoveryLog(RecoveryLog):
         packet: SioPacket,
         rooms: Sequence[str] | None,
         exclude: Iterable[str],
+        *,
+        volatile: bool = False,
     ) -> None:
         with self._lock:
             outgoing = self._prepare(packet.with_data([*packet.data, str(self._next - 1)]))
+            outgoing.volatile = volatile
             self._manager.broadcast_here(namespace, outgoing, rooms, exclude)
 
     def join(self, sid: str, add: Callable[[], None]) -> str | None:

@@ -521,11 +521,33 @@ class RedisRecoveryLog(RecoveryLog):
         packet: SioPacket,
         rooms: Sequence[str] | None,
         exclude: Iterable[str],
+        *,
+        volatile: bool = False,
     ) -> None:
         with self._lock:
             offset = self._offset(self._position)
             outgoing = self._prepare(packet.with_data([*packet.data, offset]))
+            outgoing.volatile = volatile
             self._manager.broadcast_here(namespace, outgoing, rooms, exclude)
+
+    def emit_volatile(
+        self,
+        namespace: str,
+        packet: SioPacket,
+        rooms: Sequence[str] | None,
+        exclude: Iterable[str],
+    ) -> None:
+        excluded = list(exclude)
+        self.emit_here(namespace, packet, rooms, excluded, volatile=True)
+        outgoing = self._prepare(packet)
+        outgoing.volatile = True
+        self._manager.broadcast_elsewhere(namespace, outgoing, rooms, excluded)
+
+    def deliver_volatile(self, message: dict[str, Any]) -> None:
+        packet = self._manager.decode_packet(message)
+        if packet is not None:
+            rooms, exclude = message.get("rooms"), message.get("exclude") or ()
+            self.emit_here(message["ns"], packet, rooms, exclude, volatile=True)
 
     def join(self, sid: str, add: Callable[[], None]) -> str | None:
         with self._lock:

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPT = "recovery.test.js"
 APP = "tests.support.recovery_apps:sio_recovery"
 #: Scenarios per client: realtime.js runs four more (the events it replays).
-SCENARIOS = {"official": 7, "realtime": 11}
+SCENARIOS = {"official": 8, "realtime": 12}
 
 pytestmark = pytest.mark.node
 
