@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from realtime.protocol.engineio import EngineSid
     from realtime.protocol.parsers import Parser
     from realtime.protocol.socketio import SioPacket, SocketSid
+    from realtime.socketio.managers.broker_link import BrokerMonitor
     from realtime.socketio.managers.gathering import AnswerCallback, Gathering
     from realtime.socketio.managers.ordered_log import OrderedLogHost
 
@@ -116,6 +117,12 @@ class Manager(abc.ABC):
         far as this manager last saw (no request is made); None when the
         manager uses no broker."""
         return None
+
+    def monitor_broker(self, monitor: BrokerMonitor | None) -> None:
+        """Tell ``monitor`` of each message this manager's broker link
+        publishes and receives, and of its failures (None: stop); nothing
+        for a manager that uses no broker."""
+        return
 
     def observe(self, observer: MembershipObserver) -> None:
         """Tell ``observer`` each time a connection of this process enters or

@@ -9,6 +9,10 @@ took. Messages are msgpack maps with a version field (``"v": 1``) and an
 the messaging layer's (see :mod:`realtime.socketio.managers.pubsub`), the
 others the engine's (see :mod:`realtime.engine.forwarding`).
 
+A process whose link has a :class:`BrokerMonitor` (metrics) stamps what it
+publishes with the wall-clock time (``"t"``, seconds), so that a receiver can
+tell how long a message took; other processes ignore the field.
+
 Liveness: every listening process publishes ``{"op": "alive"}`` to every
 process each :data:`HEARTBEAT_INTERVAL` seconds, and ``{"op": "bye"}`` when
 it closes. A process that has been silent (no heartbeat, no message) for
@@ -28,7 +32,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from realtime.engine.forwarding import new_node_id
 from realtime.exceptions import BrokerUnavailable, ConfigurationError
@@ -43,6 +47,8 @@ __all__ = [
     "PROBE_INTERVAL",
     "PROTOCOL_VERSION",
     "BrokerLink",
+    "BrokerMonitor",
+    "BrokerOperation",
     "pack",
     "unpack",
 ]
@@ -68,6 +74,25 @@ except ImportError:  # pragma: no cover - checked when a link is made
     msgpack = None
 
 logger = logging.getLogger("realtime.cluster")
+
+
+#: What failed: a publish, the subscription (lost), or reading a message received.
+BrokerOperation = Literal["publish", "subscription", "receive"]
+
+
+class BrokerMonitor(Protocol):
+    """What a link tells those who watch its broker (metrics); each call is
+    made on the publishing or listening task: quick, and never waiting."""
+
+    def broker_published(self, size: int) -> None:
+        """A message of ``size`` bytes was published."""
+
+    def broker_received(self, size: int, lag: float | None) -> None:
+        """A message of ``size`` bytes arrived; ``lag``: seconds since it was
+        published, by the wall clocks of both processes (None: not stamped)."""
+
+    def broker_error(self, operation: BrokerOperation) -> None:
+        """``operation`` failed (the subscription: it was lost)."""
 
 
 def pack(message: dict[str, Any]) -> bytes:
@@ -128,6 +153,8 @@ class BrokerLink:
         self._up_since: float | None = None
         self._closed = False
         self._ready = broker.mode.event()
+        #: Told of each message published and received, and of failures.
+        self.monitor: BrokerMonitor | None = None
         if not listen:
             return
         channels = [self.node_channel(self.node_id)] + ([channel] if fanout else [])
@@ -163,7 +190,7 @@ class BrokerLink:
         watchers are told.
         """
         try:
-            receivers = self.broker.publish(self.node_channel(node), pack(message))
+            receivers = self.publish(self.node_channel(node), message)
         except BrokerUnavailable as exc:
             # The subscription reports the outage once; this is its echo.
             logger.debug("cannot reach process %s: %s", node, exc)
@@ -187,7 +214,26 @@ class BrokerLink:
         Raises:
             BrokerUnavailable: the broker cannot be reached.
         """
-        return self.broker.publish(self.channel, pack(message))
+        return self.publish(self.channel, message)
+
+    def publish(self, channel: str, message: dict[str, Any]) -> int | None:
+        """Publish ``message`` on ``channel``, with no bookkeeping of who
+        should get it; how many got it, if known.
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached.
+        """
+        monitor = self.monitor
+        if monitor is None:
+            return self.broker.publish(channel, pack(message))
+        data = pack({**message, "t": time.time()})
+        try:
+            receivers = self.broker.publish(channel, data)
+        except BrokerUnavailable:
+            monitor.broker_error("publish")
+            raise
+        monitor.broker_published(len(data))
+        return receivers
 
     # -- receiving --------------------------------------------------------------
 
@@ -212,6 +258,14 @@ class BrokerLink:
     def message(self, channel: str, data: bytes) -> None:
         """A message from the broker (this is the subscription's Subscriber)."""
         message = unpack(data)
+        monitor = self.monitor
+        if monitor is not None:
+            if message is None:
+                monitor.broker_error("receive")
+            else:
+                sent = message.get("t")
+                lag = time.time() - sent if isinstance(sent, float) else None
+                monitor.broker_received(len(data), lag)
         if message is None:
             return
         sender = message.get("from")
@@ -241,6 +295,8 @@ class BrokerLink:
 
     def unsubscribed(self, error: BaseException) -> None:
         self._up_since = None
+        if self.monitor is not None:
+            self.monitor.broker_error("subscription")
         # Not on the broker's listener: closing what depended on the link
         # must not delay subscribing again.
         self.broker.mode.spawn(self._tell_link_lost)
