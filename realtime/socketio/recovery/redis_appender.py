@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from realtime.async_modes.base import Event
     from realtime.socketio.managers.outbox import OutboxOptions
 
-__all__ = ["RESUBMIT_WINDOW", "Appended", "Appender"]
+__all__ = ["APPEND_WAIT", "RESUBMIT_WINDOW", "Appended", "Appender"]
 
 #: Seconds an appended entry is kept to be appended again after an error.
 RESUBMIT_WINDOW = 10.0
@@ -160,15 +160,30 @@ class Appender:
             seq = self._next
             self._next += 1
             message["o"], message["s"] = self._node, seq
+            down = self.down
+            if down:
+                # The caller serves it at once: it goes out late (see the log).
+                message["late"] = True
             item = _Item(seq, message, pack(message), done)
             self._outbox.append(item)
             self._outbox_bytes += item.size
             self._bound_locked()
-            down = self.down
         self._wake.set()
-        if not down:
-            done.wait(APPEND_WAIT)
+        if not down and not done.wait(APPEND_WAIT):
+            with self._lock:
+                if item.entry_id is None:
+                    # Served by the caller now, so late if it goes out later
+                    # (unless the batch holding it is on its way already: the
+                    # readers then tell by its age, see the log).
+                    self._mark_late_locked(item)
         return Appended(seq, item.entry_id)
+
+    def _mark_late_locked(self, item: _Item) -> None:
+        if not item.message.get("late"):
+            item.message["late"] = True
+            item.data = pack(item.message)
+            self._outbox_bytes += len(item.data) - item.size
+            item.size = len(item.data)
 
     def _bound_locked(self) -> None:
         """Drop the oldest waiting entries past the bounds; a gap takes their
@@ -271,12 +286,8 @@ class Appender:
             self._resubmit = True
             waiting = list(self._outbox)
             for item in waiting:
-                if not item.message.get("late"):
-                    # It goes out late: the readers must know (see the log).
-                    item.message["late"] = True
-                    item.data = pack(item.message)
-                    self._outbox_bytes += len(item.data) - item.size
-                    item.size = len(item.data)
+                # It goes out late: the readers must know (see the log).
+                self._mark_late_locked(item)
         if first:
             self._logger.warning(
                 "cannot append to the recovery log (%s); serving local clients, "

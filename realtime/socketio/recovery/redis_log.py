@@ -33,10 +33,9 @@ process reads it:
 While Redis cannot be reached, a process still serves its own clients: what
 it emits is delivered to them at once, and waits in the appender's outbox
 to be appended when Redis is back; when it is read back, this process does
-not deliver it again. The offsets of events delivered that way say so:
-``<entry id>~<node>~<n>`` reads "everything up to this entry, and node's own
-events up to its n-th". A client that comes back with such an offset is
-replayed what came after, less node's events it already has.
+not deliver it again. The offsets of events delivered that way say so
+(:mod:`realtime.socketio.recovery.offsets`): a client that comes back with
+one is replayed what came after, less that process's events it has.
 
 A client that comes back is resumed where it lands: if another process
 holds its socket (connected or dropped), that process hands it over; if
@@ -66,7 +65,7 @@ from realtime.socketio.recovery.journal import Entry, Journal, Position, Skip
 from realtime.socketio.recovery.log import RecoveryLog
 from realtime.socketio.recovery.offsets import parse_offset, stream_id, text
 from realtime.socketio.recovery.options import Snapshot, matches
-from realtime.socketio.recovery.redis_appender import Appender
+from realtime.socketio.recovery.redis_appender import APPEND_WAIT, Appender
 from realtime.socketio.recovery.redis_records import RecordStore
 
 if TYPE_CHECKING:
@@ -92,6 +91,12 @@ _SETTLING = 15.0
 #: Seconds a resumed socket is remembered against entries appended again.
 _RESUMED_MEMORY = 30.0
 _EVENT_FIELDS = frozenset({"ns", "rooms", "exclude", "fmt", "parts"})
+
+
+def _aged(position: Position, emitted_at: Any) -> bool:
+    """Whether an entry reached the stream over :data:`APPEND_WAIT` after its
+    emission: its process served it first, so it is late, marked or not."""
+    return isinstance(emitted_at, int) and position[0] - emitted_at > APPEND_WAIT * 1000
 
 
 class RedisRecoveryLog(RecoveryLog):
@@ -369,11 +374,13 @@ class RedisRecoveryLog(RecoveryLog):
         exclude = entry.exclude
         if origin is not None and seq is not None and origin in self._has:
             exclude = exclude | self._already_has(origin, seq)
-        if self._joined_at and (message.get("late") or entry.original is not None):
-            # Late (it waited in an outbox), or appended again after an error
-            # (a process that missed the first copy reads it as new): not
-            # for the fresh sockets that joined after it was emitted.
-            exclude = exclude | self._joined_since(entry, message.get("t"))
+        emitted_at = message.get("t")
+        if self._joined_at and (
+            message.get("late") or entry.original is not None or _aged(position, emitted_at)
+        ):
+            # Late (served before it was appended), or appended again (read
+            # as new where the first copy was not): not for later joiners.
+            exclude = exclude | self._joined_since(entry, emitted_at)
         if entry.original is not None and self._resumed_at:
             exclude = exclude | self._resumed_past(entry)
         self._manager.broadcast_here(entry.namespace, entry.outgoing, entry.rooms, exclude)
