@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import gzip
 import logging
 import time
@@ -15,7 +16,7 @@ import orjson
 
 from realtime.protocol.engineio import ErrorCode
 
-__all__ = ["Request", "Response", "WarningThrottle", "error_response"]
+__all__ = ["Refusal", "Request", "Response", "WarningThrottle", "error_response"]
 
 StartResponse = Callable[..., Any]
 
@@ -109,6 +110,29 @@ def _read_exactly(stream: Any, length: int) -> bytes:
     return b"".join(chunks)
 
 
+class Refusal(enum.StrEnum):
+    """Why the engine refused a request, as those who count refusals see it.
+
+    The first six are the error codes of the response, named as Node's
+    engine.io names them (:class:`~realtime.protocol.engineio.ErrorCode`);
+    the others tell apart what the wire does not.
+    """
+
+    UNKNOWN_TRANSPORT = "UNKNOWN_TRANSPORT"
+    UNKNOWN_SID = "UNKNOWN_SID"
+    BAD_HANDSHAKE_METHOD = "BAD_HANDSHAKE_METHOD"
+    BAD_REQUEST = "BAD_REQUEST"
+    #: The application's connect handler refused the client.
+    FORBIDDEN = "FORBIDDEN"
+    UNSUPPORTED_PROTOCOL_VERSION = "UNSUPPORTED_PROTOCOL_VERSION"
+    #: An origin CORS does not allow (the response is a ``FORBIDDEN``).
+    BAD_ORIGIN = "BAD_ORIGIN"
+    #: A body over ``max_http_buffer_size`` (``413``).
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    #: The connect handler raised (``500``).
+    HANDLER_ERROR = "HANDLER_ERROR"
+
+
 @dataclass
 class Response:
     """A complete HTTP response, ready to hand to WSGI."""
@@ -116,6 +140,8 @@ class Response:
     status: str
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    #: Why the request was refused; None for an answer that is no refusal.
+    refusal: Refusal | None = None
 
     def __call__(self, start_response: StartResponse) -> Iterable[bytes]:
         headers = [*self.headers, ("Content-Length", str(len(self.body)))]
@@ -150,7 +176,8 @@ def error_response(code: ErrorCode, message: str | None = None) -> Response:
     """
     body = orjson.dumps({"code": int(code), "message": message or code.message})
     status = "403 Forbidden" if code.http_status == 403 else "400 Bad Request"
-    return Response(status, body, [("Content-Type", "application/json"), NO_CACHE])
+    headers = [("Content-Type", "application/json"), NO_CACHE]
+    return Response(status, body, headers, Refusal(code.name))
 
 
 class WarningThrottle:

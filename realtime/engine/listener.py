@@ -1,4 +1,6 @@
-"""The engine's port to the layer above: each session's opening, messages and end.
+"""The engine's ports to the layer above: each session's opening, messages and
+end (:class:`EngineListener`); and, for those who only watch (metrics), the
+requests refused and how upgrades ended (:class:`EngineMonitor`).
 
 The engine turns requests and sockets into a stream of messages per session
 and hands them to one :class:`EngineListener`. The Socket.IO layer
@@ -18,10 +20,18 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from realtime.exceptions import ConfigurationError, ConnectionRefused
 
 if TYPE_CHECKING:
-    from realtime.engine.session import Backlogged, DisconnectReason, Session
+    from realtime.engine.http import Refusal
+    from realtime.engine.session import Backlogged, DisconnectReason, Session, UpgradeOutcome
     from realtime.protocol.engineio import EngineSid
 
-__all__ = ["EVENTS", "EngineListener", "EventName", "HandlerListener"]
+__all__ = [
+    "EVENTS",
+    "EngineListener",
+    "EngineMonitor",
+    "EngineMonitors",
+    "EventName",
+    "HandlerListener",
+]
 
 Handler = Callable[..., Any]
 EventName = Literal["connect", "message", "disconnect"]
@@ -51,6 +61,52 @@ class EngineListener(Protocol):
 
     def session_closed(self, sid: EngineSid, reason: DisconnectReason) -> None:
         """The session ended; called once, after its last message."""
+
+
+class EngineMonitor(Protocol):
+    """What the engine tells those who watch it, beside its sessions' lives.
+
+    Each call is made on the task where the moment happens: it must be quick
+    and must not wait.
+    """
+
+    def request_refused(self, refusal: Refusal) -> None:
+        """A request got an error answer (a handshake, or a request for a session)."""
+
+    def upgrade_ended(self, transport: str, outcome: UpgradeOutcome) -> None:
+        """An upgrade to ``transport`` whose probe began ended so."""
+
+
+class EngineMonitors:
+    """The engine's monitors; false while there are none (what nobody
+    watches costs one truthiness test). What a monitor raises is logged."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._all: tuple[EngineMonitor, ...] = ()
+
+    def add(self, monitor: EngineMonitor) -> None:
+        self._all = (*self._all, monitor)
+
+    def remove(self, monitor: EngineMonitor) -> None:
+        self._all = tuple(m for m in self._all if m is not monitor)
+
+    def __bool__(self) -> bool:
+        return bool(self._all)
+
+    def request_refused(self, refusal: Refusal) -> None:
+        for monitor in self._all:
+            try:
+                monitor.request_refused(refusal)
+            except Exception:
+                self._logger.exception("error in an engine monitor")
+
+    def upgrade_ended(self, transport: str, outcome: UpgradeOutcome) -> None:
+        for monitor in self._all:
+            try:
+                monitor.upgrade_ended(transport, outcome)
+            except Exception:
+                self._logger.exception("error in an engine monitor")
 
 
 class HandlerListener:

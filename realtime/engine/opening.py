@@ -15,7 +15,7 @@ import logging
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from realtime.engine.http import Request, Response, error_response
+from realtime.engine.http import Refusal, Request, Response, error_response
 from realtime.exceptions import ConnectionRefused
 from realtime.protocol.engineio import PROTOCOL_VERSION, EngineSid, ErrorCode, Handshake, Packet
 
@@ -77,7 +77,7 @@ def ask_listener(
         return error_response(ErrorCode.FORBIDDEN, str(exc.args[0]) if exc.args else None)
     except Exception:
         logger.exception("error in the connect handler (%s)", request.describe())
-        return Response("500 Internal Server Error", b"", [])
+        return Response("500 Internal Server Error", b"", [], Refusal.HANDLER_ERROR)
     return None
 
 

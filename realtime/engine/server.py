@@ -17,14 +17,20 @@ from realtime.async_modes import AsyncMode, ServerOptions, get_async_mode, under
 from realtime.async_modes.base import HAND_OVER_SIGNALS
 from realtime.engine.cors import CorsOrigins, CorsPolicy
 from realtime.engine.forwarding import REPLY_TIMEOUT, ClusterLink, Forwarder, new_node_id, owner_of
-from realtime.engine.http import Request, Response, WarningThrottle, error_response
-from realtime.engine.listener import EVENTS, EngineListener, EventName, HandlerListener
+from realtime.engine.http import Refusal, Request, Response, WarningThrottle, error_response
+from realtime.engine.listener import (
+    EVENTS,
+    EngineListener,
+    EngineMonitors,
+    EventName,
+    HandlerListener,
+)
 from realtime.engine.local_channel import LocalChannel
 from realtime.engine.opening import ask_listener, handshake_problem, open_packet
 from realtime.engine.options import Cookie, CookieOption, EngineOptions
 from realtime.engine.outgoing import Outgoing
 from realtime.engine.scheduler import Scheduler
-from realtime.engine.session import Backlogged, DisconnectReason, Session
+from realtime.engine.session import Backlogged, DisconnectReason, Session, UpgradeOutcome
 from realtime.engine.slow_client import DEFAULT_LIMIT, SlowClient, SlowClientPolicy
 from realtime.engine.transports.base import Opened, StartResponse, Transport
 from realtime.engine.transports.polling import PollingTransport
@@ -147,6 +153,8 @@ class Server:
         self._sessions: dict[EngineSid, Session] = {}
         self._handlers = HandlerListener(self._sessions.get, async_handlers, self.logger)
         self._listener: EngineListener = self._handlers
+        #: Told of refused requests and of how upgrades ended (metrics).
+        self.monitors = EngineMonitors(self.logger)
         self._transports = {name: TRANSPORTS[name](self) for name in self.options.transports}
         self._prefix = f"/{self.options.path}" if self.options.path else ""
         self._context_checked = False
@@ -252,10 +260,10 @@ class Server:
         if request.method == "OPTIONS":
             response = self.cors.preflight(request)
             if response.status.startswith("403"):
-                self._warn_origin(request)
+                self._refuse_origin(request)
             return response(start_response)
         if not self.cors.allows(request):
-            self._warn_origin(request)
+            self._refuse_origin(request)
             return error_response(ErrorCode.FORBIDDEN)(start_response)
         query = request.query
         transport = self._transports.get(query.get("transport", ""))
@@ -325,7 +333,8 @@ class Server:
                 detail = f"the request body did not arrive in time or was cut short ({exc})"
                 return self._error(request, ErrorCode.BAD_REQUEST, detail)(start_response)
             if read is None:
-                return Response("413 Payload Too Large", b"", [])(start_response)
+                too_large = Response("413 Payload Too Large", refusal=Refusal.PAYLOAD_TOO_LARGE)
+                return self._refused(too_large)(start_response)
             body = read
         options = self.options
         wait = REPLY_TIMEOUT
@@ -355,7 +364,9 @@ class Server:
         session = self._sessions.get(EngineSid(sid))
         return session if session is not None and not session.closed else None
 
-    def _warn_origin(self, request: Request) -> None:
+    def _refuse_origin(self, request: Request) -> None:
+        if self.monitors:
+            self.monitors.request_refused(Refusal.BAD_ORIGIN)
         origin = request.header("Origin")
         self._throttle.warning(
             f"origin:{origin}",
@@ -406,6 +417,12 @@ class Server:
             )
         response = error_response(code)
         response.headers.extend(self.response_headers(request))
+        return self._refused(response)
+
+    def _refused(self, response: Response) -> Response:
+        """Tell the monitors why ``response`` refuses its request."""
+        if self.monitors and response.refusal is not None:
+            self.monitors.request_refused(response.refusal)
         return response
 
     # -- services for transports (TransportHost) ------------------------------
@@ -429,7 +446,7 @@ class Server:
         else:
             self._throttle.warning(f"reject:{detail}", "refused %s: %s", request.describe(), detail)
         response.headers.extend(self.response_headers(request))
-        return response
+        return self._refused(response)
 
     def open_session(self, request: Request, transport: str) -> Opened | Response:
         sid = EngineSid(self.node_id + secrets.token_urlsafe(12))
@@ -448,7 +465,7 @@ class Server:
         if refusal is not None:
             self._sessions.pop(sid, None)
             refusal.headers.extend(self.response_headers(request))
-            return refusal
+            return self._refused(refusal)
         transport_class = TRANSPORTS.get(transport)
         upgrades = transport_class.upgrades if transport_class is not None else ()
         packet = open_packet(sid, request, options, upgrades, self._transports)
@@ -475,6 +492,10 @@ class Server:
 
     def session_released(self, session: Session) -> None:
         self._release(session)
+
+    def upgrade_ended(self, session: Session, transport: str, outcome: UpgradeOutcome) -> None:
+        if self.monitors:
+            self.monitors.upgrade_ended(transport, outcome)
 
     def _release(self, session: Session) -> None:
         if self._sessions.get(session.sid) is session:

@@ -52,6 +52,7 @@ __all__ = [
     "Session",
     "SessionHost",
     "SessionState",
+    "UpgradeOutcome",
 ]
 
 
@@ -63,6 +64,19 @@ class DisconnectReason(enum.StrEnum):
     PING_TIMEOUT = "ping timeout"
     TRANSPORT_CLOSE = "transport close"
     TRANSPORT_ERROR = "transport error"
+
+
+class UpgradeOutcome(enum.StrEnum):
+    """How an upgrade ended, once its probe began (see :meth:`Session.begin_probe`)."""
+
+    #: The client sent the upgrade packet: the session moved.
+    SUCCEEDED = "succeeded"
+    #: The probe's connection closed, or the client sent something else.
+    FAILED = "failed"
+    #: No upgrade packet within ``upgrade_timeout``.
+    TIMED_OUT = "timed out"
+    #: The session closed during the probe.
+    ABORTED = "aborted"
 
 
 class SessionState(enum.Enum):
@@ -157,6 +171,9 @@ class SessionHost(Protocol):
 
     def session_released(self, session: Session) -> None:
         """A session that lingered while closing is gone for good."""
+
+    def upgrade_ended(self, session: Session, transport: str, outcome: UpgradeOutcome) -> None:
+        """An upgrade to ``transport`` whose probe began ended so (told once per probe)."""
 
 
 #: Most packets one polling response carries. python-engineio's client (and
@@ -447,9 +464,12 @@ class Session:
             self._flush_to(channel)
             self._wake.set()
         self._log.debug("session %s upgraded to %s", self.sid, channel.name)
+        self._host.upgrade_ended(self, channel.name, UpgradeOutcome.SUCCEEDED)
         return True
 
-    def abandon_probe(self, channel: PushChannel) -> None:
+    def abandon_probe(
+        self, channel: PushChannel, outcome: UpgradeOutcome = UpgradeOutcome.FAILED
+    ) -> None:
         """The probe failed or its connection closed: stay on the old transport."""
         with self._lock:
             if channel is not self._probe:
@@ -458,12 +478,13 @@ class Session:
             if self.state is SessionState.UPGRADING:
                 self.state = SessionState.OPEN
         channel.close(graceful=False)
+        self._host.upgrade_ended(self, channel.name, outcome)
 
     def _on_probe_timeout(self, now: float) -> None:
         probe = self._probe
         if probe is not None:
             self._log.info("session %s: upgrade to %s timed out", self.sid, probe.name)
-            self.abandon_probe(probe)
+            self.abandon_probe(probe, UpgradeOutcome.TIMED_OUT)
 
     # -- heartbeat ------------------------------------------------------------
 
@@ -514,6 +535,7 @@ class Session:
                 timer.cancel()
         if probe is not None:
             probe.close(graceful=False)
+            self._host.upgrade_ended(self, probe.name, UpgradeOutcome.ABORTED)
         if push is not None:
             push.close(graceful=graceful)
         if closing:

@@ -167,6 +167,9 @@ class Dispatcher:
         self.middlewares = Middlewares(logger, _RAISING.get)
         #: Who watches the server (the admin UI, metrics).
         self.monitors = Monitors(logger)
+        #: Told of each client refused a socket by a connect handler or a
+        #: middleware (its namespace), or for a namespace not served (None).
+        self.on_refused: Callable[[str | None], None] | None = None
 
     # -- from the engine (the EngineListener port) -------------------------------
 
@@ -314,6 +317,8 @@ class Dispatcher:
         resolved = self.handlers.resolve(namespace)
         if resolved is None and not self._namespace_allowed(namespace, auth):
             self.delivery.packet(eio_sid, SioPacket.connect_error(namespace, INVALID_NAMESPACE))
+            if self.on_refused is not None:
+                self.on_refused(None)
             return
         self.delivery.hold(eio_sid, namespace)
         try:
@@ -393,6 +398,8 @@ class Dispatcher:
                 refusal = None
             if refusal is not None:
                 self._end(socket)  # its recovery record goes too
+                if self.on_refused is not None:
+                    self.on_refused(namespace)
                 if early:
                     reply = self.delivery.prepare(SioPacket.disconnect(namespace))
                 else:

@@ -3,10 +3,14 @@
 A :class:`Metrics` is a monitor (:mod:`realtime.socketio.monitoring`):
 the dispatcher tells it of connections, sockets, events and deliveries,
 which it counts; the acknowledgement registry tells it how long each
-answer took. What is a state rather than a count (the connections by
-transport, the sockets by namespace and transport, the acknowledgements
-awaited) is read when Prometheus scrapes, from the server's own tables,
-so it is never off by a missed moment.
+answer took; the engine, of the requests it refused and how upgrades ended
+(:class:`~realtime.engine.listener.EngineMonitor`); the manager's broker
+link, of what it published and received, and of its failures
+(:class:`~realtime.socketio.managers.broker_link.BrokerMonitor`). What
+is a state rather than a count (the connections by transport, the sockets
+by namespace and transport, the acknowledgements awaited) is read when
+Prometheus scrapes, from the server's own tables, so it is never off by a
+missed moment.
 
 Every metric is named ``realtime_...`` (see docs/operations.md for the
 list and a sample scrape).
@@ -33,18 +37,24 @@ if TYPE_CHECKING:
 
     from realtime.engine import DisconnectReason
     from realtime.engine import Server as EngineServer
+    from realtime.engine.http import Refusal
     from realtime.engine.outgoing import Outgoing
     from realtime.engine.scheduler import TimerHandle
+    from realtime.engine.session import UpgradeOutcome
     from realtime.protocol.engineio import EngineSid
     from realtime.socketio.clients import Socket
     from realtime.socketio.dispatch import Dispatcher
+    from realtime.socketio.managers.broker_link import BrokerOperation
 
-__all__ = ["ACK_BUCKETS", "REFRESH_SECONDS", "Metrics", "multiprocess_dir"]
+__all__ = ["ACK_BUCKETS", "LAG_BUCKETS", "REFRESH_SECONDS", "Metrics", "multiprocess_dir"]
 
 #: Seconds, for the acknowledgement latency histogram: from a LAN's
 #: milliseconds to a phone's slow network.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
+#: Seconds, for the broker lag histogram: from a loopback Redis to a broker
+#: that fell behind.
+LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 #: In multiprocess mode, how often each worker sets its gauges.
 REFRESH_SECONDS = 2.0
@@ -109,6 +119,13 @@ class Metrics:
             ["namespace"],
             registry=r,
         )
+        self.refusals = counter(
+            "realtime_socket_refusals",
+            "Clients refused a socket, by namespace and reason (refused: by the connect "
+            "handler or a middleware; invalid namespace, with namespace empty).",
+            ["namespace", "reason"],
+            registry=r,
+        )
         self.disconnects = counter(
             "realtime_socket_disconnects",
             "Sockets gone from a namespace, by reason.",
@@ -149,6 +166,8 @@ class Metrics:
             buckets=ACK_BUCKETS,
             registry=r,
         )
+        self._count_engine(prometheus)
+        self._count_broker(prometheus)
         self._timer: TimerHandle | None = None
         self._closed = False
         self._multiprocess = multiprocess_dir() is not None
@@ -159,12 +178,60 @@ class Metrics:
             r.register(_Live(self, prometheus))
         dispatcher.monitors.add(self)
         dispatcher.acks.on_answer = self.ack_latency.observe
+        dispatcher.on_refused = self.socket_refused
+        engine.monitors.add(self)
+        dispatcher.manager.monitor_broker(self)
+
+    def _count_engine(self, prometheus: Any) -> None:
+        self.refused = prometheus.Counter(
+            "realtime_refused_requests",
+            "Engine.IO requests refused (handshakes, and requests for a session), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.upgrades = prometheus.Counter(
+            "realtime_upgrades",
+            "Upgrades whose probe began, by transport and outcome "
+            "(succeeded, failed, timed out, aborted).",
+            ["transport", "outcome"],
+            registry=self.registry,
+        )
+
+    def _count_broker(self, prometheus: Any) -> None:
+        counter, r = prometheus.Counter, self.registry
+        self.broker_publishes = counter(
+            "realtime_broker_published", "Messages published to the broker.", registry=r
+        )
+        self.broker_receives = counter(
+            "realtime_broker_received", "Messages received from the broker.", registry=r
+        )
+        self.broker_published_bytes = counter(
+            "realtime_broker_published_bytes", "Bytes of the messages published.", registry=r
+        )
+        self.broker_received_bytes = counter(
+            "realtime_broker_received_bytes", "Bytes of the messages received.", registry=r
+        )
+        self.broker_errors = counter(
+            "realtime_broker_errors",
+            "Broker failures, by operation (publish, subscription lost, receive).",
+            ["operation"],
+            registry=r,
+        )
+        self.broker_lag = prometheus.Histogram(
+            "realtime_broker_lag_seconds",
+            "Seconds from a message's publish (by its sender's clock) to its receipt here.",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
 
     def close(self) -> None:
         """Stop counting (what was counted stays in the registry)."""
         self._closed = True
         self._dispatcher.monitors.remove(self)
         self._dispatcher.acks.on_answer = None
+        self._dispatcher.on_refused = None
+        self._engine.monitors.remove(self)
+        self._dispatcher.manager.monitor_broker(None)
         if self._timer is not None:
             self._timer.cancel()
 
@@ -206,6 +273,14 @@ class Metrics:
     def socket_disconnected(self, socket: Socket, reason: DisconnectReason) -> None:
         self.disconnects.labels(socket.namespace, str(reason)).inc()
 
+    def socket_refused(self, namespace: str | None) -> None:
+        """A client was refused a socket in ``namespace`` (None: one not served)."""
+        if namespace is None:
+            # A name the client chose: no label value of its making.
+            self.refusals.labels("", "invalid namespace").inc()
+        else:
+            self.refusals.labels(namespace, "refused").inc()
+
     def event_received(self, socket: Socket) -> None:
         self.events_received.labels(socket.namespace).inc()
 
@@ -215,6 +290,31 @@ class Metrics:
 
     def recovery_attempted(self, namespace: str, recovered: bool) -> None:
         self.recovery_attempts.labels(namespace, "recovered" if recovered else "failed").inc()
+
+    # -- the EngineMonitor port ---------------------------------------------------
+
+    def request_refused(self, refusal: Refusal) -> None:
+        self.refused.labels(refusal.value).inc()
+
+    def upgrade_ended(self, transport: str, outcome: UpgradeOutcome) -> None:
+        self.upgrades.labels(transport, outcome.value).inc()
+
+    # -- the BrokerMonitor port ---------------------------------------------------
+
+    def broker_published(self, size: int) -> None:
+        self.broker_publishes.inc()
+        self.broker_published_bytes.inc(size)
+
+    def broker_received(self, size: int, lag: float | None) -> None:
+        self.broker_receives.inc()
+        self.broker_received_bytes.inc(size)
+        if lag is not None:
+            # Across hosts the clocks differ: a message may seem to arrive
+            # before it left.
+            self.broker_lag.observe(max(lag, 0.0))
+
+    def broker_error(self, operation: BrokerOperation) -> None:
+        self.broker_errors.labels(operation).inc()
 
     # -- read when scraped -----------------------------------------------------------
 

@@ -17,6 +17,7 @@ from realtime.engine.session import (
     HeartbeatAction,
     Session,
     SessionState,
+    UpgradeOutcome,
 )
 from realtime.engine.transports.sse_streaming import BACKED_UP, StreamChannel, sse_frame
 from realtime.protocol.engineio import EngineSid, Packet, PacketType
@@ -76,6 +77,7 @@ class Host:
         self.messages: list[str | bytes] = []
         self.closed: list[DisconnectReason] = []
         self.released: list[Session] = []
+        self.upgrades: list[tuple[str, UpgradeOutcome]] = []
 
     def session_message(self, session: Session, data: str | bytes) -> None:
         self.messages.append(data)
@@ -85,6 +87,9 @@ class Host:
 
     def session_released(self, session: Session) -> None:
         self.released.append(session)
+
+    def upgrade_ended(self, session: Session, transport: str, outcome: UpgradeOutcome) -> None:
+        self.upgrades.append((transport, outcome))
 
 
 class Channel:
@@ -268,7 +273,7 @@ class TestUpgrade:
         return host, session, channel
 
     def test_probe_pauses_polling_and_upgrade_flushes_in_order(self) -> None:
-        _host, session, channel = self.upgrading()
+        host, session, channel = self.upgrading()
         session.send(out(msg("before probe")))
         session.probe_ping(channel)  # type: ignore[arg-type]
         assert channel.written == [Packet(PacketType.PONG, "probe")]
@@ -282,6 +287,7 @@ class TestUpgrade:
         assert channel.written[1:] == [msg("during"), msg("after")]
         assert session.transport == "websocket"
         assert session.state is SessionState.OPEN
+        assert host.upgrades == [("websocket", UpgradeOutcome.SUCCEEDED)]
 
     def test_heartbeat_during_upgrade_is_queued_then_flushed(self) -> None:
         host, session, channel = self.upgrading(timeout=60)
@@ -303,11 +309,24 @@ class TestUpgrade:
         assert channel.closed is False
         session.send(out(msg("still polling")))
         assert session.poll(wait=0) == [msg("still polling")]
+        assert host.upgrades == [("websocket", UpgradeOutcome.TIMED_OUT)]
 
     def test_abandoned_probe_cannot_complete(self) -> None:
-        _, session, channel = self.upgrading()
+        host, session, channel = self.upgrading()
         session.abandon_probe(channel)  # type: ignore[arg-type]
         assert not session.complete_upgrade(channel)  # type: ignore[arg-type]
+        # Told once, and not again when its timer would have fired.
+        host.scheduler.advance(10)
+        assert host.upgrades == [("websocket", UpgradeOutcome.FAILED)]
+
+    def test_a_session_closed_during_its_probe_aborts_the_upgrade(self) -> None:
+        host, session, channel = self.upgrading()
+        session.probe_ping(channel)  # type: ignore[arg-type]
+        session.close(DisconnectReason.PING_TIMEOUT)
+        assert not session.complete_upgrade(channel)  # type: ignore[arg-type]
+        session.abandon_probe(channel)  # type: ignore[arg-type]
+        host.scheduler.advance(10)
+        assert host.upgrades == [("websocket", UpgradeOutcome.ABORTED)]
 
     def test_no_upgrade_once_on_websocket(self) -> None:
         host = Host()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from realtime.async_modes.base import peer_gone
-from realtime.engine.http import NO_CACHE, TEXT_PLAIN, Request, Response, error_response
+from realtime.engine.http import NO_CACHE, TEXT_PLAIN, Refusal, Request, Response, error_response
 from realtime.engine.session import DisconnectReason, DuplicateRequestError, Session
 from realtime.engine.transports.base import TransportHost
 from realtime.exceptions import PacketDecodeError
@@ -129,7 +129,7 @@ def _read_packets(
             session,
             DisconnectReason.TRANSPORT_ERROR,
             f"the request body is larger than max_http_buffer_size ({limit} bytes)",
-            Response("413 Payload Too Large", b"", [NO_CACHE]),
+            Response("413 Payload Too Large", b"", [NO_CACHE], Refusal.PAYLOAD_TOO_LARGE),
         )
     try:
         return decode_payload(body.decode("utf-8"))
