@@ -83,7 +83,7 @@ class ExtensionWebPushAPI:
         push: Message | bool | None = None,
         ttl: int = 3600,
         urgency: Urgency = "normal",
-        delay: float = 0,
+        delay: float | None = None,
     ) -> bool:
         """Emit to every connection of ``user``; a push when none is live.
 

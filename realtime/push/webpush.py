@@ -23,6 +23,7 @@ from realtime.push.delivery import Poster, PushRequest, PushResult
 from realtime.push.encryption import MAX_PLAINTEXT, encrypt
 from realtime.push.endpoints import EndpointPolicy, default_policy
 from realtime.push.errors import InvalidSubscription, PushMessageTooLarge
+from realtime.push.held import HeldPush, Holder, made_holds
 from realtime.push.keys import KeySource, VapidKey, b64url_decode
 from realtime.push.subscriptions import MemoryStore, RedisStore, Subscription, SubscriptionStore
 from realtime.push.vapid import VapidSigner
@@ -113,6 +114,11 @@ class WebPush:
         if store is None:
             store = RedisStore(redis_url, self.mode, key_prefix) if redis_url else MemoryStore()
         self.store = store
+        #: Pushes held while a user's dropped connections may still come
+        #: back (:mod:`realtime.push.held`): in Redis with ``redis_url``.
+        self.holds = Holder(
+            made_holds(redis_url, self.mode, key_prefix), self.mode, self._send_held
+        )
         self.allow_endpoint = allow_endpoint
         if max_subscriptions < 1:
             raise ConfigurationError("max_subscriptions must be at least 1")
@@ -274,8 +280,46 @@ class WebPush:
         request = self._request(checked, self._payload(message), self._headers(ttl, urgency, topic))
         return self._poster.post(request)
 
+    def hold(
+        self,
+        user: str,
+        message: Message,
+        *,
+        windows: Mapping[str, float],
+        scope: str = "/",
+        ttl: int = 60,
+        urgency: Urgency = "normal",
+    ) -> HeldPush:
+        """Push ``message`` to ``user`` once the last of ``windows`` closed, unless
+        one of them came back meanwhile (see :mod:`realtime.push.held`).
+
+        The offline fallback uses it (:meth:`realtime.Server.emit_to_user`);
+        sent only while :attr:`holds` runs (``holds.start(...)``).
+
+        Args:
+            windows: the connections that may still come back: token to the
+                time (``time.time()``) their window closes.
+            scope: the namespace the windows are in.
+
+        Raises:
+            PushMessageTooLarge, ValueError: as :meth:`send` would.
+        """
+        payload = self._payload(message)
+        self._headers(ttl, urgency, None)
+        return self.holds.hold(
+            user, payload, scope=scope, windows=windows, ttl=ttl, urgency=urgency
+        )
+
+    def _send_held(self, push: HeldPush) -> None:
+        urgency: Any = push.urgency
+        for result in self.send(push.user, push.payload, ttl=push.ttl, urgency=urgency):
+            if not result.ok:
+                logger.info("held push to %s: %s", result.endpoint, result.reason)
+
     def close(self) -> None:
-        """Let go of the push services' and the subscription store's connections."""
+        """Stop sending held pushes; let go of the push services' and the stores' connections."""
+        self.holds.stop()
+        self.holds.store.close()
         self._poster.close()
         close = getattr(self.store, "close", None)
         if close is not None:

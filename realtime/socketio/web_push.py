@@ -19,12 +19,19 @@ docs/push.md):
   live connection of the user is in it (in any process), sends a push
   instead: the message given with the emit, or the one a handler
   registered with :meth:`~WebPushAPI.push_fallback` maps the event to.
+- With connection state recovery, that push waits while a connection of
+  the user that dropped may still be recovered: :class:`RecoveryWindows`
+  (a monitor of the dispatcher) tells the push's holds
+  (:mod:`realtime.push.held`) when a user's socket drops and when one comes
+  back; a held push is sent when the last window closed, unless one of them
+  came back (and got the event replayed) or the user is live again.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -35,15 +42,23 @@ if TYPE_CHECKING:
     # realtime.push (and the cryptography package under it) is loaded only
     # by a server that has the web_push option.
     from realtime.async_modes import AsyncMode
+    from realtime.engine import DisconnectReason
+    from realtime.engine.outgoing import Outgoing
+    from realtime.protocol.engineio import EngineSid
     from realtime.push import Message, PushResult, WebPush
+    from realtime.push.held import HeldPush
     from realtime.push.webpush import Urgency
+    from realtime.socketio.clients import Socket
+    from realtime.socketio.dispatch import Dispatcher
     from realtime.socketio.handlers import HandlerRegistry
     from realtime.socketio.managers.base import Manager
+    from realtime.socketio.recovery.log import RecoveryLog
 
 __all__ = [
     "PUSH_EVENT",
     "USER_ROOM_PREFIX",
     "FallbackHandler",
+    "RecoveryWindows",
     "WebPushAPI",
     "WebPushOption",
     "user_room",
@@ -99,7 +114,7 @@ def make_web_push(
     if not isinstance(option, Mapping) or "private_key" not in option or "subject" not in option:
         raise ConfigurationError(
             'web_push takes {"private_key": ..., "subject": "mailto:..."} (and optionally '
-            "redis_url, store, timeout, key_prefix), or a realtime.push.WebPush"
+            "the other options of realtime.push.WebPush), or a realtime.push.WebPush"
         )
     settings = dict(option)
     queue = (message_queue or "").partition("://")[0].lower()
@@ -121,6 +136,8 @@ class WebPushAPI:
     handlers: HandlerRegistry
     _push: WebPush | None
     _push_fallback: FallbackHandler | None
+    _recovery: RecoveryLog | None
+    _dispatcher: Dispatcher
 
     if TYPE_CHECKING:
         # The server's own methods.
@@ -149,6 +166,12 @@ class WebPushAPI:
         self.handlers.add("*", PUSH_EVENT, self._on_push_event)
         if isinstance(self.manager, PubSubManager):
             self.manager.queries.serve(_LIVE_QUERY, self._answer_live)
+        if self._recovery is not None:
+            window = self._recovery.options.max_disconnection_duration
+            self._dispatcher.monitors.add(
+                RecoveryWindows(self._push, self.manager, self.mode, window)
+            )
+            self._push.holds.start(self._still_unreached)
 
     @property
     def push(self) -> WebPush:
@@ -236,7 +259,7 @@ class WebPushAPI:
         push: Message | bool | None = None,
         ttl: int = 3600,
         urgency: Urgency = "normal",
-        delay: float = 0,
+        delay: float | None = None,
     ) -> bool:
         """Emit to every connection of ``user``; a push when none is live.
 
@@ -247,12 +270,13 @@ class WebPushAPI:
                 the :meth:`push_fallback` handler (no push without one);
                 False for no push.
             ttl, urgency: the push's (see :meth:`realtime.push.WebPush.send`).
-            delay: seconds to wait before pushing, and then push only if
-                still no connection of the user is live: a client that comes
-                back meanwhile (with connection state recovery, the event
-                replayed; or a fresh page) gets no notification. With
-                recovery, its ``max_disconnection_duration`` pushes only
-                once recovery gave up.
+            delay: None (the default): push at once; but with connection
+                state recovery, while a connection of the user that dropped
+                may still be recovered, hold the push until its window
+                closed, and send it only if it did not come back (with the
+                event replayed) and the user is still not live. A number:
+                wait that many seconds (0: none), then push only if still no
+                connection of the user is live (recovery windows aside).
 
         Returns:
             True when a live connection got the event, False when a push was
@@ -278,13 +302,21 @@ class WebPushAPI:
         if message is None:
             return False
         push_to = self.push
-        if delay <= 0:
+        if delay is None and self._recovery is not None:
+            windows = self._recovery_windows(push_to, namespace, user)
+            if windows:
+                push_to.hold(
+                    user, message, windows=windows, scope=namespace, ttl=ttl, urgency=urgency
+                )
+                return False
+        if not delay or delay <= 0:
             push_to.send_later(user, message, ttl=ttl, urgency=urgency, callback=_log_results)
             return False
         push_to.check(message, ttl, urgency)
+        wait = delay
 
         def later(pushed: Message) -> None:
-            self.mode.sleep(delay)
+            self.mode.sleep(wait)
             try:
                 if not self.user_is_connected(user, namespace):
                     _log_results(push_to.send(user, pushed, ttl=ttl, urgency=urgency))
@@ -293,6 +325,19 @@ class WebPushAPI:
 
         self.mode.spawn(later, message)
         return False
+
+    @staticmethod
+    def _recovery_windows(push: WebPush, namespace: str, user: str) -> dict[str, float]:
+        try:
+            return push.holds.store.windows(namespace, user, time.time())
+        except Exception:
+            # Without the store's word, better a push too many than none.
+            logger.warning("recovery windows of %r cannot be read; pushing now", user)
+            return {}
+
+    def _still_unreached(self, held: HeldPush) -> bool:
+        """A held push is due: still send it unless the user is live again."""
+        return not self.user_is_connected(held.user, held.scope)
 
     # -- the client's requests ---------------------------------------------------
 
@@ -322,6 +367,90 @@ class WebPushAPI:
         except ValueError as exc:  # InvalidSubscription
             return {"error": getattr(exc, "reason", str(exc))}
         return {"subscribed": True}
+
+
+class RecoveryWindows:
+    """Tells the push holds when a user's socket drops recoverably, and when one comes back.
+
+    A monitor of the dispatcher (:class:`~realtime.socketio.monitoring.Monitor`),
+    on a server with connection state recovery and ``web_push``. A socket in
+    a user's room that drops for a reason recovery covers opens a window of
+    ``max_disconnection_duration`` seconds; a socket that resumes closes its
+    own and is noted as back. A shared store is written from a task of its
+    own (a monitor must not wait).
+
+    Args:
+        push: the server's WebPush (its ``holds``).
+        manager: the rooms of a resumed socket.
+        mode: the async mode.
+        window: ``max_disconnection_duration``.
+    """
+
+    def __init__(self, push: WebPush, manager: Manager, mode: AsyncMode, window: float) -> None:
+        self._store = push.holds.store
+        self._manager = manager
+        self._mode = mode
+        self._window = window
+
+    def _write(self, fn: Callable[..., None], *args: Any) -> None:
+        if not self._store.shared:
+            fn(*args)
+            return
+
+        def write() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                logger.warning("cannot note a recovery window for push", exc_info=True)
+
+        self._mode.spawn(write)
+
+    def socket_disconnected(self, socket: Socket, reason: DisconnectReason) -> None:
+        if socket.pid is None or not socket.dropped:
+            return
+        user = _user_in(socket.rooms_at_exit)
+        if user is not None:
+            until = time.time() + self._window
+            self._write(self._store.opened, socket.namespace, user, socket.pid, until)
+
+    def socket_connected(self, socket: Socket) -> None:
+        if socket.pid is None or not socket.recovered:
+            return
+        user = _user_in(self._manager.rooms(socket.namespace, socket.sid))
+        if user is not None:
+            keep = self._window + GRACE_AFTER
+            now = time.time()
+            self._write(self._store.came_back, socket.namespace, user, socket.pid, now, keep)
+
+    # The other moments are not this monitor's.
+    def session_opened(self, eio_sid: EngineSid, environ: dict[str, Any]) -> None:
+        pass
+
+    def session_closed(self, eio_sid: EngineSid, reason: DisconnectReason) -> None:
+        pass
+
+    def message_received(self, eio_sid: EngineSid, size: int) -> None:
+        pass
+
+    def event_received(self, socket: Socket) -> None:
+        pass
+
+    def delivered(self, namespace: str, eio_sid: EngineSid, outgoing: Outgoing) -> None:
+        pass
+
+    def recovery_attempted(self, namespace: str, recovered: bool) -> None:
+        pass
+
+
+#: Seconds a comeback is remembered beyond a window (a held push's grace, with room).
+GRACE_AFTER = 60.0
+
+
+def _user_in(rooms: list[str]) -> str | None:
+    for room in rooms:
+        if room.startswith(USER_ROOM_PREFIX):
+            return room[len(USER_ROOM_PREFIX) :]
+    return None
 
 
 def _log_results(results: list[PushResult]) -> None:

@@ -64,8 +64,14 @@ def client(base: str, user: str | None = None) -> socketio.Client:
 
 @pytest.fixture(params=[False, True], ids=["plain", "recovery"])
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[realtime.Server, str]]:
-    """A push server, without and with connection state recovery."""
-    sio = push_server(connection_state_recovery=request.param)
+    """A push server, without and with connection state recovery (2 s windows).
+
+    python-socketio's client closes its transport without sending its
+    DISCONNECT first, so the server sees its leaving as a drop: with
+    recovery, a push to its user waits for the window to close.
+    """
+    recovery = {"max_disconnection_duration": 2.0} if request.param else False
+    sio = push_server(connection_state_recovery=recovery)
     with embedded_server(sio, "threading") as base:
         yield sio, base
     sio.shutdown()
@@ -147,7 +153,8 @@ def test_an_emit_to_a_user_nobody_gets_becomes_a_push(
     message = {"title": "Grace", "body": "Lunch?", "url": "/chat"}
     assert sio.emit_to_user("ada", "chat", {"text": "Lunch?"}, push=message) is True
     assert until(lambda: got == [{"text": "Lunch?"}])
-    # The tab is closed for good.
+    # The tab is closed for good (with recovery: the push comes once its
+    # window closed, within the wait below).
     ada.disconnect()
     assert until(lambda: not sio.user_is_connected("ada"))
     assert sio.emit_to_user("ada", "chat", {"text": "Still there?"}, push=message) is False
