@@ -246,8 +246,13 @@ def test_metrics_sum_gunicorn_workers(tmp_path: Any) -> None:
         count = len(clients)
         for each in clients:
             assert each.call("echo", "hi", timeout=10) == ["hi"]
+        # Handshakes of Engine.IO 3, refused by whichever worker got them.
+        old = f"{base}/socket.io/?EIO=3&transport=polling"
+        for _ in range(4):
+            assert requests.get(old, timeout=10).status_code == 400
         # echo and pid by each client
         expected = {
+            ("realtime_refused_requests_total", (("reason", "UNSUPPORTED_PROTOCOL_VERSION"),)): 4,
             ("realtime_socket_connects_total", (("namespace", "/"),)): count,
             ("realtime_events_received_total", (("namespace", "/"),)): 2 * count,
             ("realtime_connections", (("transport", "websocket"),)): count,
