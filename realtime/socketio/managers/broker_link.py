@@ -10,8 +10,8 @@ the messaging layer's (see :mod:`realtime.socketio.managers.pubsub`), the
 others the engine's (see :mod:`realtime.engine.forwarding`).
 
 A process whose link has a :class:`BrokerMonitor` (metrics) stamps what it
-publishes with the wall-clock time (``"t"``, seconds), so that a receiver can
-tell how long a message took; other processes ignore the field.
+publishes with the wall-clock time (``"sent"``, seconds), so that a receiver
+can tell how long a message took; other processes ignore the field.
 
 Liveness: every listening process publishes ``{"op": "alive"}`` to every
 process each :data:`HEARTBEAT_INTERVAL` seconds, and ``{"op": "bye"}`` when
@@ -226,7 +226,7 @@ class BrokerLink:
         monitor = self.monitor
         if monitor is None:
             return self.broker.publish(channel, pack(message))
-        data = pack({**message, "t": time.time()})
+        data = pack({**message, "sent": time.time()})
         try:
             receivers = self.broker.publish(channel, data)
         except BrokerUnavailable:
@@ -263,7 +263,7 @@ class BrokerLink:
             if message is None:
                 monitor.broker_error("receive")
             else:
-                sent = message.get("t")
+                sent = message.get("sent")
                 lag = time.time() - sent if isinstance(sent, float) else None
                 monitor.broker_received(len(data), lag)
         if message is None:
