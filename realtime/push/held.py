@@ -61,6 +61,8 @@ GRACE = 2.0
 POLL_INTERVAL = 1.0
 #: How many due pushes one look claims, at most.
 _CLAIM_BATCH = 100
+#: The memory store forgets closed windows every this many drops.
+_SWEEP_EVERY = 256
 
 
 @dataclass(frozen=True)
@@ -163,10 +165,20 @@ class MemoryHolds:
         self._windows: dict[tuple[str, str], dict[str, float]] = {}
         self._back: dict[str, tuple[float, float]] = {}  # token: (at, forget after)
         self._held: list[tuple[float, str, HeldPush]] = []
+        self._opened = 0
 
     def opened(self, scope: str, user: str, token: str, until: float) -> None:
         with self._lock:
             self._windows.setdefault((scope, user), {})[token] = until
+            self._opened += 1
+            if self._opened % _SWEEP_EVERY == 0:
+                # The windows of users nobody emitted to since they closed.
+                now = time.time()
+                for key, held in list(self._windows.items()):
+                    for old in [t for t, end in held.items() if end <= now]:
+                        del held[old]
+                    if not held:
+                        del self._windows[key]
 
     def came_back(self, scope: str, user: str, token: str, at: float, keep: float) -> None:
         with self._lock:
@@ -372,14 +384,20 @@ class Holder:
         self._stopped = True
         self._wake.set()
 
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopped
+
     def _run(self) -> None:
-        while not self._stopped:
+        while not self.stopped():
             self._wake.clear()
             try:
                 for push in self.store.claim_due(time.time()):
                     self._mode.spawn(self._settle, push)
                 due = self.store.next_due()
             except Exception:
+                if self.stopped():
+                    return  # the store was closed under the task
                 logger.warning("held pushes cannot be read now; again soon", exc_info=True)
                 due = time.time() + POLL_INTERVAL
             # A shared store is looked at every POLL_INTERVAL (the other

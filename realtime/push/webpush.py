@@ -163,6 +163,26 @@ class WebPush:
         """Forget ``user``'s subscription at ``endpoint``; True if there was one."""
         return self.store.remove(user, endpoint)
 
+    def resubscribe(
+        self,
+        user: str,
+        subscription: Mapping[str, Any] | Subscription | str | bytes,
+        old_endpoint: str | None = None,
+    ) -> Subscription:
+        """The browser replaced ``user``'s subscription: keep the new one, forget the old.
+
+        What the service worker's ``pushsubscriptionchange`` hands over
+        (``subscription`` and ``oldEndpoint``, see docs/push.md). The old
+        endpoint is forgotten only once the new subscription was taken.
+
+        Raises:
+            InvalidSubscription: as :meth:`subscribe`.
+        """
+        kept = self.subscribe(user, subscription)
+        if old_endpoint and old_endpoint != kept.endpoint:
+            self.unsubscribe(user, old_endpoint)
+        return kept
+
     def subscriptions(self, user: str) -> list[Subscription]:
         """``user``'s subscriptions."""
         return self.store.list(user)

@@ -14,7 +14,8 @@ docs/push.md):
 - The client's ``io.push.subscribe(socket)`` asks for the public key and
   hands over its subscription with the ``realtime:push`` event; the server
   answers it for the socket's user, and refuses it for a socket tied to no
-  user.
+  user. ``{op: "resubscribe", subscription, oldEndpoint}`` replaces one (the
+  service worker's ``pushsubscriptionchange``, passed on by a page).
 - :meth:`~WebPushAPI.emit_to_user` emits to the user's room and, when no
   live connection of the user is in it (in any process), sends a push
   instead: the message given with the emit, or the one a handler
@@ -64,7 +65,7 @@ __all__ = [
     "user_room",
 ]
 
-#: The event the client's ``io.push`` API sends (``op``: key, subscribe, unsubscribe).
+#: The event the client's ``io.push`` API sends (``op``: key, subscribe, unsubscribe, resubscribe).
 PUSH_EVENT = "realtime:push"
 #: The prefix of a user's room.
 USER_ROOM_PREFIX = "user:"
@@ -347,8 +348,9 @@ class WebPushAPI:
             "key",
             "subscribe",
             "unsubscribe",
+            "resubscribe",
         }:
-            return {"error": "expected {op: 'key' | 'subscribe' | 'unsubscribe'}"}
+            return {"error": "expected {op: 'key' | 'subscribe' | 'unsubscribe' | 'resubscribe'}"}
         if request["op"] == "key":
             return {"publicKey": push.public_key}
         user = self.user_of(sid, namespace)
@@ -362,8 +364,12 @@ class WebPushAPI:
         subscription = request.get("subscription")
         if not isinstance(subscription, dict):
             return {"error": "subscribe needs a subscription (PushSubscription.toJSON())"}
+        old_endpoint = request.get("oldEndpoint") if request["op"] == "resubscribe" else None
         try:
-            push.subscribe(user, subscription)
+            if isinstance(old_endpoint, str):
+                push.resubscribe(user, subscription, old_endpoint)
+            else:
+                push.subscribe(user, subscription)
         except ValueError as exc:  # InvalidSubscription
             return {"error": getattr(exc, "reason", str(exc))}
         return {"subscribed": True}

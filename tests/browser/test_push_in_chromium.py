@@ -4,7 +4,11 @@ A real push service is not reachable from here, so ``pushManager.subscribe``
 cannot complete; the push is delivered to the service worker with the
 DevTools protocol instead (``ServiceWorker.deliverPushMessage``, which needs
 no subscription once notifications are allowed), and what the worker shows
-is read back with ``registration.getNotifications()``.
+is read back with ``registration.getNotifications()``. DevTools can neither
+click a notification nor make the browser replace a subscription: those
+events are made by hand in the worker (see each test for what that leaves
+out). Subscriptions the server keeps come from the push service emulator of
+tests/push, so a push to a replaced one is really delivered and decrypted.
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from http.cookies import SimpleCookie
 from typing import Any
 
+import orjson
 import pytest
 
 import realtime
 from realtime.push import VapidKey
 from tests.support.embedded import embedded_server
+from tests.support.push_service import PushService, push_service
+
+__all__ = ["push_service"]
 
 PAGE = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>push harness</title>
@@ -45,6 +54,8 @@ def server() -> Iterator[tuple[realtime.Server, str]]:
             sio.set_user(sid, auth["user"])
 
     def page(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ.get("PATH_INFO") == "/push/resubscribe":
+            return resubscribe(environ, start_response)
         if environ.get("PATH_INFO") != "/":
             start_response("404 Not Found", [("Content-Length", "0")])
             return []
@@ -53,6 +64,19 @@ def server() -> Iterator[tuple[realtime.Server, str]]:
             [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(PAGE)))],
         )
         return [PAGE]
+
+    def resubscribe(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        # The application's route for the worker's POST: its user from the
+        # page's cookie (a session, in a real application).
+        cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        change = orjson.loads(environ["wsgi.input"].read(length))
+        if environ["REQUEST_METHOD"] != "POST" or "user" not in cookie:
+            start_response("403 Forbidden", [("Content-Length", "0")])
+            return []
+        sio.push.resubscribe(cookie["user"].value, change["subscription"], change["oldEndpoint"])
+        start_response("204 No Content", [])
+        return []
 
     sio.wsgi_app = page
     with embedded_server(sio, "threading") as base:
@@ -211,6 +235,7 @@ def test_a_click_closes_the_notification_and_sends_the_open_tab_to_its_url(
         "url": base + "/chat#grace",
         "data": {"id": 7},
     }
+
     assert (
         page.evaluate(
             "navigator.serviceWorker.getRegistration('/socket.io/')"
@@ -218,3 +243,169 @@ def test_a_click_closes_the_notification_and_sends_the_open_tab_to_its_url(
         )
         == 0
     )
+
+
+def click(worker: Any, title: str) -> None:
+    """A click on the notification titled ``title``, made by hand in the worker."""
+    worker.evaluate(
+        """async (title) => {
+            for (let i = 0; i < 250; i++) {
+                const shown = await self.registration.getNotifications();
+                const notification = shown.find((n) => n.title === title);
+                if (notification) {
+                    self.dispatchEvent(new NotificationEvent("notificationclick", {notification}));
+                    return;
+                }
+                await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+            throw new Error("no notification " + title);
+        }""",
+        title,
+    )
+
+
+def test_a_click_on_a_push_without_a_url_goes_to_the_workers_scope(
+    server: tuple[realtime.Server, str], context: Any
+) -> None:
+    _, base = server
+    page = open_app(context, base)
+    page.evaluate("io.push.register(socket)")
+    registration = registration_id(context, page, base + "/socket.io/")
+    deliver(page, base, registration, {"title": "No url"})
+    (worker,) = [w for w in context.service_workers if w.url.endswith("/realtime-sw.js")]
+    click(worker, "No url")
+    page.wait_for_function("window.messages.some(m => m.type.endsWith('click'))")
+    (clicked,) = [m for m in page.evaluate("window.messages") if m["type"].endswith("click")]
+    assert clicked == {
+        "type": "realtime:notificationclick",
+        "url": base + "/socket.io/",
+        "data": None,
+    }
+
+
+def test_with_no_tab_open_a_click_opens_the_messages_url(
+    server: tuple[realtime.Server, str], context: Any
+) -> None:
+    _, base = server
+    page = open_app(context, base)
+    page.evaluate("io.push.register(socket)")
+    registration = registration_id(context, page, base + "/socket.io/")
+    deliver(page, base, registration, {"title": "Grace", "url": "/chat#grace"})
+    notifications(page, 1)
+    (worker,) = [w for w in context.service_workers if w.url.endswith("/realtime-sw.js")]
+    page.close()
+    # clients.openWindow is allowed only during a click the user made, which
+    # DevTools cannot make: the call is watched on its way to the browser,
+    # which refuses it here (a real click would open the tab).
+    outcome = worker.evaluate(
+        """async () => {
+            const tabs = await self.clients.matchAll({type: "window", includeUncontrolled: true});
+            const openWindow = self.clients.openWindow.bind(self.clients);
+            let asked = null;
+            const settled = new Promise((resolve) => {
+                self.clients.openWindow = (url) => {
+                    asked = url;
+                    const opening = openWindow(url);
+                    opening.then(() => resolve("opened"), (e) => resolve(e.name));
+                    return opening;
+                };
+            });
+            let notification;
+            while (!notification) {
+                [notification] = await self.registration.getNotifications();
+                await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+            self.dispatchEvent(new NotificationEvent("notificationclick", {notification}));
+            const refused = await settled;
+            return {tabs: tabs.length, asked, refused};
+        }"""
+    )
+    assert outcome["tabs"] == 0
+    assert outcome["asked"] == base + "/chat#grace"
+    assert outcome["refused"] == "InvalidAccessError"
+
+
+def change_subscription(worker: Any, old: dict[str, Any], new: dict[str, Any] | None) -> None:
+    """A pushsubscriptionchange event made by hand: the browser replaced ``old``
+    with ``new`` (None: left it to the worker to subscribe again)."""
+    worker.evaluate(
+        """([old, fresh]) => {
+            const event = new ExtendableEvent("pushsubscriptionchange");
+            const key = new Uint8Array(65).fill(4);
+            Object.defineProperty(event, "oldSubscription", {value: {
+                endpoint: old.endpoint, options: {applicationServerKey: key.buffer}}});
+            Object.defineProperty(event, "newSubscription", {value: fresh && {
+                endpoint: fresh.endpoint, toJSON: () => fresh}});
+            self.dispatchEvent(event);
+        }""",
+        [old, new],
+    )
+
+
+def test_a_replaced_subscription_is_handed_to_the_server_which_forgets_the_old_one(
+    server: tuple[realtime.Server, str], context: Any, push_service: PushService
+) -> None:
+    sio, base = server
+    old = push_service.subscribe(sio.push.public_key)
+    new = push_service.subscribe(sio.push.public_key)
+    sio.push.subscribe("ada", old)
+    context.add_cookies([{"name": "user", "value": "ada", "url": base}])
+    page = open_app(context, base)
+    # The application registers the worker itself, with the URL of its route.
+    page.evaluate(
+        """navigator.serviceWorker.register(
+            "/socket.io/realtime-sw.js?resubscribe=/push/resubscribe", {scope: "/socket.io/"})
+            .then(r => new Promise(resolve => r.active ? resolve() :
+                (r.installing || r.waiting).addEventListener("statechange", e =>
+                    e.target.state === "activated" && resolve())))"""
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not [
+        w for w in context.service_workers if "resubscribe=" in w.url
+    ]:
+        page.wait_for_timeout(50)
+    (worker,) = [w for w in context.service_workers if "resubscribe=" in w.url]
+    change_subscription(worker, old, new)
+    page.wait_for_function("window.messages.length >= 1")
+    assert page.evaluate("window.messages") == [
+        {
+            "type": "realtime:pushsubscriptionchange",
+            "oldEndpoint": old["endpoint"],
+            "subscription": new,
+            "error": None,
+        }
+    ]
+    assert [s.endpoint for s in sio.push.subscriptions("ada")] == [new["endpoint"]]
+    # The new subscription works: a push to the user reaches it.
+    (result,) = sio.push.send("ada", {"title": "after the change"})
+    assert result.ok
+    assert push_service.messages(new) == ['{"title":"after the change"}']
+    assert push_service.messages(old) == []
+
+    # Left to the worker, which subscribes again with the old key: no push
+    # service answers here, so it fails, says why, and the server keeps
+    # what it had.
+    change_subscription(worker, new, None)
+    page.wait_for_function("window.messages.length >= 2")
+    told = page.evaluate("window.messages")[1]
+    assert told["type"] == "realtime:pushsubscriptionchange"
+    assert told["oldEndpoint"] == new["endpoint"]
+    assert told["error"] and "application server key" not in told["error"]
+    assert [s.endpoint for s in sio.push.subscriptions("ada")] == [new["endpoint"]]
+
+
+def test_a_page_hands_a_replaced_subscription_over_on_its_socket(
+    server: tuple[realtime.Server, str], context: Any, push_service: PushService
+) -> None:
+    sio, base = server
+    old = push_service.subscribe(sio.push.public_key)
+    new = push_service.subscribe(sio.push.public_key)
+    sio.push.subscribe("ada", old)
+    page = open_app(context, base)
+    answer = page.evaluate(
+        """([oldEndpoint, subscription]) => socket.emitWithAck(
+            "realtime:push", {op: "resubscribe", oldEndpoint, subscription})""",
+        [old["endpoint"], new],
+    )
+    assert answer == {"subscribed": True}
+    assert [s.endpoint for s in sio.push.subscriptions("ada")] == [new["endpoint"]]
