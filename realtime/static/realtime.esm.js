@@ -1540,12 +1540,15 @@ const push = {
     return typeof navigator === "object" && "serviceWorker" in navigator &&
       typeof PushManager === "function" && typeof Notification === "function";
   },
-  // Registers the service worker (scope: <path>/, or opts.scope); its registration.
+  // Registers the service worker (scope: <path>/, or opts.scope); its
+  // registration. opts.resubscribe: the URL the worker POSTs a replaced
+  // subscription to (pushsubscriptionchange).
   async register(socket, opts) {
     if (!push.supported()) throw new Error("Web Push is not supported here (https and a browser with service workers)");
     const path = pushPath(socket, opts);
     const scope = (opts && opts.scope) || path + "/";
-    return activated(await navigator.serviceWorker.register(path + "/realtime-sw.js", { scope }));
+    const query = opts && opts.resubscribe ? "?resubscribe=" + encodeURIComponent(opts.resubscribe) : "";
+    return activated(await navigator.serviceWorker.register(path + "/realtime-sw.js" + query, { scope }));
   },
   // The server's application server key (base64url).
   async publicKey(socket) {

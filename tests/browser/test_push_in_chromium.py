@@ -351,14 +351,11 @@ def test_a_replaced_subscription_is_handed_to_the_server_which_forgets_the_old_o
     sio.push.subscribe("ada", old)
     context.add_cookies([{"name": "user", "value": "ada", "url": base}])
     page = open_app(context, base)
-    # The application registers the worker itself, with the URL of its route.
-    page.evaluate(
-        """navigator.serviceWorker.register(
-            "/socket.io/realtime-sw.js?resubscribe=/push/resubscribe", {scope: "/socket.io/"})
-            .then(r => new Promise(resolve => r.active ? resolve() :
-                (r.installing || r.waiting).addEventListener("statechange", e =>
-                    e.target.state === "activated" && resolve())))"""
+    # Registered with the URL of the application's route.
+    script = page.evaluate(
+        "io.push.register(socket, {resubscribe: '/push/resubscribe'}).then(r => r.active.scriptURL)"
     )
+    assert script == base + "/socket.io/realtime-sw.js?resubscribe=%2Fpush%2Fresubscribe"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not [
         w for w in context.service_workers if "resubscribe=" in w.url
