@@ -42,6 +42,9 @@ logger = logging.getLogger("realtime.flask")
 
 Handler = Callable[..., Any]
 
+#: Messages whose handlers take what the server passes fitted to them.
+_LIFECYCLE = frozenset({"connect", "disconnect", "disconnecting"})
+
 
 class Settings(Protocol):
     """What a :class:`Dispatcher` reads from its extension, at each call."""
@@ -76,6 +79,19 @@ class Dispatcher:
         """
         dynamic = key == "*" or isinstance(key, re.Pattern)
         catch_all = message == "*"
+        if not dynamic and not catch_all and message not in _LIFECYCLE:
+            # An event of one namespace: the server passes the sid, then the
+            # event's arguments (the path every event takes, kept short).
+            namespace, dispatch = str(key), self._dispatch
+            coroutine = is_coroutine_function(handler)
+
+            def run_event(sid: str, *args: Any) -> Any:
+                socket = SocketContext(sid, namespace)
+                return dispatch(handler, message, socket, args, args, coroutine=coroutine)
+
+            run_event.__name__ = getattr(handler, "__name__", "handler")
+            run_event.__qualname__ = getattr(handler, "__qualname__", run_event.__name__)
+            return run_event
 
         def run(*arguments: Any) -> Any:
             rest = list(arguments)
@@ -107,7 +123,7 @@ class Dispatcher:
             call_args = fit_arguments(handler, args)
         else:
             call_args = args
-        return self._dispatch(handler, message, socket, args, call_args, fallback=None)
+        return self._dispatch(handler, message, socket, args, call_args)
 
     def run_in_context(
         self,
@@ -119,7 +135,7 @@ class Dispatcher:
     ) -> Any:
         """Run ``fn(*call_args)`` in ``socket``'s contexts, ``request.event``
         naming ``message`` and ``event_args`` (middlewares and listeners)."""
-        return self._dispatch(fn, message, socket, event_args, call_args, fallback=None)
+        return self._dispatch(fn, message, socket, event_args, call_args)
 
     def callback(self, callback: Callable[..., Any], sender: SocketContext) -> Callable[..., Any]:
         """``callback`` for an emit made in a handler: it will run in ``sender``'s contexts.
@@ -157,8 +173,12 @@ class Dispatcher:
         event_args: tuple[Any, ...],
         call_args: tuple[Any, ...],
         *,
-        fallback: Flask | None,
+        fallback: Flask | None = None,
+        coroutine: bool | None = None,
     ) -> Any:
+        """Run ``handler`` in ``socket``'s contexts (``coroutine``: whether it
+        is ``async def``, when the caller knows; ``fallback``: the app to run
+        it in, in an app context only, should the client be gone)."""
         found = self._connection(socket)
         if found is None:
             # The client left while this was on its way (a late
@@ -170,10 +190,10 @@ class Dispatcher:
                 return None
             with fallback.app_context():
                 return _synchronous(fallback, handler)(*call_args)
-        app, server, environ = found
+        app, environ, session = found
         settings = self._settings
         manage = settings.manage_session
-        carried = server.get_session(socket.sid, socket.namespace) if manage else None
+        carried = session if manage else None
         context = handler_context(
             app,
             environ,
@@ -186,7 +206,9 @@ class Dispatcher:
         try:
             with context:
                 try:
-                    result = _synchronous(app, handler)(*call_args)
+                    if coroutine is None:
+                        coroutine = is_coroutine_function(handler)
+                    result = (app.ensure_sync(handler) if coroutine else handler)(*call_args)
                 except (ConnectionRefused, ConnectionRefusedError, EventRefused):
                     raise
                 except Exception as exc:
@@ -202,11 +224,14 @@ class Dispatcher:
         finally:
             leave_handler(token)
 
-    def _connection(self, socket: SocketContext) -> tuple[Flask, Server, dict[str, Any]] | None:
-        """The app, server and connection environ of ``socket``, from whichever server has it."""
+    def _connection(
+        self, socket: SocketContext
+    ) -> tuple[Flask, dict[str, Any], dict[str, Any]] | None:
+        """The app, connection environ and server-side session of ``socket``,
+        from whichever server has it."""
         for app, server in self._settings.installations():
             try:
-                return app, server, server.get_environ(socket.sid, socket.namespace)
+                return (app, *server.environ_and_session(socket.sid, socket.namespace))
             except KeyError:
                 continue
         return None

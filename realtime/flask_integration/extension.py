@@ -215,8 +215,13 @@ class Realtime(ExtensionSocket4API, ExtensionWebPushAPI, ExtensionOperationsAPI)
         Read for every handler call: kept as a list made when an app is
         installed (apps held weakly, as by the mapping it copies).
         """
+        installed = self._installed
+        if len(installed) == 1:  # the usual case, kept short
+            app_ref, server = installed[0]
+            app = app_ref()
+            return [] if app is None else [(app, server)]
         found = []
-        for app_ref, server in self._installed:
+        for app_ref, server in installed:
             app = app_ref()
             if app is not None:
                 found.append((app, server))
