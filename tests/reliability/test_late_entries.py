@@ -15,27 +15,24 @@ emission and got events from before its join.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import socketio
 
+from tests.reliability.conftest import wait_for
 from tests.support.faults import sigkill_redis
 from tests.support.redis_server import RedisServer
 from tests.support.reliability_clients import PyReceiver
 from tests.support.servers import ServerProcess
 
-APP = "tests.support.reliability_app:create_app"
-MONKEY = {"REALTIME_TEST_MONKEY_PATCH": "1"}
-
 
 @pytest.mark.timeout(90)
 def test_late_entries_reach_who_was_there_and_not_who_came_after(
-    redis: RedisServer, tmp_path: Path
+    redis: RedisServer, app_process: Callable[[str], ServerProcess]
 ) -> None:
-    options = {"message_queue": redis.url, "ping_interval": 5, "ping_timeout": 5}
-    a = ServerProcess(APP, "gevent", dict(options), env=MONKEY, log_path=str(tmp_path / "a.log"))
-    b = ServerProcess(APP, "gevent", dict(options), env=MONKEY, log_path=str(tmp_path / "b.log"))
+    a = app_process("a")
+    b = app_process("b")
     receivers: list[PyReceiver] = []
     emitter = socketio.Client(reconnection=False)
     try:
@@ -45,7 +42,7 @@ def test_late_entries_reach_who_was_there_and_not_who_came_after(
         receivers.append(early)
         emitter.connect(a.url, transports=["websocket"], wait_timeout=10)
         assert emitter.call("produce", 0, timeout=10)["n"] == 0
-        assert _wait(lambda: [n for n, _ in early.ticks] == [0]), early.ticks
+        assert wait_for(lambda: [n for n, _ in early.ticks] == [0]), early.ticks
 
         sigkill_redis(redis)
         time.sleep(0.5)
@@ -57,10 +54,10 @@ def test_late_entries_reach_who_was_there_and_not_who_came_after(
         receivers.append(fresh)
         redis.start()
 
-        assert _wait(lambda: [n for n, _ in early.ticks] == [0, 1, 2, 3], 20), early.ticks
+        assert wait_for(lambda: [n for n, _ in early.ticks] == [0, 1, 2, 3], 20), early.ticks
         # Something emitted after the fresh join reaches it: the log flows again.
         assert emitter.call("produce", 4, timeout=10)["n"] == 4
-        assert _wait(lambda: [n for n, _ in fresh.ticks] == [4], 20), fresh.ticks
+        assert wait_for(lambda: [n for n, _ in fresh.ticks] == [4], 20), fresh.ticks
         time.sleep(0.5)
         assert [n for n, _ in early.ticks] == [0, 1, 2, 3, 4]
         assert [n for n, _ in fresh.ticks] == [4], "events from before its join reached it"
@@ -69,14 +66,3 @@ def test_late_entries_reach_who_was_there_and_not_who_came_after(
             emitter.disconnect()
         for receiver in receivers:
             receiver.close()
-        a.stop()
-        b.stop()
-
-
-def _wait(predicate: object, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return bool(predicate())  # type: ignore[operator]

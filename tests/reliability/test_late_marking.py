@@ -22,7 +22,7 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,14 +33,11 @@ from realtime.async_modes import get_async_mode
 from realtime.socketio.managers.broker_link import unpack
 from realtime.socketio.managers.outbox import OutboxOptions
 from realtime.socketio.recovery.redis_appender import APPEND_WAIT, Appender
-from tests.reliability.test_late_entries import _wait
+from tests.reliability.conftest import wait_for
 from tests.support.faults import sigkill_redis
 from tests.support.redis_server import RedisServer
 from tests.support.reliability_clients import PyReceiver
 from tests.support.servers import ServerProcess
-
-APP = "tests.support.reliability_app:create_app"
-MONKEY = {"REALTIME_TEST_MONKEY_PATCH": "1"}
 
 
 def _entries(client: Any, stream: str) -> dict[int, dict[str, Any]]:
@@ -80,7 +77,7 @@ def test_an_entry_appended_while_redis_is_known_away_goes_out_late(redis: RedisS
         time.sleep(0.9)
         assert appender.append({"n": 2}).entry_id is None
         redis.start()
-        assert _wait(lambda: set(_entries(client, stream)) >= {0, 1, 2}, 20)
+        assert wait_for(lambda: set(_entries(client, stream)) >= {0, 1, 2}, 20)
         entries = _entries(client, stream)
         assert entries[1].get("late") is True
         assert entries[2].get("late") is True, "served by its caller, appended unmarked"
@@ -95,11 +92,10 @@ def test_an_entry_appended_while_redis_is_known_away_goes_out_late(redis: RedisS
 
 @pytest.mark.timeout(90)
 def test_an_entry_appended_after_its_caller_gave_up_waiting_is_late_where_it_is_read(
-    redis: RedisServer, tmp_path: Path
+    redis: RedisServer, app_process: Callable[[str], ServerProcess]
 ) -> None:
-    options = {"message_queue": redis.url, "ping_interval": 5, "ping_timeout": 5}
-    a = ServerProcess(APP, "gevent", dict(options), env=MONKEY, log_path=str(tmp_path / "a.log"))
-    b = ServerProcess(APP, "gevent", dict(options), env=MONKEY, log_path=str(tmp_path / "b.log"))
+    a = app_process("a")
+    b = app_process("b")
     receivers: list[PyReceiver] = []
     emitter = socketio.Client(reconnection=False)
     assert redis.process is not None
@@ -111,7 +107,7 @@ def test_an_entry_appended_after_its_caller_gave_up_waiting_is_late_where_it_is_
         receivers.append(early)
         emitter.connect(a.url, transports=["websocket"], wait_timeout=10)
         assert emitter.call("produce", 0, timeout=10)["n"] == 0
-        assert _wait(lambda: [n for n, _ in early.ticks] == [0]), early.ticks
+        assert wait_for(lambda: [n for n, _ in early.ticks] == [0]), early.ticks
 
         # Redis stops answering, without closing a connection: A's append of
         # 1 is on its way when A gives up waiting (APPEND_WAIT) and serves
@@ -128,9 +124,9 @@ def test_an_entry_appended_after_its_caller_gave_up_waiting_is_late_where_it_is_
         finally:
             os.kill(stalled, signal.SIGCONT)
 
-        assert _wait(lambda: [n for n, _ in early.ticks] == [0, 1], 20), early.ticks
+        assert wait_for(lambda: [n for n, _ in early.ticks] == [0, 1], 20), early.ticks
         assert emitter.call("produce", 2, timeout=10)["n"] == 2
-        assert _wait(lambda: [n for n, _ in fresh.ticks] == [2], 20), fresh.ticks
+        assert wait_for(lambda: [n for n, _ in fresh.ticks] == [2], 20), fresh.ticks
         time.sleep(0.5)
         assert [n for n, _ in early.ticks] == [0, 1, 2]
         assert [n for n, _ in fresh.ticks] == [2], "an event from before its join reached it"
@@ -139,5 +135,3 @@ def test_an_entry_appended_after_its_caller_gave_up_waiting_is_late_where_it_is_
             emitter.disconnect()
         for receiver in receivers:
             receiver.close()
-        a.stop()
-        b.stop()

@@ -19,28 +19,24 @@ what was emitted after it joined.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import socketio
 
-from tests.reliability.test_late_entries import _wait
+from tests.reliability.conftest import wait_for
 from tests.support.faults import sigkill_redis
 from tests.support.redis_server import RedisServer
 from tests.support.reliability_clients import PyReceiver
 from tests.support.servers import ServerProcess
 
-APP = "tests.support.reliability_app:create_app"
-MONKEY = {"REALTIME_TEST_MONKEY_PATCH": "1"}
-
 
 @pytest.mark.timeout(90)
 def test_entries_appended_again_skip_sockets_that_joined_after_them(
-    redis: RedisServer, tmp_path: Path
+    redis: RedisServer, app_process: Callable[[str], ServerProcess]
 ) -> None:
-    options = {"message_queue": redis.url, "ping_interval": 5, "ping_timeout": 5}
-    a = ServerProcess(APP, "gevent", dict(options), env=MONKEY, log_path=str(tmp_path / "a.log"))
-    c = ServerProcess(APP, "gevent", dict(options), env=MONKEY, log_path=str(tmp_path / "c.log"))
+    a = app_process("a")
+    c = app_process("c")
     receivers: list[PyReceiver] = []
     emitter = socketio.Client(reconnection=False)
     try:
@@ -60,9 +56,9 @@ def test_entries_appended_again_skip_sockets_that_joined_after_them(
         assert emitter.call("produce", 3, timeout=10)["n"] == 3
         redis.start()
 
-        assert _wait(lambda: [n for n, _ in fresh.ticks] == [3], 20), fresh.ticks
+        assert wait_for(lambda: [n for n, _ in fresh.ticks] == [3], 20), fresh.ticks
         assert emitter.call("produce", 4, timeout=10)["n"] == 4
-        assert _wait(lambda: [n for n, _ in fresh.ticks] == [3, 4], 20), fresh.ticks
+        assert wait_for(lambda: [n for n, _ in fresh.ticks] == [3, 4], 20), fresh.ticks
         time.sleep(0.5)
         assert [n for n, _ in fresh.ticks] == [3, 4], "events from before its join reached it"
     finally:
@@ -70,5 +66,3 @@ def test_entries_appended_again_skip_sockets_that_joined_after_them(
             emitter.disconnect()
         for receiver in receivers:
             receiver.close()
-        a.stop()
-        c.stop()
