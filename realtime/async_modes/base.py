@@ -499,7 +499,9 @@ class AsyncMode(abc.ABC):
         if (
             options.tune_gc
             and gc.get_threshold() == _PYTHON_GC_THRESHOLDS
-            and threading.current_thread() is threading.main_thread()
+            # Not current_thread() is main_thread(): where eventlet patched
+            # threading, they differ even on the main thread.
+            and threading.get_native_id() == threading.main_thread().native_id
         ):
             # Only the main thread changes this process-wide setting: a server
             # started on another thread (werkzeug's reloader serves from a

@@ -209,6 +209,42 @@ def test_make_server_tunes_the_garbage_collector(
         gc.set_threshold(*saved)
 
 
+#: Run in a process of its own: monkey patching, then a server made as
+#: ``socketio.run()`` makes it (where eventlet patched threading,
+#: current_thread() is not main_thread() even on the main thread, and the
+#: collector was once left untuned there).
+_PATCHED_GC = """
+import sys
+if sys.argv[1] == "eventlet":
+    import eventlet
+    eventlet.monkey_patch()
+else:
+    from gevent import monkey
+    monkey.patch_all()
+import gc
+import realtime
+server = realtime.make_server(realtime.Server(async_mode=sys.argv[1]), "127.0.0.1", 0)
+print(gc.get_threshold())
+"""
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent"])
+def test_a_monkey_patched_program_gets_the_collector_tuned_too(mode: str) -> None:
+    import subprocess
+    import sys
+
+    from realtime.async_modes import GC_THRESHOLDS
+
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", _PATCHED_GC, mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert out.split("\n")[-2] == str(GC_THRESHOLDS), out
+
+
 def test_a_server_made_off_the_main_thread_leaves_the_collector_alone() -> None:
     # werkzeug's reloader serves from a daemon thread: process-wide settings
     # are the program's there.
