@@ -74,4 +74,7 @@ def test_a_relayed_flood_is_held_back(pair: tuple[ServerProcess, ServerProcess])
     assert stats["handled"] == 2000 and stats["out_of_order"] == [], stats
     grew = int(stats["peak_rss_kib"]) - int(before["peak_rss_kib"])  # type: ignore[call-overload]
     print(f"{owner.mode}: owner grew {grew} KiB")
-    assert grew < 32 * 1024, grew
+    # 7 to 17 MiB on an idle machine, 32 MiB seen once beside the rest of the
+    # suite (the pause reaches the relay later there); all 64 MiB and more
+    # when nothing holds the relay back.
+    assert grew < 40 * 1024, grew
