@@ -4,7 +4,10 @@
 mode. Around ``eventlet.wsgi.server`` it adds:
 
 - a deadline on the whole request head, not only on each read
-  (:class:`_Protocol`);
+  (:class:`_Protocol`), kept on one timer per connection
+  (:class:`_HeadDeadline`);
+- the environ built with less work per request than eventlet.wsgi's
+  ``get_environ`` (``_Protocol._environ``), tested against it key by key;
 - HTTP/1.x request heads split by line (:class:`_Headers`) rather than by the
   ``email`` package's parser, which took a fifth of the connect path
   (``benchmarks/profiles/NOTES.md``, "What changed because of them", step 6:
@@ -27,10 +30,12 @@ import contextlib
 import contextvars
 import logging
 import sys
+import time
 import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 with warnings.catch_warnings():
     # eventlet announces its maintenance mode on import (see eventlet_mode).
@@ -88,16 +93,71 @@ class _LeftOpen:
 _LEFT_OPEN = _LeftOpen()
 
 
+class _HeadDeadline:
+    """The deadline on a connection's request heads, on one timer at a time.
+
+    Each request head (from the wait for its first line to its last header
+    line) has ``seconds``; an ``eventlet.Timeout`` per head cost a timer
+    scheduled and cancelled per request. Here :meth:`arm` and :meth:`disarm`
+    only set the deadline; the one timer pending, when it fires, sets itself
+    again for the deadline in force, if any, or throws :class:`_HeadTimeout`
+    into the connection's green thread once that deadline has passed.
+    """
+
+    __slots__ = ("_thread", "_timer", "deadline", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline: float | None = None
+        self._timer: Any = None
+        self._thread: Any = None
+
+    def arm(self) -> None:
+        self.deadline = time.monotonic() + self.seconds
+        if self._timer is None:
+            self._thread = greenlet.getcurrent()
+            self._timer = eventlet.hubs.get_hub().schedule_call_global(self.seconds, self._check)
+
+    def disarm(self) -> None:
+        self.deadline = None
+
+    def _check(self) -> None:
+        # On the hub.
+        self._timer = None
+        deadline = self.deadline
+        if deadline is None:
+            return
+        left = deadline - time.monotonic()
+        if left > 0:
+            self._timer = eventlet.hubs.get_hub().schedule_call_global(left, self._check)
+            return
+        self.deadline = None
+        if not self._thread.dead:
+            self._thread.throw(_HeadTimeout())
+
+    def cancel(self) -> None:
+        """The connection ended (or was handed over): no more heads on it."""
+        self.deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+#: The headers the environ names without ``HTTP_`` (PEP 3333).
+_NOT_HTTP_HEADERS = frozenset(("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"))
+
+
 class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     """eventlet's HTTP protocol with a deadline on the whole request head."""
 
     http_timeout = 60.0
-    _head_timer: Any = None
+    _head: _HeadDeadline
 
     #: Whether to log a line per request (``ServerOptions.log_output``).
     access_log = False
 
     def setup(self) -> None:
+        self._head = _HeadDeadline(self.http_timeout)
         super().setup()
         no_delay(self.connection)
         _client.set((self.connection, self.client_address))
@@ -111,6 +171,12 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     detached = False
     #: The server's detached connections (set per server), ended when it stops.
     detached_connections: weakref.WeakSet[Detached] = weakref.WeakSet()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        finally:
+            self._head.cancel()
 
     def finish(self) -> None:
         if not self.detached:
@@ -130,44 +196,121 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
         return self.detached_connections
 
     def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
+        headers = self.headers
+        environ = self._environ(headers) if type(headers) is _Headers else super().get_environ()
         environ[PROTOCOL_KEY] = self
         # eventlet.wsgi writes HTTP/1.0 whatever the client sent; PEP 3333
         # wants the client's version (the WebSocket handshake needs 1.1).
         environ["SERVER_PROTOCOL"] = self.request_version
         return environ
 
+    #: The server's part of the environ, and its address (SERVER_NAME and
+    #: SERVER_PORT), once per connection.
+    _server_environ: dict[str, Any] | None = None
+    _server_address: tuple[str, str] | None = None
+
+    def _environ(self, headers: _Headers) -> dict[str, Any]:
+        """eventlet.wsgi's environ of a request whose head :class:`_Headers` read.
+
+        The same keys and values as ``HttpProtocol.get_environ`` (tested
+        against it), with less work per request: the server's part and its
+        address are looked up once per connection, and the path unquoted
+        only when it has something to unquote.
+        """
+        base = self._server_environ
+        if base is None:
+            base = self._server_environ = self.server.get_environ()
+        environ = base.copy()
+        environ["wsgi.errors"] = sys.stderr
+        environ["REQUEST_METHOD"] = self.command
+        environ["SCRIPT_NAME"] = ""
+        path, question, query = self.path.partition("?")
+        environ["RAW_PATH_INFO"] = path
+        environ["PATH_INFO"] = unquote(path, encoding="latin1") if "%" in path else path
+        if question:
+            environ["QUERY_STRING"] = query
+        by_name = headers.by_name()
+        content_type = by_name.get("content-type")
+        environ["CONTENT_TYPE"] = (
+            headers.get_content_type() if content_type is None else content_type
+        )
+        length = by_name.get("content-length")
+        if length:
+            environ["CONTENT_LENGTH"] = length
+        environ["SERVER_PROTOCOL"] = self.request_version  # see get_environ
+        address = self._server_address
+        if address is None:
+            host, port = eventlet.wsgi.addr_to_host_port(self.request.getsockname())
+            address = self._server_address = (host, str(port))
+        environ["SERVER_NAME"], environ["SERVER_PORT"] = address
+        host, port = eventlet.wsgi.addr_to_host_port(self.client_address)
+        environ["REMOTE_ADDR"] = host
+        environ["REMOTE_PORT"] = str(port)
+        environ["GATEWAY_INTERFACE"] = "CGI/1.1"
+        environ["headers_raw"] = pairs = tuple(
+            (name, value.strip(" \t\n\r")) for name, value in headers.items()
+        )
+        for name, value in pairs:
+            # eventlet.wsgi drops names with an underscore (see its
+            # formalize_key_naming), and names CONTENT_* without HTTP_.
+            if "_" in name:
+                continue
+            key = "HTTP_" + name.replace("-", "_").upper()
+            if key in _NOT_HTTP_HEADERS:
+                continue
+            if key in environ:
+                environ[key] += "," + value
+            else:
+                environ[key] = value
+        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+        if not chunked and length is None:
+            length = "0"  # RFC 9112 6.3: no body
+        expects = environ.get("HTTP_EXPECT", "").lower() == "100-continue"
+        environ["wsgi.input"] = environ["eventlet.input"] = eventlet.wsgi.Input(
+            self.rfile,
+            length,
+            self.connection,
+            wfile=self.wfile if expects else None,
+            wfile_line=b"HTTP/1.1 100 Continue\r\n" if expects else None,
+            chunked_input=chunked,
+        )
+        environ["eventlet.posthooks"] = []
+        environ["eventlet.set_idle"] = self._set_idle
+        return environ
+
+    def _set_idle(self) -> None:
+        # What eventlet.wsgi's environ offers as eventlet.set_idle.
+        self.conn_state[2] = eventlet.wsgi.STATE_IDLE
+
     def log_message(self, format: str, *args: Any) -> None:
         # http.server's lines (a bad request head answered by send_error)
         # would go to stderr.
         logger.debug("http server: " + format, *args)
 
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
     def _read_request_line(self) -> Any:
-        self._head_timer = eventlet.Timeout(self.http_timeout, _HeadTimeout())
+        head = self._head
+        head.arm()
+        # The head's deadline bounds the wait for the request line, which
+        # takes the socket's own timeout (http_timeout too, a timer per
+        # read that blocks) off meanwhile: eventlet.wsgi sets it back.
+        self.connection.settimeout(None)
         try:
             line = super()._read_request_line()
         except _HeadTimeout:
-            self._head_timer = None
             self.close_connection = 1
             return ""
         if not line or len(line) >= self.server.url_length_limit:
-            self._cancel_head_timer()
+            head.disarm()
         return line
 
     def parse_request(self) -> Any:
         try:
             return self._parse_request()
         except _HeadTimeout:
-            self._head_timer = None
             self.close_connection = 1
             return False
         finally:
-            self._cancel_head_timer()
+            self._head.disarm()
 
     def _parse_request(self) -> bool:
         """``http.server``'s parse_request, with a lighter header parser.
@@ -260,13 +403,20 @@ class _Headers:
                 raise _BadHead(400, "Bad header line")
             pairs.append((name, value.strip(" \t")))
 
-    def get(self, name: str, default: Any = None) -> Any:
+    def by_name(self) -> dict[str, str]:
+        """The first value of each name, by its name in lower case, as
+        ``email.message.Message.get()`` finds them."""
         by_name = self._by_name
         if by_name is None:
-            # The first value of each name, as email.message.Message.get().
             by_name = self._by_name = {}
             for key, value in self._headers:
                 by_name.setdefault(key.lower(), value)
+        return by_name
+
+    def get(self, name: str, default: Any = None) -> Any:
+        by_name = self._by_name
+        if by_name is None:
+            by_name = self.by_name()
         return by_name.get(name.lower(), default)
 
     def get_content_type(self) -> str:

@@ -21,6 +21,47 @@ __all__ = ["Refusal", "Request", "Response", "WarningThrottle", "error_response"
 StartResponse = Callable[..., Any]
 
 
+def _environ_key(name: str) -> str:
+    """The WSGI environ key of request header ``name`` (PEP 3333, CGI's names)."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
+
+
+#: Environ keys of the header names the engine asks for on every request.
+_ENVIRON_KEYS = {
+    name: _environ_key(name)
+    for name in (
+        "Origin",
+        "Host",
+        "Upgrade",
+        "Accept-Encoding",
+        "X-Forwarded-Proto",
+        "X-Forwarded-Host",
+        "Access-Control-Request-Headers",
+        "If-None-Match",
+    )
+}
+
+
+def _parse_query(query: str) -> dict[str, str]:
+    """The parameters of a query string, the first value of each.
+
+    What ``urllib.parse.parse_qs(query, keep_blank_values=True)`` reads,
+    first values only; a query with nothing to decode (no ``%``, no ``+``,
+    as Engine.IO clients send theirs) is split here without it.
+    """
+    if "%" in query or "+" in query:
+        parsed = parse_qs(query, keep_blank_values=True)
+        return {key: values[0] for key, values in parsed.items()}
+    params: dict[str, str] = {}
+    for pair in query.split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            if key not in params:
+                params[key] = value
+    return params
+
+
 class Request:
     """A WSGI request, read lazily.
 
@@ -28,29 +69,31 @@ class Request:
         environ: the WSGI environment.
     """
 
-    __slots__ = ("_query", "environ")
+    __slots__ = ("_method", "_query", "environ")
 
     def __init__(self, environ: dict[str, Any]) -> None:
         self.environ = environ
         self._query: dict[str, str] | None = None
+        self._method: str | None = None
 
     @property
     def method(self) -> str:
-        return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+        method = self._method
+        if method is None:
+            method = self._method = str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+        return method
 
     @property
     def query(self) -> dict[str, str]:
         """Query parameters, first value of each."""
-        if self._query is None:
-            parsed = parse_qs(self.environ.get("QUERY_STRING", ""), keep_blank_values=True)
-            self._query = {key: values[0] for key, values in parsed.items()}
-        return self._query
+        query = self._query
+        if query is None:
+            query = self._query = _parse_query(self.environ.get("QUERY_STRING", ""))
+        return query
 
     def header(self, name: str) -> str | None:
         """A request header by its HTTP name (``Origin``, ``Accept-Encoding``)."""
-        key = name.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
+        key = _ENVIRON_KEYS.get(name) or _environ_key(name)
         value = self.environ.get(key)
         return None if value is None else str(value)
 

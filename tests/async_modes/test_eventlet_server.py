@@ -271,3 +271,77 @@ def test_request_green_threads_are_reused_and_stopped() -> None:
     hanging.join(10)
     assert cut  # its connection was closed with the server
     release.set()
+
+
+# -- The environ, against eventlet.wsgi's own ------------------------------------
+
+#: Request heads, each different in what the environ holds (the path, the
+#: query, headers repeated, folded, with an underscore, CONTENT_*, a body).
+HEADS = [
+    b"GET /engine.io/?EIO=4&transport=polling&t=Pz1 HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /a%20b/%E2%82%AC?x=%41+b& HTTP/1.1\r\nhost: a\r\nX-Twice: 1\r\nx-twice: 2\r\n\r\n",
+    b"GET /q? HTTP/1.0\r\nUser-Agent: t\r\nX_Under: no\r\nX-Fold: a\r\n\t b \r\n\r\n",
+    b"POST /p HTTP/1.1\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\n"
+    b"Connection: keep-alive\r\n\r\nok",
+    b"POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    b"POST /p HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok",
+    b"GET //double//slash HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Origin: http://x\r\nCONTENT-type: a/b\r\n\r\n",
+    b"GET /x HTTP/1.1\r\n\r\n",
+]
+
+#: Objects made per request: compared by what they are, not by identity.
+OBJECTS = ("wsgi.input", "eventlet.input", "eventlet.set_idle", "eventlet.posthooks")
+
+
+def _comparable(environ: dict[str, Any]) -> dict[str, Any]:
+    seen = {k: v for k, v in environ.items() if k not in OBJECTS}
+    stream = environ["wsgi.input"]
+    seen["input"] = (
+        type(stream),
+        stream.content_length,
+        stream.chunked_input,
+        stream.wfile_line,
+        stream.wfile is not None,
+        stream.rfile,
+        stream.get_socket(),
+    )
+    seen["wsgi.input is eventlet.input"] = environ["eventlet.input"] is stream
+    seen["eventlet.posthooks"] = environ["eventlet.posthooks"] == []
+    seen["eventlet.set_idle"] = callable(environ["eventlet.set_idle"])
+    return seen
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_the_environ_is_eventlet_wsgis(head: bytes) -> None:
+    # The environ the server builds, against the one eventlet.wsgi's own
+    # get_environ builds from the same parsed request.
+    import eventlet.wsgi
+
+    from realtime.async_modes.eventlet_server import PROTOCOL_KEY
+
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def record(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        protocol = environ[PROTOCOL_KEY]
+        stock = eventlet.wsgi.HttpProtocol.get_environ(protocol)
+        stock[PROTOCOL_KEY] = protocol
+        stock["SERVER_PROTOCOL"] = protocol.request_version  # realtime's, on purpose
+        pairs.append((_comparable(environ), _comparable(stock)))
+        environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    with eventlet_server(record) as url:
+        host, port = url.split("//")[1].split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(head)
+            answer = b""
+            while not (b"200 OK" in answer and answer.endswith(b"\r\n\r\n")):
+                chunk = sock.recv(65536)
+                assert chunk, answer
+                answer += chunk
+    [(ours, theirs)] = pairs
+    assert ours == theirs
+    assert list(ours) == list(theirs)  # in the same order, too

@@ -103,3 +103,34 @@ def test_websocket_client_that_stops_reading_does_not_stall_others(echo: ServerP
     assert time.monotonic() - started < 10
     healthy.close()
     slow.sock.close()
+
+
+def test_each_request_head_on_a_kept_alive_connection_has_its_deadline(
+    short_timeout: ServerProcess, async_mode: str
+) -> None:
+    if async_mode == "threading":
+        pytest.skip("the threading server closes this connection after its first answer")
+    # The deadline (http_timeout, 1 s here) runs from the wait for each
+    # request line: requests 0.6 s apart are all served, on one connection;
+    # a head then trickled is cut off about a second after the last answer.
+    sock = raw(short_timeout)
+    request = b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n"
+    answers = b""
+    for served in range(1, 4):
+        sock.sendall(request)
+        while answers.count(b"HTTP/1.1 200") < served:
+            chunk = sock.recv(65536)
+            assert chunk, answers
+            answers += chunk
+        time.sleep(0.6)
+    started = time.monotonic()
+    try:
+        for byte in request[:-2]:
+            sock.send(bytes([byte]))
+            time.sleep(0.1)
+            if time.monotonic() - started > 4:
+                break
+    except OSError:
+        pass
+    assert closed_within(sock, 3)
+    assert time.monotonic() - started < 2.5
