@@ -117,8 +117,9 @@ class GeventMode(GreenMode):
         task: Task = gevent.spawn(fn, *args, **kwargs)
         return task
 
-    def _current_hub(self) -> Any:
-        return gevent.get_hub()
+    #: The hub of the calling OS thread: gevent's function itself, asked on
+    #: every submit (a method around it was a call more each time).
+    _current_hub = staticmethod(gevent.get_hub)
 
     def _new_workers(self, hub: Any) -> GreenWorkers:
         return GreenWorkers(

@@ -395,7 +395,8 @@ class Session:
         """Handle a packet that arrived on the session's current transport."""
         kind = packet.type
         if kind is PacketType.MESSAGE:
-            if not self.closed:
+            state = self.state  # (not self.closed: a call less per message)
+            if state is not SessionState.CLOSED and state is not SessionState.CLOSING:
                 self._host.session_message(self, packet.data)
         elif kind is PacketType.PONG:
             with self._lock:

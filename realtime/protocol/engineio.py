@@ -25,6 +25,7 @@ from realtime.exceptions import PacketDecodeError
 
 __all__ = [
     "BINARY_PREFIX",
+    "MESSAGE_PREFIX",
     "PROTOCOL_VERSION",
     "RECORD_SEPARATOR",
     "EngineSid",
@@ -63,6 +64,9 @@ class PacketType(enum.IntEnum):
 
 
 _TYPE_CHARS = {t: str(int(t)) for t in PacketType}
+#: What starts a text frame that carries a ``message`` packet (the common
+#: case, which a transport may decode without :meth:`Packet.decode`).
+MESSAGE_PREFIX = _TYPE_CHARS[PacketType.MESSAGE]
 _CHAR_TYPES = {c: t for t, c in _TYPE_CHARS.items()}
 # Types a client may send. OPEN only ever travels from server to client.
 _SERVER_TYPES = frozenset(PacketType)
@@ -130,9 +134,10 @@ class Packet:
 
         Spec: "Packet encoding / WebSocket".
         """
-        if isinstance(self.data, bytes):
-            return self.data
-        return self.type.char + self.data
+        data = self.data
+        if isinstance(data, bytes):
+            return data
+        return _TYPE_CHARS[self.type] + data
 
     @classmethod
     def decode(cls, frame: str | bytes, *, from_server: bool = False) -> Packet:

@@ -42,7 +42,7 @@ from realtime.engine.transports.websocket.frames_fastpath import (
     whole_data_frames,
 )
 from realtime.exceptions import PacketDecodeError
-from realtime.protocol.engineio import Packet, PacketType
+from realtime.protocol.engineio import MESSAGE_PREFIX, Packet, PacketType
 
 if TYPE_CHECKING:
     from websockets.extensions import Extension
@@ -68,6 +68,7 @@ FLUSH_AT = 64 * 1024
 #: Seconds a peer has to answer our close frame before the socket is cut.
 CLOSE_TIMEOUT = 5.0
 _RECV_SIZE = 65536
+_MESSAGE_PREFIX = MESSAGE_PREFIX.encode("ascii")
 _FRAME_LOGGER = logging.getLogger("realtime.engine.websocket")
 
 
@@ -201,6 +202,8 @@ class WebSocketConnection:
         self._shut = False
         self._eof = False
         self._nowait = False
+        # The last read (without waiting) took all the socket had.
+        self._drained = False
         # Whether websockets' parser is between frames (and messages), and
         # the bytes it was given that no frame has accounted for yet.
         self._at_boundary = not compressed
@@ -408,9 +411,22 @@ class WebSocketConnection:
             if frames is None:
                 yield NOTHING_YET
                 continue
+            drained = self._drained
             for frame in frames:
                 if isinstance(frame, tuple):  # a whole message, from whole_data_frames
-                    yield self._decode(frame[1], frame[0])
+                    is_text, payload = frame
+                    if is_text and payload[:1] == _MESSAGE_PREFIX:
+                        # A message packet, the common case, decoded here
+                        # (what Packet.decode makes of it); anything else,
+                        # and invalid UTF-8, by _decode.
+                        try:
+                            text = payload.decode("utf-8")
+                        except UnicodeDecodeError:
+                            pass
+                        else:
+                            yield Packet(PacketType.MESSAGE, text[1:])
+                            continue
+                    yield self._decode(payload, is_text)
                     continue
                 if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
                     if frame.fin:
@@ -423,6 +439,9 @@ class WebSocketConnection:
                         is_text, opcode = opcode is Opcode.TEXT, None
                         data, message = bytes(message), bytearray()
                         yield self._decode(data, is_text)
+            if drained:
+                # The read took all there was: the next would find nothing.
+                yield NOTHING_YET
 
     def read_nowait(self) -> None:
         """Make :meth:`packets` yield :data:`NOTHING_YET` rather than wait."""
@@ -437,6 +456,10 @@ class WebSocketConnection:
                 if received is None:
                     return None
                 data = received
+                # Less than asked: the socket is drained, as far as we know,
+                # and the handed-over socket answers the next read with None
+                # until it turns readable again (recv_nowait).
+                self._drained = 0 < len(data) < _RECV_SIZE
             else:
                 data = self._handed.recv(_RECV_SIZE)
         except OSError as exc:
@@ -445,16 +468,18 @@ class WebSocketConnection:
                 "%s: the client went away (%s: %s)", self.label, type(exc).__name__, exc
             )
             data = b""
+        simple: list[tuple[bool, bytes]] = []
+        proto = self._proto_or_none
+        if data and self._at_boundary and (proto is None or proto.state is State.OPEN):
+            # websockets' parser waits for a frame header: the simple frames
+            # can skip it. No lock: only this reader parses (and moves
+            # _at_boundary), and the fast path changes nothing a writer
+            # reads; a close() racing with it is as if it came just after.
+            simple, used = whole_data_frames(data, self._max_size)
+            if used == len(data):
+                return [*simple]
+            data = data[used:]
         with self._lock:
-            simple: list[tuple[bool, bytes]] = []
-            proto = self._proto_or_none
-            if data and self._at_boundary and (proto is None or proto.state is State.OPEN):
-                # websockets' parser waits for a frame header: the simple
-                # frames can skip it.
-                simple, used = whole_data_frames(data, self._max_size)
-                if used == len(data):
-                    return [*simple]
-                data = data[used:]
             events, ended = self._parse_locked(data)
         failure = self._proto.parser_exc
         if failure is not None and self.error is None and not isinstance(failure, EOFError):
@@ -464,6 +489,7 @@ class WebSocketConnection:
         if ended:
             # Deliver what arrived along with the close, then stop.
             self._eof = True
+            self._drained = False
             if not frames:
                 raise _Closing
         return frames

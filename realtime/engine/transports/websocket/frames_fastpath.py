@@ -103,6 +103,8 @@ def frame_for(packet: Packet) -> bytes:
 
 def frames_for(packets: Sequence[Packet]) -> bytes:
     """The server frames for ``packets``, one each, back to back."""
+    if len(packets) == 1:  # most messages: no list, no join
+        return frame_for(packets[0])
     return b"".join([frame_for(p) for p in packets])
 
 

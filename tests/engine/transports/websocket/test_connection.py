@@ -20,7 +20,11 @@ from hypothesis import strategies as st
 from realtime.async_modes import get_async_mode
 from realtime.async_modes.base import HandedOverSocket
 from realtime.engine.scheduler import Scheduler
-from realtime.engine.transports.websocket.connection import WebSocketConnection, frame_protocol
+from realtime.engine.transports.websocket.connection import (
+    NOTHING_YET,
+    WebSocketConnection,
+    frame_protocol,
+)
 from realtime.exceptions import PacketDecodeError
 from realtime.protocol.engineio import Packet
 from tests.engine.transports.websocket.client_frames import (
@@ -67,16 +71,43 @@ class ChunkedReads(HandedOverSocket):
         return data
 
 
+class ChunkedReadsNoWait(ChunkedReads):
+    """Like :class:`ChunkedReads`, read without waiting: each chunk once the
+    reader was told nothing more is there (as a detached reader reads)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        super().__init__(chunks)
+        self.nothing_yet = 0
+        #: Reads after one that returned less than asked (the connection
+        #: knew they would find nothing).
+        self.wasted = 0
+        self._short = False
+
+    def recv_nowait(self, size: int) -> bytes | None:
+        if self.nothing_yet < 0:
+            self.wasted += self._short
+            return None  # drained: a reader must wait to be told of more
+        self.nothing_yet = -1
+        data = self.recv(size)
+        self._short = len(data) < size
+        return data
+
+    def told_readable(self) -> None:
+        self.nothing_yet = 0
+
+
 def read_everything(
-    chunks: list[bytes], max_size: int | None, *, fast_path: bool
+    chunks: list[bytes], max_size: int | None, *, fast_path: bool, nowait: bool = False
 ) -> tuple[list[Packet], str | None, str | None, bytes]:
     """Packets a connection reads from ``chunks``, how it failed, what it wrote.
 
     Without the fast path, the connection is one whose handshake negotiated
     no extension through websockets: every frame goes through websockets.
+    ``nowait`` reads as a detached reader does: each chunk once the
+    connection said it has nothing more (:data:`NOTHING_YET`).
     """
     mode = get_async_mode("threading")
-    handed = ChunkedReads(chunks)
+    handed = ChunkedReadsNoWait(chunks) if nowait else ChunkedReads(chunks)
     connection = WebSocketConnection(
         mode,
         Scheduler(mode),
@@ -89,10 +120,19 @@ def read_everything(
     )
     packets: list[Packet] = []
     invalid = None
+    if nowait:
+        connection.read_nowait()
     try:
-        packets.extend(connection.packets())
+        for packet in connection.packets():
+            if packet is NOTHING_YET:
+                assert isinstance(handed, ChunkedReadsNoWait)
+                handed.told_readable()
+            else:
+                packets.append(packet)
     except PacketDecodeError as exc:
         invalid = str(exc)
+    if isinstance(handed, ChunkedReadsNoWait):
+        assert handed.wasted == 0
     return packets, invalid, connection.error, handed.written()
 
 
@@ -140,6 +180,9 @@ def test_the_fast_path_reads_what_websockets_alone_reads(
     with_fast_path = read_everything(chunks, max_size, fast_path=True)
     websockets_alone = read_everything(chunks, max_size, fast_path=False)
     assert with_fast_path == websockets_alone
+    # Read without waiting, as a detached reader does: a read that took all
+    # there was is not followed by another until the socket is readable.
+    assert read_everything(chunks, max_size, fast_path=True, nowait=True) == websockets_alone
 
 
 @pytest.mark.usefixtures("async_mode")
