@@ -8,6 +8,8 @@ mode. Around ``eventlet.wsgi.server`` it adds:
   (:class:`_HeadDeadline`);
 - the environ built with less work per request than eventlet.wsgi's
   ``get_environ`` (``_Protocol._environ``), tested against it key by key;
+- responses written as eventlet.wsgi writes them, with less work
+  (:mod:`~realtime.async_modes.eventlet_response`);
 - HTTP/1.x request heads split by line (:class:`_Headers`) rather than by the
   ``email`` package's parser, which took a fifth of the connect path
   (``benchmarks/profiles/NOTES.md``, "What changed because of them", step 6:
@@ -55,6 +57,7 @@ from realtime.async_modes.base import (
     peer_closed,
     peer_gone,
 )
+from realtime.async_modes.eventlet_response import handle_one_response as respond
 
 __all__ = ["PROTOCOL_KEY", "Detached", "EventletServer"]
 
@@ -194,6 +197,9 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
         self.conn_state[1] = _LEFT_OPEN
         self.detached_connections.add(handed)
         return self.detached_connections
+
+    def handle_one_response(self) -> None:
+        respond(self)
 
     def get_environ(self) -> dict[str, Any]:
         headers = self.headers

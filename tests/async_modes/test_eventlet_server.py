@@ -345,3 +345,154 @@ def test_the_environ_is_eventlet_wsgis(head: bytes) -> None:
     [(ours, theirs)] = pairs
     assert ours == theirs
     assert list(ours) == list(theirs)  # in the same order, too
+
+
+# -- Responses, against eventlet.wsgi's own --------------------------------------
+
+
+def _app_of(kind: str) -> Any:
+    """A WSGI app answering in one of the ways apps do."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        import eventlet.wsgi
+
+        if kind == "sized":
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+            return [b"ok"]
+        if kind == "unsized":
+            start_response("200 OK", [("content-type", "text/plain"), ("x-ODD-name", "v")])
+            return [b"o", "k", b""]
+        if kind == "generator":
+            start_response("201 Created", [("Access-Control-Allow-Origin", "*")])
+            return (part for part in [b"a" * 3000, b"b" * 3000, b"c"])
+        if kind == "write":
+            write = start_response("200 OK", [("X-A", "1")])
+            write(b"early")
+            return [b"late"]
+        if kind == "no-content":
+            start_response("204 No Content", [("Date", "Thu, 01 Jan 1970 00:00:00 GMT")])
+            return []
+        if kind == "big":
+            start_response("200 OK", [])
+            return [b"x" * 5000, b"y" * 10]
+        if kind == "raises":
+            raise RuntimeError("kaboom")
+        if kind == "raises-late":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+
+            def parts() -> Any:
+                yield b"z" * 5000
+                raise RuntimeError("late")
+
+            return parts()
+        if kind == "handled":
+            eventlet.wsgi.WSGI_LOCAL.already_handled = True
+            return []
+        if kind == "latin1":
+            start_response("200 OK", [("X-Name", "caf\xe9")])
+            return [b""]
+        if kind == "not-latin1":
+            start_response("200 OK", [("X-Name", "\u20ac")])
+            return [b""]
+        raise AssertionError(kind)
+
+    return app
+
+
+REQUESTS = {
+    "1.1": ("GET", "HTTP/1.1", "", b""),
+    "keep-alive": ("GET", "HTTP/1.1", "Connection: keep-alive", b""),
+    "close": ("GET", "HTTP/1.1", "Connection: close", b""),
+    "1.0": ("GET", "HTTP/1.0", "", b""),
+    "head": ("HEAD", "HTTP/1.1", "", b""),
+    "unread-body": ("POST", "HTTP/1.1", "Content-Length: 5", b"hello"),
+    "expect": ("POST", "HTTP/1.1", "Content-Length: 5\r\nExpect: 100-continue", b"hello"),
+}
+
+
+def _respond(respond: Any, app: Any, request: tuple[str, str, str, bytes]) -> dict[str, Any]:
+    import eventlet.wsgi
+
+    from realtime.async_modes.eventlet_server import _Headers, _Protocol
+
+    method, version, head, body = request
+    headers = _Headers.read(io.BytesIO(head.encode() + b"\r\n\r\n" if head else b"\r\n"))
+    logged: list[str] = []
+
+    class Log:
+        def info(self, message: str, *args: Any) -> None:
+            logged.append(message.splitlines()[0] if message.startswith("Trace") else message)
+
+        error = info
+
+    server = type(
+        "Server",
+        (),
+        {"keepalive": True, "log_output": False, "log": Log(), "debug": False, "log_format": ""},
+    )()
+    protocol = _Protocol.__new__(_Protocol)
+    wfile = io.BytesIO()
+    expects = "100-continue" in head
+    length = headers.get("Content-Length") or "0"
+    protocol.__dict__.update(
+        server=server,
+        wfile=wfile,
+        headers=headers,
+        command=method,
+        request_version=version,
+        requestline=f"{method} / {version}",
+        close_connection=version == "HTTP/1.0",
+        client_address=("127.0.0.1", 1),
+        application=app,
+        capitalize_response_headers=True,
+        environ={
+            "eventlet.input": eventlet.wsgi.Input(
+                io.BufferedReader(io.BytesIO(body)),  # type: ignore[arg-type]
+                length,
+                None,
+                wfile=wfile if expects else None,
+                wfile_line=b"HTTP/1.1 100 Continue\r\n" if expects else None,
+            ),
+            "eventlet.posthooks": [],
+        },
+    )
+    try:
+        respond(protocol)
+        raised = None
+    except Exception as exc:
+        raised = type(exc).__name__
+    wire = re.sub(rb"Date: [^\r]*GMT\r\n", b"Date: <now>\r\n", wfile.getvalue())
+    return {"wire": wire, "close": protocol.close_connection, "raised": raised, "log": logged}
+
+
+@pytest.mark.parametrize("request_kind", list(REQUESTS))
+@pytest.mark.parametrize(
+    "app_kind",
+    [
+        "sized",
+        "unsized",
+        "generator",
+        "write",
+        "no-content",
+        "big",
+        "raises",
+        "raises-late",
+        "handled",
+        "latin1",
+        "not-latin1",
+    ],
+)
+def test_responses_are_eventlet_wsgis(app_kind: str, request_kind: str) -> None:
+    # Byte for byte what eventlet.wsgi's own handle_one_response writes, the
+    # connection kept or closed alike, the same errors logged.
+    import eventlet.wsgi
+
+    from realtime.async_modes.eventlet_response import handle_one_response
+
+    request = REQUESTS[request_kind]
+    ours = _respond(handle_one_response, _app_of(app_kind), request)
+    theirs = _respond(eventlet.wsgi.HttpProtocol.handle_one_response, _app_of(app_kind), request)
+    assert ours == theirs
+    # (A header eventlet cannot encode fails the response after it began:
+    # nothing is written, the error is logged, the connection closes.)
+    assert ours["wire"] or app_kind in ("handled", "not-latin1")
