@@ -430,9 +430,10 @@ class AsyncMode(abc.ABC):
     def sleep(self, seconds: float) -> None:
         """Block the calling task for ``seconds``, letting others run."""
 
-    def monotonic(self) -> float:
-        """The clock every deadline in the engine is measured against."""
-        return time.monotonic()
+    #: The clock every deadline in the engine is measured against
+    #: (``time.monotonic`` itself, called without a Python frame around it:
+    #: it is read for every event).
+    monotonic: Callable[[], float] = staticmethod(time.monotonic)
 
     @abc.abstractmethod
     def event(self) -> Event:

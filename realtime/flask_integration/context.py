@@ -26,7 +26,6 @@ import contextvars
 import importlib.metadata
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import flask
@@ -51,13 +50,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXTENSION_KEY",
+    "RUNNING",
     "ManagedSession",
     "SocketContext",
     "current_extension",
     "current_socket",
-    "enter_handler",
     "handler_context",
-    "leave_handler",
     "save_session",
 ]
 
@@ -74,35 +72,43 @@ class ManagedSession(dict[str, Any], SessionMixin):
     """The per-connection copy of the Flask session (``manage_session=True``)."""
 
 
-@dataclass(frozen=True)
 class SocketContext:
-    """The Socket.IO client a handler runs for.
+    """The Socket.IO client a handler runs for (a value: equal when both
+    attributes are; not to be changed once made).
+
+    One is made for every handler call, so it is a plain class with slots:
+    a frozen dataclass costs four times as much to make.
 
     Attributes:
         sid: the client's Socket.IO session id in ``namespace``.
         namespace: the namespace of the event.
     """
 
-    sid: str
-    namespace: str
+    __slots__ = ("namespace", "sid")
+
+    def __init__(self, sid: str, namespace: str) -> None:
+        self.sid = sid
+        self.namespace = namespace
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SocketContext):
+            return NotImplemented
+        return self.sid == other.sid and self.namespace == other.namespace
+
+    def __hash__(self) -> int:
+        return hash((self.sid, self.namespace))
+
+    def __repr__(self) -> str:
+        return f"SocketContext(sid={self.sid!r}, namespace={self.namespace!r})"
 
 
 #: The client and extension of the Socket.IO handler running on this task
-#: (set by the dispatcher around each call; tasks a handler starts do not
-#: inherit it, as they inherit no request context either).
-_RUNNING: contextvars.ContextVar[tuple[SocketContext, Any] | None] = contextvars.ContextVar(
+#: (set by the dispatcher around each call, to ``(socket, the app's
+#: extension)``; tasks a handler starts do not inherit it, as they inherit
+#: no request context either).
+RUNNING: contextvars.ContextVar[tuple[SocketContext, Any] | None] = contextvars.ContextVar(
     "realtime_flask_handler", default=None
 )
-
-
-def enter_handler(socket: SocketContext, app: Flask) -> contextvars.Token[Any]:
-    """A handler of ``socket`` starts on this task; pass the token to :func:`leave_handler`."""
-    return _RUNNING.set((socket, app.extensions.get(EXTENSION_KEY)))
-
-
-def leave_handler(token: contextvars.Token[Any]) -> None:
-    """The handler :func:`enter_handler` announced is done."""
-    _RUNNING.reset(token)
 
 
 def current_socket() -> SocketContext | None:
@@ -112,7 +118,7 @@ def current_socket() -> SocketContext | None:
     request context, unless it runs in a handler's request context carried
     over with Flask's ``copy_current_request_context``.
     """
-    running = _RUNNING.get()
+    running = RUNNING.get()
     if running is not None:
         return running[0]
     # A handler's request context carried elsewhere (Flask's
@@ -133,7 +139,7 @@ def current_extension() -> HandlerExtension:
         RuntimeError: there is no application context (Flask's error).
         ConfigurationError: the current app has no realtime extension.
     """
-    running = _RUNNING.get()
+    running = RUNNING.get()
     if running is not None and running[1] is not None:
         found: HandlerExtension = running[1]
         return found
@@ -178,15 +184,14 @@ def handler_context(
     connection = environ.get(CONNECTION_KEY)
     if not isinstance(connection, ConnectionRequest) or connection.app is not app:
         connection = environ[CONNECTION_KEY] = ConnectionRequest(app, environ)
-    session = _managed_session(app, environ, carried) if manage_session else None
-    context = _HandlerRequestContext(connection, session)
-    # Flask's Request takes arbitrary attributes; these three are the
-    # Flask-SocketIO names handlers and helpers read.
-    request = context.request
-    request.sid = socket.sid  # type: ignore[attr-defined]
-    request.namespace = socket.namespace  # type: ignore[attr-defined]
-    request.event = event  # type: ignore[attr-defined]
-    return context
+    session: SessionMixin | None = None
+    if manage_session:
+        session = environ.get(SESSION_KEY)
+        if not isinstance(session, ManagedSession) or (
+            carried is not None and carried.get(SESSION_KEY) is not session
+        ):
+            session = _managed_session(app, environ, carried)
+    return _HandlerRequestContext(connection, session, socket, event)
 
 
 class ConnectionRequest:
@@ -223,14 +228,6 @@ class ConnectionRequest:
             except HTTPException as exc:
                 self.match = (None, None, exc)
 
-    def new_request(self) -> Request:
-        """A request of the connection's, for one handler call: a shallow
-        copy, so what one call sets on it the others do not see."""
-        proto = self.request
-        request: Request = object.__new__(type(proto))
-        request.__dict__.update(proto.__dict__)
-        return request
-
 
 #: No exception given to :meth:`_HandlerRequestContext.pop`: Flask looks one up.
 _UNSET: Any = object()
@@ -242,9 +239,26 @@ class _HandlerRequestContext(RequestContext):
     again. What Flask's ``__init__`` sets, this sets (checked against
     Flask's own context by the tests)."""
 
-    def __init__(self, connection: ConnectionRequest, session: SessionMixin | None) -> None:
+    def __init__(
+        self,
+        connection: ConnectionRequest,
+        session: SessionMixin | None,
+        socket: SocketContext,
+        event: dict[str, Any],
+    ) -> None:
         self.app = connection.app
-        self.request = connection.new_request()
+        # A request of the connection's for this call: a shallow copy, so
+        # that what one call sets on it the others do not see, with the
+        # three attributes Flask-SocketIO's handlers and helpers read
+        # (Flask's Request takes arbitrary attributes).
+        proto = connection.request
+        request: Request = object.__new__(type(proto))
+        attributes = request.__dict__
+        attributes.update(proto.__dict__)
+        attributes["sid"] = socket.sid
+        attributes["namespace"] = socket.namespace
+        attributes["event"] = event
+        self.request = request
         self.url_adapter = connection.url_adapter
         self.flashes = None
         if _PRIVATE_SESSION:
@@ -290,7 +304,13 @@ class _HandlerRequestContext(RequestContext):
             opened = interface.open_session(app, self.request)
             self._session = interface.make_null_session(app) if opened is None else opened
         if self.url_adapter is not None:
-            self.match_request()
+            # match_request(), inline.
+            rule, view_args, exc = self._match
+            if exc is not None:
+                self.request.routing_exception = exc
+            else:
+                self.request.url_rule = rule
+                self.request.view_args = None if view_args is None else dict(view_args)
 
     def pop(self, exc: BaseException | None = _UNSET) -> None:
         """Flask's pop, minus the teardowns and signals nobody registered.

@@ -28,6 +28,7 @@ from realtime.exceptions import ConfigurationError, PacketDecodeError
 from realtime.protocol.socketio import (
     DEFAULT_MAX_ATTACHMENTS,
     MAX_ACK_ID,
+    RESERVED_EVENTS,
     Serializer,
     SioPacket,
     SioPacketType,
@@ -49,6 +50,10 @@ _BINARY_CHARS = {
 }
 _BINARY_VALUES = (bytes, bytearray, memoryview)
 _DIGITS = re.compile(r"[0-9]+")
+_BASE_TYPES = {t: base_type(t) for t in SioPacketType}
+# Read once: each SioPacketType.X is a lookup through the enum's metaclass.
+_EVENT = SioPacketType.EVENT
+_ACK = SioPacketType.ACK
 
 
 class JSONSerializer:
@@ -162,13 +167,22 @@ class Encoder:
                 ``max_attachments``.
             TypeError: the data holds something the serializer cannot write.
         """
-        packet_type = base_type(packet.type)
+        packet_type = _BASE_TYPES[packet.type]
         data = packet.data
         attachments: list[bytes] = []
         if data is None:
             body = ""
-        elif packet_type is SioPacketType.EVENT or packet_type is SioPacketType.ACK:
-            body, attachments = self._dump_with_attachments(data)
+        elif packet_type is _EVENT or packet_type is _ACK:
+            if self._fast:
+                # orjson refuses bytes, bytearray and memoryview, so a
+                # payload it serializes holds no binary data.
+                try:
+                    body = orjson.dumps(data).decode("utf-8")
+                except TypeError:
+                    # Binary data, non-string keys or a foreign type.
+                    body, attachments = self._dump_with_attachments(data)
+            else:
+                body, attachments = self._dump_with_attachments(data)
         else:
             body = self._serializer.dumps(data)
         if attachments:
@@ -194,11 +208,6 @@ class Encoder:
         return [head + body, *attachments]
 
     def _dump_with_attachments(self, data: Any) -> tuple[str, list[bytes]]:
-        if self._fast:
-            try:
-                return orjson.dumps(data).decode("utf-8"), []
-            except TypeError:
-                pass  # binary data, non-string keys or a foreign type: look closer
         buffers: list[bytes] = []
         stripped = _take_out_binary(data, buffers)
         return self._serializer.dumps(stripped), buffers
@@ -280,7 +289,9 @@ class Decoder:
         max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
     ) -> None:
         check_attachment_limit(max_attachments)
-        self._loads = _check_serializer(serializer).loads
+        checked = _check_serializer(serializer)
+        # The default serializer's loads is orjson's, called straight.
+        self._loads = orjson.loads if type(checked) is JSONSerializer else checked.loads
         self._max_attachments = max_attachments
         self._pending: _Pending | None = None
 
@@ -337,17 +348,40 @@ class Decoder:
         wire_type = _CHAR_TYPES.get(text[0])
         if wire_type is None:
             raise PacketDecodeError("unknown packet type", text)
-        packet_type = base_type(wire_type)
+        packet_type = _BASE_TYPES[wire_type]
         binary = wire_type is not packet_type
         pos = 1
         count = 0
         if binary:
             count, pos = _read_attachment_count(text, self._max_attachments)
-        namespace, pos = _read_namespace(text, pos)
-        ack_id, pos = _read_ack_id(text, pos)
+        # The namespace and the ack id, read here rather than by helpers:
+        # every event a client sends comes this way.
+        if text.startswith("/", pos):
+            comma = text.find(",", pos)
+            if comma < 0:
+                namespace, pos = text[pos:], len(text)
+            else:
+                namespace, pos = text[pos:comma], comma + 1
+        else:
+            namespace = "/"
+        ack_id: int | None = None
+        match = _DIGITS.match(text, pos)
+        if match is not None:
+            digits = match.group()
+            if len(digits) > _MAX_ACK_ID_DIGITS or int(digits) > MAX_ACK_ID:
+                raise PacketDecodeError("ack id out of range", text)
+            ack_id, pos = int(digits), match.end()
         data = self._read_payload(text, pos)
-        validate_payload(packet_type, data, raw=text)
-        check_ack_id(packet_type, ack_id, raw=text)
+        if not (
+            packet_type is _EVENT
+            and type(data) is list
+            and data
+            and type(data[0]) is str
+            and data[0] not in RESERVED_EVENTS
+        ):
+            # Not a plain event: the full checks, with their reasons.
+            validate_payload(packet_type, data, raw=text)
+            check_ack_id(packet_type, ack_id, raw=text)
         if not binary:
             return SioPacket(packet_type, namespace, data, ack_id)
         pending = _Pending(packet_type, namespace, data, ack_id, count)
@@ -379,25 +413,6 @@ def _read_attachment_count(text: str, limit: int) -> tuple[int, int]:
     if len(digits) > _MAX_COUNT_DIGITS or int(digits) > limit:
         raise PacketDecodeError(f"more than {limit} attachments", text)
     return int(digits), dash + 1
-
-
-def _read_namespace(text: str, pos: int) -> tuple[str, int]:
-    if not text.startswith("/", pos):
-        return "/", pos
-    comma = text.find(",", pos)
-    if comma < 0:
-        return text[pos:], len(text)
-    return text[pos:comma], comma + 1
-
-
-def _read_ack_id(text: str, pos: int) -> tuple[int | None, int]:
-    match = _DIGITS.match(text, pos)
-    if match is None:
-        return None, pos
-    digits = match.group()
-    if len(digits) > _MAX_ACK_ID_DIGITS or int(digits) > MAX_ACK_ID:
-        raise PacketDecodeError("ack id out of range", text)
-    return int(digits), match.end()
 
 
 def _put_back_binary(data: Any, buffers: list[bytes]) -> Any:

@@ -89,7 +89,7 @@ def base_type(packet_type: SioPacketType) -> SioPacketType:
     return _BASE_TYPES[packet_type]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class SioPacket:
     """One Socket.IO packet.
 
@@ -101,9 +101,24 @@ class SioPacket:
     """
 
     type: SioPacketType
-    namespace: str = "/"
-    data: Any = None
-    id: int | None = None
+    namespace: str
+    data: Any
+    id: int | None
+
+    def __init__(
+        self,
+        type: SioPacketType,
+        namespace: str = "/",
+        data: Any = None,
+        id: int | None = None,
+    ) -> None:
+        # Two are made for every event with an ack: the slots are filled
+        # through their descriptors, which costs half what the frozen
+        # dataclass's own __init__ (object.__setattr__ by name) does.
+        _set_type(self, type)
+        _set_namespace(self, namespace)
+        _set_data(self, data)
+        _set_id(self, id)
 
     def with_id(self, ack_id: int | None) -> SioPacket:
         """The same packet with another ack id."""
@@ -169,6 +184,14 @@ class SioPacket:
         if self.type in _ACK_TYPES:
             return list(self.data)
         return []
+
+
+_slots: dict[str, Any] = dict(SioPacket.__dict__)
+_set_type = _slots["type"].__set__
+_set_namespace = _slots["namespace"].__set__
+_set_data = _slots["data"].__set__
+_set_id = _slots["id"].__set__
+del _slots
 
 
 def validate_payload(

@@ -31,7 +31,7 @@ from realtime.exceptions import (
 from realtime.protocol.parsers import Parser
 from realtime.protocol.socketio import SioPacket, SioPacketType, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
-from realtime.socketio.clients import Clients, Connection, Socket
+from realtime.socketio.clients import Clients, Connection, Socket, SocketState
 from realtime.socketio.flow import RateLimit, Throttle
 from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
 from realtime.socketio.managers.emit_args import as_args
@@ -91,6 +91,18 @@ def handler_errors_raise() -> Iterator[None]:
     finally:
         _RAISING.reset(token)
 
+
+# The packet types, read once: in Python 3.11 each ``SioPacketType.X`` on
+# the class is a lookup through the enum's metaclass, ten times a plain
+# global's cost, and the path of every event names several.
+_CONNECT = SioPacketType.CONNECT
+_CONNECT_ERROR = SioPacketType.CONNECT_ERROR
+_DISCONNECT = SioPacketType.DISCONNECT
+_EVENT = SioPacketType.EVENT
+_BINARY_EVENT = SioPacketType.BINARY_EVENT
+_ACK = SioPacketType.ACK
+_BINARY_ACK = SioPacketType.BINARY_ACK
+_SOCKET_CONNECTED = SocketState.CONNECTED
 
 #: What Python says when a function is called with arguments it does not take.
 _ARITY = re.compile(r"\(\) (?:takes|missing|got an unexpected|got multiple)")
@@ -214,14 +226,14 @@ class Dispatcher:
 
     def _dispatch(self, connection: Connection, packet: SioPacket) -> None:
         kind = packet.type
-        if kind is SioPacketType.CONNECT:
+        if kind is _CONNECT:
             self._run(connection, self._connect, connection, packet)
             return
-        if kind is SioPacketType.CONNECT_ERROR:
+        if kind is _CONNECT_ERROR:
             self._protocol_error(connection, "a client may not send CONNECT_ERROR")
             return
         socket = connection.sockets.get(packet.namespace)
-        if socket is None or not socket.connected:
+        if socket is None or socket.state is not _SOCKET_CONNECTED:
             self.logger.debug(
                 "dropped a %s packet for namespace %s, which %s has not joined",
                 kind.name,
@@ -229,7 +241,7 @@ class Dispatcher:
                 connection.eio_sid,
             )
             return
-        if kind is SioPacketType.EVENT or kind is SioPacketType.BINARY_EVENT:
+        if kind is _EVENT or kind is _BINARY_EVENT:
             if self._throttles:
                 throttle = self._throttles.get(connection.eio_sid)
                 if throttle is not None and not throttle.take() and throttle.policy != "delay":
@@ -241,13 +253,13 @@ class Dispatcher:
             if self.resumer is not None:
                 self.resumer.touched(socket, urgent=False)
             self._run(connection, self._event, socket, packet)
-        elif kind is SioPacketType.ACK or kind is SioPacketType.BINARY_ACK:
+        elif kind is _ACK or kind is _BINARY_ACK:
             # Resolved here, on the reading task: a handler that waits in
             # call() for this very answer must not wait behind itself.
             callback = self.acks.resolve(socket.sid, packet.id or 0, packet.args)
             if callback is not None and not isinstance(callback, Waiter):
                 self._run(connection, callback, packet.args)
-        elif kind is SioPacketType.DISCONNECT:
+        elif kind is _DISCONNECT:
             self.close_socket(socket, DisconnectReason.CLIENT_DISCONNECT, tell_client=False)
 
     def flow_control(self, eio_sid: EngineSid) -> Backlogged | None:
@@ -573,20 +585,31 @@ class Dispatcher:
     # -- events -------------------------------------------------------------------
 
     def _event(self, socket: Socket, packet: SioPacket) -> None:
-        event = packet.event_name or ""
-        args = packet.args
+        data = packet.data
+        if type(data) is list and data and type(data[0]) is str:
+            event, args = data[0], data[1:]
+        else:
+            event, args = packet.event_name or "", packet.args
+        namespace = socket.namespace
         if self.middlewares.screening:
-            screened = self.middlewares.screen(socket.namespace, socket.sid, event, args)
+            screened = self.middlewares.screen(namespace, socket.sid, event, args)
             if isinstance(screened, EventRefused):
                 self._refused(socket, packet, event, screened)
                 return
             event, args = screened
-        resolved = self.handlers.resolve(socket.namespace)
-        found = resolved.find(event) if resolved is not None else None
-        if found is None:
-            self.logger.debug("no handler for event %r in %s", event, socket.namespace)
+        resolved = self.handlers.resolve(namespace)
+        if resolved is None:
+            self.logger.debug("no handler for event %r in %s", event, namespace)
             return
-        handler, prefix = found
+        handler = None if resolved.dynamic else resolved.handlers.get(event)
+        if handler is not None:
+            prefix: tuple[Any, ...] = ()
+        else:
+            found = resolved.find(event)
+            if found is None:
+                self.logger.debug("no handler for event %r in %s", event, namespace)
+                return
+            handler, prefix = found
         try:
             result = handler(*prefix, socket.sid, *args)
         except Exception as exc:
@@ -599,7 +622,7 @@ class Dispatcher:
                     "the client sent (%s)",
                     event,
                     socket.sid,
-                    socket.namespace,
+                    namespace,
                     len(args),
                     exc,
                 )
@@ -607,7 +630,7 @@ class Dispatcher:
                 self.logger.exception("error in handler %s", _name(handler))
             return
         if packet.id is not None:
-            ack = SioPacket(SioPacketType.ACK, socket.namespace, as_args(result), packet.id)
+            ack = SioPacket(_ACK, namespace, as_args(result), packet.id)
             self.delivery.packet(socket.eio_sid, ack)
 
     def _refused(
@@ -616,7 +639,7 @@ class Dispatcher:
         """An event middleware refused the event: its ack carries the refusal's answer."""
         self.logger.debug("event %r from %s in %s refused", event, socket.sid, socket.namespace)
         if packet.id is not None and refusal.answer:
-            ack = SioPacket(SioPacketType.ACK, socket.namespace, refusal.answer, packet.id)
+            ack = SioPacket(_ACK, socket.namespace, refusal.answer, packet.id)
             self.delivery.packet(socket.eio_sid, ack)
 
     def call(self, handler: Callable[..., Any], *args: Any) -> Any:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from realtime.async_modes import AsyncMode
+    from realtime.async_modes.base import Lock
     from realtime.engine.scheduler import Scheduler, TimerHandle
 
 __all__ = ["PATIENCE", "PENDING_LIMIT", "OrderedRunner"]
@@ -82,7 +83,10 @@ class OrderedRunner:
         self._limit = limit
         # Who to call back once the queue is down to half the limit.
         self._resumes: list[Callable[[], None]] | None = None
-        self._lock = mode.lock()
+        # Green threads switch only where they block, and no section below
+        # blocks: in a cooperative mode each is atomic as it is, and the
+        # lock (several Python calls per event) is left out.
+        self._lock: Lock | None = None if mode.cooperative else mode.lock()
         # Made when a call comes and dropped when none is left: an idle
         # connection keeps no deque (a deque is some 600 bytes).
         self._calls: collections.deque[Call] | None = None
@@ -94,16 +98,25 @@ class OrderedRunner:
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` after everything submitted before it, or alongside
         a call that has run longer than the patience."""
-        with self._lock:
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
             calls = self._calls
             if calls is None:
                 calls = self._calls = collections.deque()
             calls.append((fn, args))
-            start = not self._running or self._all_stuck(self._mode.monotonic())
-            if start:
+            if not self._running:
+                worker = next(self._workers)
+                self._running[worker] = None
+                self._mode.submit(self._work, worker)
+            elif self._all_stuck(self._mode.monotonic()):
                 self._start_worker_locked()
             else:
                 self._plan_check_locked()
+        finally:
+            if lock is not None:
+                lock.release()
 
     def backlogged(self, resume: Callable[[], None]) -> bool:
         """Whether ``limit`` calls or more wait; if so, ``resume()`` is called
@@ -111,7 +124,10 @@ class OrderedRunner:
         calls = self._calls
         if calls is None or len(calls) < self._limit:
             return False  # the usual answer, without the lock
-        with self._lock:
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
             calls = self._calls
             if calls is None or len(calls) < self._limit:
                 return False
@@ -119,6 +135,9 @@ class OrderedRunner:
                 self._resumes = []
             self._resumes.append(resume)
             return True
+        finally:
+            if lock is not None:
+                lock.release()
 
     @property
     def pending(self) -> int:
@@ -145,7 +164,10 @@ class OrderedRunner:
         self._check = self._scheduler.call_at(when, self._on_check)
 
     def _on_check(self, now: float) -> None:
-        with self._lock:
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
             self._check = None
             if not self._calls:
                 return
@@ -153,34 +175,35 @@ class OrderedRunner:
                 self._start_worker_locked()
             else:
                 self._plan_check_locked()
+        finally:
+            if lock is not None:
+                lock.release()
 
     def _work(self, worker: int) -> None:
         # One locked section between two calls: the worker goes from one
         # call to the next (or away) in a single step.
         lock = self._lock
         monotonic = self._mode.monotonic
+        running = self._running
         low = self._limit // 2
-        lock.acquire()
+        if lock is not None:
+            lock.acquire()
         try:
             while True:
                 calls = self._calls
                 if not calls:
+                    # Nothing left: this worker goes, and so does the deque.
                     self._calls = None
-                    del self._running[worker]
+                    del running[worker]
                     resumes, self._resumes = self._resumes, None
-                    if resumes:
-                        lock.release()
-                        try:
-                            _resume(resumes)
-                        finally:
-                            lock.acquire()
-                    return
+                    break
                 fn, args = calls.popleft()
-                self._running[worker] = monotonic()
+                running[worker] = monotonic()
                 resumes = None
                 if self._resumes is not None and len(calls) <= low:
                     resumes, self._resumes = self._resumes, None
-                lock.release()
+                if lock is not None:
+                    lock.release()
                 try:
                     if resumes:
                         _resume(resumes)
@@ -188,9 +211,13 @@ class OrderedRunner:
                 except Exception:
                     logger.exception("unhandled error in a handler")
                 finally:
-                    lock.acquire()
+                    if lock is not None:
+                        lock.acquire()
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
+        if resumes:
+            _resume(resumes)
 
 
 def _resume(resumes: list[Callable[[], None]]) -> None:
