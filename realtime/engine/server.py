@@ -153,6 +153,9 @@ class Server:
         self._sessions: dict[EngineSid, Session] = {}
         self._handlers = HandlerListener(self._sessions.get, async_handlers, self.logger)
         self._listener: EngineListener = self._handlers
+        #: SessionHost.session_message: the listener's own method, which
+        #: sessions call for each message with nothing in between.
+        self.session_message = self._listener.message_received
         #: Told of refused requests and of how upgrades ended (metrics).
         self.monitors = EngineMonitors(self.logger)
         self._transports = {name: TRANSPORTS[name](self) for name in self.options.transports}
@@ -221,6 +224,7 @@ class Server:
         that read each message, whatever ``async_handlers`` says.
         """
         self._listener = listener
+        self.session_message = listener.message_received
 
     # -- the WSGI application -------------------------------------------------
 
@@ -473,9 +477,6 @@ class Server:
         return Opened(session, packet)
 
     # -- services for sessions (SessionHost) ----------------------------------
-
-    def session_message(self, session: Session, data: str | bytes) -> None:
-        self._listener.message_received(session.sid, data)
 
     def session_flow_control(self, session: Session) -> Backlogged | None:
         return self._listener.flow_control(session.sid)

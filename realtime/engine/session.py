@@ -160,8 +160,12 @@ class SessionHost(Protocol):
     scheduler: Scheduler
     logger: logging.Logger
 
-    def session_message(self, session: Session, data: str | bytes) -> None:
-        """A message arrived from the client."""
+    def session_message(self, sid: EngineSid, data: str | bytes) -> None:
+        """A message arrived from the client of session ``sid``.
+
+        Called for every message: the server makes it the listener's own
+        method, with no call of its own around it.
+        """
 
     def session_flow_control(self, session: Session) -> Backlogged | None:
         """See :meth:`Session.flow_control`."""
@@ -397,7 +401,7 @@ class Session:
         if kind is PacketType.MESSAGE:
             state = self.state  # (not self.closed: a call less per message)
             if state is not SessionState.CLOSED and state is not SessionState.CLOSING:
-                self._host.session_message(self, packet.data)
+                self._host.session_message(self.sid, packet.data)
         elif kind is PacketType.PONG:
             with self._lock:
                 self._heartbeat.pong(self._host.mode.monotonic())

@@ -79,7 +79,7 @@ class Host:
         self.released: list[Session] = []
         self.upgrades: list[tuple[str, UpgradeOutcome]] = []
 
-    def session_message(self, session: Session, data: str | bytes) -> None:
+    def session_message(self, sid: EngineSid, data: str | bytes) -> None:
         self.messages.append(data)
 
     def session_closed(self, session: Session, reason: DisconnectReason) -> None:

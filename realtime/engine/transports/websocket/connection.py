@@ -17,6 +17,18 @@ not take them all is a task started to drain the rest; a client that stops
 reading until ``slow_client_limit`` bytes pile up is disconnected, or has
 messages dropped (:mod:`realtime.engine.slow_client`).
 
+No section of a connection under its lock blocks: its sends are
+non-blocking (``MSG_DONTWAIT`` on the OS socket; the drain task's
+``sendall`` runs outside the lock), and starting a task or a flush only
+schedules one. In a cooperative mode green threads switch only where they
+block, so each section is atomic as it is, and the two that run for every
+message (:meth:`WebSocketConnection.write_outgoing` and the end-of-turn
+flush) skip the lock there: a ``with`` on a green lock is two Python calls.
+The others keep it (they are rare, and it costs nothing to be sure). Only
+a logging handler doing green I/O could make a section yield (a report of
+a failed or too slow client); a write then in between sees the same failure
+and reports it again, nothing worse.
+
 Spec: engine.io-protocol v4, "Transports / WebSocket"; RFC 6455 5 and 7.
 """
 
@@ -48,7 +60,7 @@ if TYPE_CHECKING:
     from websockets.extensions import Extension
 
     from realtime.async_modes import AsyncMode
-    from realtime.async_modes.base import HandedOverSocket
+    from realtime.async_modes.base import HandedOverSocket, Lock
     from realtime.engine.outgoing import Outgoing
     from realtime.engine.scheduler import Scheduler
 
@@ -187,6 +199,9 @@ class WebSocketConnection:
         self._max_size = max_size
         self._compressed = compressed
         self._lock = mode.lock()
+        # The lock of the sections that run for every message: none in a
+        # cooperative mode (see the module's docstring).
+        self._hot_lock: Lock | None = None if mode.cooperative else self._lock
         self._flusher = flusher
         # Bytes not yet given to the kernel, in order: buffered for the end
         # of the turn, or waiting for the drain task once the kernel refused.
@@ -251,7 +266,12 @@ class WebSocketConnection:
             self.write_packets(outgoing.packets)
             return
         frames = outgoing.wire("websocket", frames_for)
-        with self._lock:
+        lock = self._hot_lock
+        if lock is None:
+            if not self._closed:
+                self._write_locked(frames)
+            return
+        with lock:
             if not self._closed:
                 self._write_locked(frames)
 
@@ -288,7 +308,12 @@ class WebSocketConnection:
 
     def flush(self) -> None:
         """Give the kernel what was buffered (the end of a turn)."""
-        with self._lock:
+        lock = self._hot_lock
+        if lock is None:
+            self._flush_planned = False
+            self._flush_locked()
+            return
+        with lock:
             self._flush_planned = False
             self._flush_locked()
 
@@ -296,7 +321,7 @@ class WebSocketConnection:
         pending = self._pending
         if not pending or self._draining or self._shut:
             return
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        data = b"".join(pending)  # (one item: that very object, no copy)
         pending.clear()
         self._pending_bytes = 0
         try:
