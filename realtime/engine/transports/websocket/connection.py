@@ -23,11 +23,12 @@ non-blocking (``MSG_DONTWAIT`` on the OS socket; the drain task's
 schedules one. In a cooperative mode green threads switch only where they
 block, so each section is atomic as it is, and the two that run for every
 message (:meth:`WebSocketConnection.write_outgoing` and the end-of-turn
-flush) skip the lock there: a ``with`` on a green lock is two Python calls.
-The others keep it (they are rare, and it costs nothing to be sure). Only
-a logging handler doing green I/O could make a section yield (a report of
-a failed or too slow client); a write then in between sees the same failure
-and reports it again, nothing worse.
+flush, which only a :class:`Flusher` does) skip the lock there: a ``with``
+on a green lock is two Python calls. The others keep it (they are rare,
+and it costs nothing to be sure). Only a logging handler doing green I/O
+could make a section yield (a report of a failed or too slow client); a
+write then in between sees the same failure and reports it again, nothing
+worse.
 
 Spec: engine.io-protocol v4, "Transports / WebSocket"; RFC 6455 5 and 7.
 """
@@ -148,7 +149,10 @@ class Flusher:
     def _flush(self) -> None:
         dirty, self._dirty = self._dirty, []
         for connection in dirty:
-            connection.flush()
+            # The connection's own flush, written out (it runs for every
+            # message), with no lock: a cooperative mode (module docstring).
+            connection._flush_planned = False
+            connection._flush_locked()
 
 
 class WebSocketConnection:
@@ -305,17 +309,6 @@ class WebSocketConnection:
         elif not self._flush_planned:
             self._flush_planned = True
             flusher.add(self)
-
-    def flush(self) -> None:
-        """Give the kernel what was buffered (the end of a turn)."""
-        lock = self._hot_lock
-        if lock is None:
-            self._flush_planned = False
-            self._flush_locked()
-            return
-        with lock:
-            self._flush_planned = False
-            self._flush_locked()
 
     def _flush_locked(self) -> None:
         pending = self._pending
