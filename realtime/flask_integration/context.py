@@ -292,8 +292,20 @@ class _HandlerRequestContext(RequestContext):
             return
         app_ctx: AppContext | None = _cv_app.get(None)
         if app_ctx is None or app_ctx.app is not app:
-            app_ctx = AppContext(app)
-            app_ctx._cv_tokens.append(_cv_app.set(app_ctx))
+            if (
+                app.config["SERVER_NAME"] is None
+                and type(app).create_url_adapter is _FLASK_URL_ADAPTER
+            ):
+                # AppContext(app) without its two calls: with no SERVER_NAME,
+                # Flask's create_url_adapter(None) gives None.
+                app_ctx = _new_object(AppContext)
+                app_ctx.app = app
+                app_ctx.url_adapter = None
+                app_ctx.g = app.app_ctx_globals_class()
+                app_ctx._cv_tokens = [_cv_app.set(app_ctx)]
+            else:
+                app_ctx = AppContext(app)
+                app_ctx._cv_tokens.append(_cv_app.set(app_ctx))
             if appcontext_pushed.receivers:
                 appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
         else:
@@ -368,6 +380,9 @@ def _flask_version() -> tuple[int, int]:
 #: own. Any other Flask gets Flask's push and pop.
 _LEAN = _PRIVATE_SESSION and _flask_version() == (3, 1)
 _cv_app: contextvars.ContextVar[AppContext] = flask.globals._cv_app
+_new_object = object.__new__
+#: Flask's own create_url_adapter (an app class may override it).
+_FLASK_URL_ADAPTER = flask.Flask.create_url_adapter
 _cv_request: contextvars.ContextVar[RequestContext] = flask.globals._cv_request
 
 

@@ -235,11 +235,11 @@ class Dispatcher:
     ) -> tuple[Flask, dict[str, Any], dict[str, Any]] | None:
         """The app, connection environ and server-side session of ``socket``,
         from whichever server has it."""
+        sid, namespace = socket.sid, socket.namespace
         for app, server in self._settings.installations():
-            try:
-                return (app, *server.environ_and_session(socket.sid, socket.namespace))
-            except KeyError:
-                continue
+            found = server.local_sockets.get(sid)
+            if found is not None and found.namespace == namespace:
+                return app, found.environ, found.session
         return None
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from realtime.async_modes import AsyncMode, get_async_mode
 from realtime.engine import DisconnectReason
@@ -24,7 +24,7 @@ from realtime.protocol.socketio import Serializer, SocketSid
 from realtime.socketio.acks import AckRegistry, AckRequests
 from realtime.socketio.admin import AdminAPI, InstrumentedServer
 from realtime.socketio.client_files import StaticFiles
-from realtime.socketio.clients import Clients
+from realtime.socketio.clients import Clients, Socket
 from realtime.socketio.delivery import Delivery
 from realtime.socketio.deployment import Deployment
 from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
@@ -173,6 +173,9 @@ class Server(Socket4API, WebPushAPI, AdminAPI, OperationsAPI):
         self.ack_timeout = float(ack_timeout)
         self._acks = AckRegistry(self.mode)
         self._clients = Clients()
+        #: This process's sockets by sid, to read, never to change (the Flask
+        #: extension finds the socket of every handler call here).
+        self.local_sockets = cast("Mapping[str, Socket]", self._clients.sockets)
         self._delivery = Delivery(self.engine.send_prepared, self.parser.encoder, self.mode)
         self._dispatcher = Dispatcher(
             self.engine,

@@ -133,6 +133,38 @@ def test_the_context_sets_what_flasks_own_sets(app: Flask, rt: Realtime) -> None
     assert set(vars(theirs)) <= set(vars(ours)), set(vars(theirs)) - set(vars(ours))
 
 
+@pytest.mark.parametrize("server_name", [None, "example.test"])
+def test_the_app_context_is_what_flasks_own_is(
+    app: Flask, rt: Realtime, server_name: str | None
+) -> None:
+    # Made without AppContext's __init__ when no SERVER_NAME is set: the same
+    # attributes, a fresh g per handler call, and the URL adapter Flask makes
+    # (None without SERVER_NAME, bound to it with one).
+    from flask.ctx import AppContext
+    from flask.globals import _cv_app
+
+    app.config["SERVER_NAME"] = server_name
+    seen: list[tuple[Any, Any]] = []
+
+    @rt.on("app_ctx")
+    def app_ctx() -> None:
+        seen.append((_cv_app.get(), g._get_current_object()))  # type: ignore[attr-defined]
+
+    client = rt.test_client(app)
+    client.emit("app_ctx")
+    client.emit("app_ctx")
+    (ours, first_g), (second, second_g) = seen
+    theirs = AppContext(app)
+    assert type(ours) is AppContext and ours is not second and first_g is not second_g
+    assert set(vars(ours)) == set(vars(theirs))
+    assert ours.app is app and type(ours.g) is type(theirs.g)
+    if server_name is None:
+        assert ours.url_adapter is None and theirs.url_adapter is None
+    else:
+        assert ours.url_adapter is not None
+        assert ours.url_adapter.server_name == theirs.url_adapter.server_name == server_name
+
+
 def test_contexts_are_unbound_after_each_handler_with_or_without_teardowns(
     app: Flask, rt: Realtime
 ) -> None:
