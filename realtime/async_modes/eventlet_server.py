@@ -253,9 +253,7 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
         environ["REMOTE_ADDR"] = host
         environ["REMOTE_PORT"] = str(port)
         environ["GATEWAY_INTERFACE"] = "CGI/1.1"
-        environ["headers_raw"] = pairs = tuple(
-            (name, value.strip(" \t\n\r")) for name, value in headers.items()
-        )
+        environ["headers_raw"] = pairs = headers.stripped()
         for name, value in pairs:
             # eventlet.wsgi drops names with an underscore (see its
             # formalize_key_naming), and names CONTENT_* without HTTP_.
@@ -331,7 +329,9 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
         if len(words) != 3 or words[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
             return bool(super().parse_request())
         self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        method, path, version = (str(word, "iso-8859-1") for word in words)
+        method = str(words[0], "iso-8859-1")
+        path = str(words[1], "iso-8859-1")
+        version = str(words[2], "iso-8859-1")
         self.command, self.path, self.request_version = method, path, version
         if path.startswith("//"):
             self.path = "/" + path.lstrip("/")
@@ -342,12 +342,13 @@ class _Protocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
             self.close_connection = True
             self.send_error(bad.status, bad.message)
             return False
-        connection = self.headers.get("Connection", "").lower()
+        by_name = self.headers.by_name()
+        connection = by_name.get("connection", "").lower()
         if connection == "close":
             self.close_connection = True
         elif connection == "keep-alive":
             self.close_connection = False
-        expect = self.headers.get("Expect", "").lower()
+        expect = by_name.get("expect", "").lower()
         if expect == "100-continue" and version == "HTTP/1.1":
             return bool(self.handle_expect_100())
         return True
@@ -368,24 +369,37 @@ class _Headers:
     ``(name, value)`` pairs in order as ``_headers``.
     """
 
-    __slots__ = ("_by_name", "_headers")
+    __slots__ = ("_by_name", "_headers", "_split_at_once")
 
     #: As http.client: the longest header line, and the most header lines.
     MAX_LINE = 65536
     MAX_HEADERS = 100
 
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+    def __init__(self, pairs: list[tuple[str, str]], *, split_at_once: bool = False) -> None:
         self._headers = pairs
         self._by_name: dict[str, str] | None = None
+        #: Read by :meth:`_from_buffer`: no value holds a CR or LF.
+        self._split_at_once = split_at_once
 
     @classmethod
     def read(cls, rfile: Any) -> _Headers:
         """Read header lines up to the empty line that ends them.
 
+        ``rfile`` is eventlet.wsgi's reader of a request head, which bounds
+        each line and the head (``FileObjectForHeaders``), or a reader as
+        ``http.client`` reads from. A head already in the reader's buffer,
+        as a request's head mostly is, is split at once
+        (:meth:`_from_buffer`); line by line otherwise.
+
         Raises:
             _BadHead: a line is too long (431), there are too many (431), or
                 one is not a header (400).
         """
+        buffered = getattr(rfile, "fp", rfile)
+        if hasattr(buffered, "peek"):
+            whole = cls._from_buffer(buffered)
+            if whole is not None:
+                return whole
         pairs: list[tuple[str, str]] = []
         while True:
             line = rfile.readline(cls.MAX_LINE + 1)
@@ -409,6 +423,42 @@ class _Headers:
                 raise _BadHead(400, "Bad header line")
             pairs.append((name, value.strip(" \t")))
 
+    #: eventlet.wsgi's bounds on a header line (its end included) and on a
+    #: head, which its reader enforces.
+    EVENTLET_MAX_LINE = eventlet.wsgi.MAX_HEADER_LINE
+    EVENTLET_MAX_HEAD = eventlet.wsgi.MAX_TOTAL_HEADER_SIZE
+
+    @classmethod
+    def _from_buffer(cls, buffered: Any) -> _Headers | None:
+        """The head, if the reader's buffer holds all of it, in CRLF lines.
+
+        Takes only what the line-by-line reading would read the same way:
+        a head with a line folded, a bare CR or LF, a line over eventlet's
+        bound, more lines than allowed or a line that is no header is left
+        in the buffer for it (which refuses what must be refused).
+        """
+        data = buffered.peek(cls.EVENTLET_MAX_LINE)
+        if data[:2] == b"\r\n":
+            buffered.read(2)
+            return cls([])
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or end + 4 > cls.EVENTLET_MAX_HEAD:
+            return None
+        lines = str(data[:end], "iso-8859-1").split("\r\n")
+        if len(lines) > cls.MAX_HEADERS:
+            return None
+        pairs: list[tuple[str, str]] = []
+        longest = cls.EVENTLET_MAX_LINE - 2
+        for line in lines:
+            if "\r" in line or "\n" in line or line[0] in " \t" or len(line) >= longest:
+                return None
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip():
+                return None
+            pairs.append((name, value.strip(" \t")))
+        buffered.read(end + 4)
+        return cls(pairs, split_at_once=True)
+
     def by_name(self) -> dict[str, str]:
         """The first value of each name, by its name in lower case, as
         ``email.message.Message.get()`` finds them."""
@@ -431,6 +481,13 @@ class _Headers:
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._headers)
+
+    def stripped(self) -> tuple[tuple[str, str], ...]:
+        """The pairs with the whitespace eventlet.wsgi strips off each value
+        (``headers_raw`` in its environ): spaces and tabs are gone already."""
+        if self._split_at_once:
+            return tuple(self._headers)
+        return tuple((name, value.strip(" \t\n\r")) for name, value in self._headers)
 
 
 class _ServerLog:

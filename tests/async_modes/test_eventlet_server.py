@@ -160,12 +160,37 @@ def _field_value(value: str | None) -> str | None:
     return re.sub(r"[ \t]*\r?\n[ \t]+", " ", value).strip(" \t\r\n")
 
 
+def _as_the_server_reads(data: bytes) -> Any:
+    """``data`` in eventlet.wsgi's head reader over a buffered socket reader."""
+    import eventlet.wsgi
+
+    return eventlet.wsgi.FileObjectForHeaders(io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]
+
+
+def _read_both_ways(data: bytes) -> tuple[Any, Any]:
+    """What the head split at once and line by line come to, and what is left."""
+    import eventlet.wsgi
+
+    outcomes = []
+    # The server's reader, and the same over a stream with no buffer to peek at.
+    line_by_line = eventlet.wsgi.FileObjectForHeaders(io.BytesIO(data))
+    for reader in (_as_the_server_reads(data), line_by_line):
+        try:
+            headers: Any = _Headers.read(reader).items()
+        except _BadHead as bad:
+            headers = (bad.status, bad.message)
+        except Exception as exc:  # eventlet's reader refuses a line or head too long
+            headers = type(exc).__name__
+        outcomes.append((headers, getattr(reader, "fp", reader).read()))
+    return outcomes[0], outcomes[1]
+
+
 @settings(max_examples=300, deadline=None)
 @given(heads())
 @example((b"Host:0 \r\n x\r\n\r\n", ["Host"]))  # whitespace before a fold
 def test_the_header_parser_reads_what_http_client_reads(head: tuple[bytes, list[str]]) -> None:
     data, names = head
-    ours = _Headers.read(io.BytesIO(data + b"body"))
+    ours = _Headers.read(_as_the_server_reads(data + b"body"))
     theirs = http.client.parse_headers(io.BytesIO(data + b"body"))
     # The pairs eventlet.wsgi builds the environ from, in order.
     assert [(k, _field_value(v)) for k, v in ours.items()] == [
@@ -174,6 +199,47 @@ def test_the_header_parser_reads_what_http_client_reads(head: tuple[bytes, list[
     for name in names:
         assert _field_value(ours.get(name)) == _field_value(theirs.get(name))
     assert _field_value(ours.get_content_type()) == _field_value(theirs.get_content_type())
+
+
+#: Heads the parser reads line by line, or refuses, whatever the buffer holds.
+ODD_HEADS = [
+    b"\r\nbody\r\n\r\n",
+    b"\nbody",
+    b"A: 1\r\n\nB: 2\r\n\r\n",
+    b"A: 1\r\r\nB: 2\r\n\r\n",
+    b"A: 1\nB: 2\n\n",
+    b"A: 1\r\n folded\r\n\r\n",
+    b"A:1\r\nB\r\n\r\n",
+    b" A: 1\r\n\r\n",
+    b"A : 1\r\n\r\n",
+    b": 1\r\n\r\n",
+    b"A: " + b"y" * 8186 + b"\r\n\r\n",
+    b"A: " + b"y" * 8187 + b"\r\n\r\n",
+    b"".join(b"X-%d: y\r\n" % i for i in range(100)) + b"\r\n",
+    b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n",
+    b"A: 1\r\n",
+    b"",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(heads().map(lambda head: head[0]) | st.sampled_from(ODD_HEADS), st.binary(max_size=8))
+@example(b"A: 1\r\nB: 2\r\n\r\n", b"\r\n\r\nmore")
+def test_a_head_in_the_buffer_is_read_as_line_by_line(head: bytes, rest: bytes) -> None:
+    # The same headers, or the same refusal, and the same bytes left for the body.
+    at_once, by_line = _read_both_ways(head + rest)
+    assert at_once == by_line
+
+
+def test_a_head_in_the_buffer_is_split_at_once() -> None:
+    buffered = io.BufferedReader(io.BytesIO(b"Host: x\r\nA:1 \r\n\r\nbody"))
+    headers = _Headers._from_buffer(buffered)
+    assert headers is not None
+    assert headers.items() == [("Host", "x"), ("A", "1")]
+    assert buffered.read() == b"body"
+    folded = io.BufferedReader(io.BytesIO(b"Host: x\r\n y\r\n\r\n"))
+    assert _Headers._from_buffer(folded) is None  # left to the line-by-line reading
+    assert folded.read() == b"Host: x\r\n y\r\n\r\n"
 
 
 @pytest.mark.parametrize(
@@ -289,6 +355,7 @@ HEADS = [
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
     b"Origin: http://x\r\nCONTENT-type: a/b\r\n\r\n",
     b"GET /x HTTP/1.1\r\n\r\n",
+    b"GET /cr HTTP/1.1\r\nX-Cr: \rv\r\nX-Ok: w\r\n\r\n",
 ]
 
 #: Objects made per request: compared by what they are, not by identity.
