@@ -316,13 +316,7 @@ class _HandlerRequestContext(RequestContext):
             opened = interface.open_session(app, self.request)
             self._session = interface.make_null_session(app) if opened is None else opened
         if self.url_adapter is not None:
-            # match_request(), inline.
-            rule, view_args, exc = self._match
-            if exc is not None:
-                self.request.routing_exception = exc
-            else:
-                self.request.url_rule = rule
-                self.request.view_args = None if view_args is None else dict(view_args)
+            self.match_request()
 
     def pop(self, exc: BaseException | None = _UNSET) -> None:
         """Flask's pop, minus the teardowns and signals nobody registered.
