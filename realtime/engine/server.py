@@ -153,8 +153,8 @@ class Server:
         self._sessions: dict[EngineSid, Session] = {}
         self._handlers = HandlerListener(self._sessions.get, async_handlers, self.logger)
         self._listener: EngineListener = self._handlers
-        #: SessionHost.session_message: the listener's own method, which
-        #: sessions call for each message with nothing in between.
+        # SessionHost.session_message: the listener's own method, which
+        # sessions call for each message with nothing in between.
         self.session_message = self._listener.message_received
         #: Told of refused requests and of how upgrades ended (metrics).
         self.monitors = EngineMonitors(self.logger)
