@@ -12,12 +12,9 @@ Spec: https://github.com/socketio/socket.io-protocol (v5).
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from realtime.engine import DisconnectReason
@@ -33,6 +30,7 @@ from realtime.protocol.socketio import SioPacket, SioPacketType, SocketSid
 from realtime.socketio.acks import AckRegistry, Waiter
 from realtime.socketio.clients import Clients, Connection, Socket, SocketState
 from realtime.socketio.flow import RateLimit, Throttle
+from realtime.socketio.handler_calls import INLINE, RAISING, arity_mismatch
 from realtime.socketio.handlers import HandlerRegistry, Resolved, fit_arguments
 from realtime.socketio.managers.emit_args import as_args
 from realtime.socketio.middlewares import REJECTED, Middlewares, refusal_of
@@ -54,43 +52,12 @@ __all__ = [
     "REJECTED",
     "Dispatcher",
     "NamespacesOption",
-    "arity_mismatch",
-    "handler_errors_raise",
-    "in_inline_handler",
 ]
 
 #: CONNECT_ERROR messages, as the reference server words them.
 INVALID_NAMESPACE = "Invalid namespace"
 
 NamespacesOption = str | list[str] | tuple[str, ...] | set[str] | Callable[[str, Any], bool] | None
-
-#: True while a handler runs inline, on the task that read its packet.
-_INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("realtime_inline", default=False)
-
-
-def in_inline_handler() -> bool:
-    """True inside a handler run inline: the reading task is busy with it, so
-    nothing more (an acknowledgement, say) can arrive from that client."""
-    return _INLINE.get()
-
-
-#: True while an in-process test client sends: what handlers raise reaches it.
-_RAISING: contextvars.ContextVar[bool] = contextvars.ContextVar("realtime_raising", default=False)
-
-
-@contextlib.contextmanager
-def handler_errors_raise() -> Iterator[None]:
-    """Within this block, on this task, an exception a handler raises (and
-    the application's error handlers did not take) propagates to the caller
-    instead of being logged: how a test client learns that a handler broke,
-    as with Flask-SocketIO's. Handlers must run inline (``async_handlers``
-    off), as they do for a test client."""
-    token = _RAISING.set(True)
-    try:
-        yield
-    finally:
-        _RAISING.reset(token)
-
 
 # The packet types, read once: in Python 3.11 each ``SioPacketType.X`` on
 # the class is a lookup through the enum's metaclass, ten times a plain
@@ -103,25 +70,6 @@ _BINARY_EVENT = SioPacketType.BINARY_EVENT
 _ACK = SioPacketType.ACK
 _BINARY_ACK = SioPacketType.BINARY_ACK
 _SOCKET_CONNECTED = SocketState.CONNECTED
-
-#: What Python says when a function is called with arguments it does not take.
-_ARITY = re.compile(r"\(\) (?:takes|missing|got an unexpected|got multiple)")
-
-
-def arity_mismatch(exc: BaseException) -> bool:
-    """Whether ``exc`` says a handler was called with arguments it does not
-    take (the client sent too many or too few), rather than that something
-    inside it failed: a TypeError raised by the call itself, in this
-    package's code, worded as Python words it."""
-    if not isinstance(exc, TypeError):
-        return False
-    tb = exc.__traceback__
-    if tb is None:
-        return False
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    module = str(tb.tb_frame.f_globals.get("__name__", ""))
-    return module.startswith("realtime.") and _ARITY.search(str(exc)) is not None
 
 
 class _Failed:
@@ -176,7 +124,7 @@ class Dispatcher:
         #: Connection state recovery, when it is on.
         self.resumer: Resumer | None = None
         #: The application's middlewares and on_any listeners.
-        self.middlewares = Middlewares(logger, _RAISING.get)
+        self.middlewares = Middlewares(logger, RAISING.get)
         #: Who watches the server (the admin UI, metrics).
         self.monitors = Monitors(logger)
         #: Told of each client refused a socket by a connect handler or a
@@ -485,7 +433,7 @@ class Dispatcher:
         except (ConnectionRefused, ConnectionRefusedError) as exc:
             return refusal_of(exc)
         except Exception:
-            if _RAISING.get():
+            if RAISING.get():
                 raise
             self.logger.exception("error in the connect handler of %s", socket.namespace)
             return (REJECTED, None)
@@ -613,7 +561,7 @@ class Dispatcher:
         try:
             result = handler(*prefix, socket.sid, *args)
         except Exception as exc:
-            if _RAISING.get():
+            if RAISING.get():
                 raise
             if arity_mismatch(exc):
                 # The client's mistake, not a bug: one line, no traceback.
@@ -648,7 +596,7 @@ class Dispatcher:
         try:
             return handler(*args)
         except Exception:
-            if _RAISING.get():
+            if RAISING.get():
                 raise
             self.logger.exception("error in handler %s", _name(handler))
             return FAILED
@@ -657,11 +605,11 @@ class Dispatcher:
         if self.async_handlers:
             connection.runner.submit(fn, *args)
         else:
-            token = _INLINE.set(True)
+            token = INLINE.set(True)
             try:
                 fn(*args)
             finally:
-                _INLINE.reset(token)
+                INLINE.reset(token)
 
     def run_anywhere(self, fn: Callable[..., Any], *args: Any) -> None:
         if self.async_handlers:

@@ -27,9 +27,10 @@ from realtime.socketio.client_files import StaticFiles
 from realtime.socketio.clients import Clients, Socket
 from realtime.socketio.delivery import Delivery
 from realtime.socketio.deployment import Deployment
-from realtime.socketio.dispatch import Dispatcher, NamespacesOption, in_inline_handler
+from realtime.socketio.dispatch import Dispatcher, NamespacesOption
 from realtime.socketio.endpoints import OperationsAPI
 from realtime.socketio.flow import RateLimit
+from realtime.socketio.handler_calls import in_inline_handler
 from realtime.socketio.handlers import (
     ClassHandlers,
     HandlerRegistry,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from realtime.exceptions import ConfigurationError
 from realtime.protocol.engineio import Packet
 from realtime.protocol.socketio import SioPacket, SioPacketType
-from realtime.socketio.dispatch import handler_errors_raise
+from realtime.socketio.handler_calls import handler_errors_raise
 
 if TYPE_CHECKING:
     from realtime.socketio.server import Server
