@@ -328,23 +328,42 @@ class EventletMode(GreenMode):
 
 
 class _GreenHangupWatch:
-    """A green thread waiting for a socket to become readable, then peeking."""
+    """The hub watches the socket for readability, then peeks: a green thread
+    is started only for a client that really hung up.
+
+    A waiting polling GET sets one of these up and cancels it when answered
+    (twice per connection that polls then upgrades): a green thread blocked
+    in ``trampoline`` per watch, killed at cancel, cost a greenlet, its
+    switches and a kill each time; a hub listener is an entry in a dict.
+    """
 
     def __init__(self, raw: socket.socket, on_hangup: Callable[[], None]) -> None:
-        self._fired = False
-        self._thread = eventlet.spawn(self._watch, raw, on_hangup)
+        self._raw = raw
+        self._on_hangup = on_hangup
+        self._thread: Any = None
+        self._hub = eventlet.hubs.get_hub()
+        self._listener: Any = self._hub.add(
+            self._hub.READ, raw.fileno(), self._readable, self._closed, None
+        )
 
-    def _watch(self, raw: socket.socket, on_hangup: Callable[[], None]) -> None:
-        eventlet.hubs.trampoline(raw.fileno(), read=True)
-        if peer_closed(raw):
-            self._fired = True
-            on_hangup()
+    def _readable(self, fileno: int) -> None:
+        self._drop()
+        if peer_closed(self._raw):
+            self._thread = eventlet.spawn(self._on_hangup)
+
+    def _closed(self, exc: BaseException) -> None:
+        self._drop()
+
+    def _drop(self) -> None:
+        listener = self._listener
+        if listener is not None:
+            self._listener = None
+            self._hub.remove(listener)
 
     def cancel(self) -> None:
-        if self._fired:
-            self._thread.wait()  # let the callback finish; never interrupt it
-        else:
-            self._thread.kill()
+        self._drop()
+        if self._thread is not None:
+            self._thread.wait()
 
 
 class _GreenHandedOver(HandedOverSocket):
