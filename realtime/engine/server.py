@@ -434,6 +434,10 @@ class Server:
     def response_headers(self, request: Request) -> list[tuple[str, str]]:
         return self.cors.headers(request)
 
+    def refuse(self, request: Request, response: Response) -> Response:
+        response.headers.extend(self.response_headers(request))
+        return self._refused(response)
+
     def reject(
         self,
         request: Request,

@@ -107,6 +107,48 @@ def test_refused_requests_are_counted_by_reason(server: ServerProcess) -> None:
     }
 
 
+def test_methods_a_transport_refuses_are_counted() -> None:
+    # Refused by the transport itself, after the engine found the session:
+    # a PUT on polling, a WebSocket upgrade that is not a GET, a PUT for an
+    # SSE stream. Each is a BAD_REQUEST, as the wire says, with the CORS
+    # headers of any answer, and counted.
+    options = {"transports": ["polling", "websocket", "sse"], "cors_allowed_origins": "*"}
+    server = ServerProcess(APPS["server"], "threading", options).start()
+    try:
+        base = server.url
+        sid = _open(base)
+        origin = {"Origin": "http://elsewhere.example"}
+        answers = [
+            requests.put(
+                _url(base, EIO="4", transport="polling", sid=sid), headers=origin, timeout=10
+            ),
+            requests.post(
+                _url(base, EIO="4", transport="websocket", sid=sid),
+                headers={
+                    **origin,
+                    "Upgrade": "websocket",
+                    "Connection": "Upgrade",
+                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                    "Sec-WebSocket-Version": "13",
+                },
+                timeout=10,
+            ),
+            requests.put(_url(base, EIO="4", transport="sse", sid=sid), headers=origin, timeout=10),
+        ]
+        for answer in answers:
+            assert (answer.status_code, _code(answer)) == (400, 3), answer.text
+            assert answer.headers.get("Access-Control-Allow-Origin") == origin["Origin"]
+        samples = scrape(base)
+        # The session was not harmed: it still polls.
+        alive = requests.post(
+            _url(base, EIO="4", transport="polling", sid=sid), data="6", timeout=10
+        )
+        assert alive.status_code == 200, alive.text
+    finally:
+        server.stop()
+    assert value(samples, REFUSED, reason="BAD_REQUEST") == 3
+
+
 def _probe(server: ServerProcess) -> tuple[str, websocket.WebSocket]:
     """A raw polling session with a WebSocket probing it (``2probe``
     answered ``3probe``): the session id and the WebSocket."""

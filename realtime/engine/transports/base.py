@@ -53,6 +53,11 @@ class TransportHost(Protocol):
     def response_headers(self, request: Request) -> list[tuple[str, str]]:
         """Headers every response to ``request`` carries (CORS)."""
 
+    def refuse(self, request: Request, response: Response) -> Response:
+        """``response``, refusing ``request`` (no session closed, nothing
+        logged): with the headers every response carries, and counted by
+        its refusal for the monitors."""
+
     def reject(
         self,
         request: Request,

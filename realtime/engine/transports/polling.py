@@ -46,8 +46,7 @@ class PollingTransport(Transport):
         elif request.method == "POST":
             response = self._post(request, session)
         else:
-            response = error_response(ErrorCode.BAD_REQUEST)
-            response.headers.extend(self.host.response_headers(request))
+            response = self.host.refuse(request, error_response(ErrorCode.BAD_REQUEST))
         return response(start_response)
 
     def _get(self, request: Request, session: Session) -> Response:

@@ -202,7 +202,7 @@ class StreamTransport(Transport):
         if request.method == "POST":
             return self._probe_post(request, session)(start_response)
         if request.method != "GET":
-            return error_response(ErrorCode.BAD_REQUEST)(start_response)
+            return self.host.refuse(request, error_response(ErrorCode.BAD_REQUEST))(start_response)
         host = self.host
         channel = StreamChannel(
             self.name,

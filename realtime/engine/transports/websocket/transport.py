@@ -64,7 +64,7 @@ class WebSocketTransport(Transport):
         protocol that starts out open with the extensions negotiated.
         """
         if request.method != "GET":
-            return error_response(ErrorCode.BAD_REQUEST)
+            return self.host.refuse(request, error_response(ErrorCode.BAD_REQUEST))
         valid, accept_or_problem = check_handshake(request.environ)
         if not valid:
             return self._bad_handshake(request, accept_or_problem)
