@@ -18,6 +18,7 @@ PROFILE_OF = {
     ("eventlet", "echo"): ("echo-flask-eventlet.txt", "echo-flask-eventlet.perf.txt"),
     ("eventlet", "fanout"): ("fanout-flask-eventlet.txt",),
     ("eventlet", "connect-5k"): ("connect-5k-flask-eventlet.txt",),
+    ("eventlet", "upgrade"): ("upgrade-flask-eventlet.txt",),
     ("gevent", "echo"): ("echo-flask-gevent.txt", "echo-flask-gevent.perf.txt"),
     ("threading", "echo"): ("echo-flask-threading.txt", "echo-flask-threading.perf.txt"),
     ("eventlet", "connect-10k"): ("memory-flask-eventlet.txt",),

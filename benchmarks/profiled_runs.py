@@ -1,8 +1,8 @@
 """The profiles of a run: separate runs of a scenario with a profiler attached.
 
 - py-spy (Python stacks) on the echo of the Flask app in each mode, its
-  fan-out and its connects at 5,000 clients on eventlet, and on the bare
-  engine's echo, for comparison;
+  fan-out, its connects at 5,000 clients and its connects over polling then
+  upgrade on eventlet, and on the bare engine's echo, for comparison;
 - perf (machine code, every thread) on the echo of the Flask app in each
   mode: py-spy misattributes time where green threads switch
   (``profiles/NOTES.md``), perf does not;
@@ -55,6 +55,7 @@ PLAN = (
     Profile("echo", "bare-eventlet", "py-spy"),
     Profile("fanout", FLASK["eventlet"], "py-spy"),
     Profile("connect-5k", FLASK["eventlet"], "py-spy"),
+    Profile("upgrade", FLASK["eventlet"], "py-spy"),
     Profile("echo", FLASK["gevent"], "py-spy"),
     Profile("echo", FLASK["gevent"], "perf"),
     Profile("echo", FLASK["threading"], "py-spy"),
@@ -107,7 +108,8 @@ def run_profiles(
     return summaries, notes
 
 
-#: How long a connect scenario is sampled (5,000 clients take 1.5-3 s).
+#: How long a connect scenario is sampled (5,000 clients take 1.5-3 s; the
+#: upgrade scenario's 1,000 about 1 s).
 CONNECT_SECONDS = 2.0
 
 
@@ -116,7 +118,7 @@ def sampled_profile(scenario: scenarios.Scenario, spec: ServerSpec, tool: str) -
     key = scenario.key
     # A connect scenario has no measured window of set length: the sampler
     # starts as the clients start connecting, for about as long as it takes.
-    connect = scenario.params["scenario"] == "connect"
+    connect = scenario.params["scenario"] in ("connect", "upgrade")
     first_phase = "baseline" if connect else "measure"
     seconds = CONNECT_SECONDS if connect else scenario.params["durationMs"] / 1000
     rate = 250 if tool == "py-spy" else 999

@@ -741,6 +741,8 @@ async function scenarioUpgrade() {
   const warm = await connectMany(10, 10, open);
   closeAll(warm.clients);
   await sleep(300);
+  // The profiler (benchmarks/profiled_runs.py) starts sampling here.
+  phase("baseline");
   const a = snapshot();
   const result = await connectMany(n, spec.concurrency, open);
   const b = snapshot();
