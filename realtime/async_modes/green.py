@@ -168,27 +168,20 @@ class GreenMode(AsyncMode):
     def _new_workers(self, hub: Any) -> GreenWorkers:
         """A pool of workers on ``hub``."""
 
-    def _workers_of(self, hub: Any) -> GreenWorkers:
-        workers = self._pools.get(hub)
-        if workers is None:
-            workers = self._pools[hub] = self._new_workers(hub)
-        self._hub, self._workers = hub, workers
-        return workers
-
-    # Each of the three below looks the hub's pool up inline: they run for
-    # every event.
+    def _workers_here(self) -> GreenWorkers:
+        hub = self._current_hub()
+        if hub is not self._hub:
+            workers = self._pools.get(hub)
+            if workers is None:
+                workers = self._pools[hub] = self._new_workers(hub)
+            self._hub, self._workers = hub, workers
+        return self._workers  # type: ignore[return-value]
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        hub = self._current_hub()
-        workers = self._workers if hub is self._hub else self._workers_of(hub)
-        workers.submit(fn, args)  # type: ignore[union-attr]
+        self._workers_here().submit(fn, args)
 
     def submit_now(self, fn: Callable[..., Any], *args: Any) -> None:
-        hub = self._current_hub()
-        workers = self._workers if hub is self._hub else self._workers_of(hub)
-        workers.start_now(fn, args)  # type: ignore[union-attr]
+        self._workers_here().start_now(fn, args)
 
     def run_holding(self, fn: Callable[..., Any], *args: Any) -> Any:
-        hub = self._current_hub()
-        workers = self._workers if hub is self._hub else self._workers_of(hub)
-        return workers.run_holding(fn, *args)  # type: ignore[union-attr]
+        return self._workers_here().run_holding(fn, *args)

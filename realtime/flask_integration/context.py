@@ -184,13 +184,7 @@ def handler_context(
     connection = environ.get(CONNECTION_KEY)
     if not isinstance(connection, ConnectionRequest) or connection.app is not app:
         connection = environ[CONNECTION_KEY] = ConnectionRequest(app, environ)
-    session: SessionMixin | None = None
-    if manage_session:
-        session = environ.get(SESSION_KEY)
-        if not isinstance(session, ManagedSession) or (
-            carried is not None and carried.get(SESSION_KEY) is not session
-        ):
-            session = _managed_session(app, environ, carried)
+    session = _managed_session(app, environ, carried) if manage_session else None
     return _HandlerRequestContext(connection, session, socket, event)
 
 

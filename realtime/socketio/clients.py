@@ -182,8 +182,7 @@ class Clients:
         Raises:
             KeyError: no such client in that namespace.
         """
-        # A sid is a SocketSid already; SocketSid() would cost a call.
-        socket: Socket | None = self.sockets.get(sid)  # type: ignore[call-overload]
+        socket = self.sockets.get(SocketSid(sid))
         if socket is None or socket.namespace != (namespace or "/"):
             raise KeyError(f"no client {sid} in namespace {namespace or '/'}")
         return socket

@@ -45,11 +45,8 @@ class Delivery:
         return Outgoing(self._encoder.encode(packet), volatile=volatile)
 
     def packet(self, eio_sid: EngineSid, packet: SioPacket) -> bool:
-        """Send one packet to one connection (every acknowledgement comes this way)."""
-        outgoing = Outgoing(self._encoder.encode(packet))
-        if self._held:
-            return self.deliver(packet.namespace, eio_sid, outgoing)
-        return self._send(eio_sid, outgoing)
+        """Send one packet to one connection."""
+        return self.deliver(packet.namespace, eio_sid, self.prepare(packet))
 
     def send_now(self, eio_sid: EngineSid, packet: SioPacket) -> bool:
         """Send one packet to one connection at once, past any hold (an early CONNECT reply)."""

@@ -59,31 +59,26 @@ class Monitor(Protocol):
         recovery); ``recovered``: it got it back."""
 
 
-class Monitors(list["Monitor"]):
+class Monitors:
     """The monitors of one server; false while there are none.
 
     What a monitor raises is logged, never passed to the code that told it.
-
-    It is a list of the monitors only so that ``if monitors:``, asked for
-    every message, is the list's own length test rather than a Python
-    method; it is iterated through a tuple replaced whole on every change,
-    so that a monitor added from another thread never disturbs a loop.
     """
 
     def __init__(self, logger: logging.Logger) -> None:
-        super().__init__()
         self._logger = logger
         self._all: tuple[Monitor, ...] = ()
 
     def add(self, monitor: Monitor) -> None:
         """Tell ``monitor`` of every moment from now on."""
         self._all = (*self._all, monitor)
-        self[:] = self._all
 
     def remove(self, monitor: Monitor) -> None:
         """Stop telling ``monitor`` (nothing if it was not registered)."""
         self._all = tuple(m for m in self._all if m is not monitor)
-        self[:] = self._all
+
+    def __bool__(self) -> bool:
+        return bool(self._all)
 
     def session_opened(self, eio_sid: EngineSid, environ: dict[str, Any]) -> None:
         for monitor in self._all:

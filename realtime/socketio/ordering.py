@@ -106,11 +106,7 @@ class OrderedRunner:
             if calls is None:
                 calls = self._calls = collections.deque()
             calls.append((fn, args))
-            if not self._running:
-                worker = next(self._workers)
-                self._running[worker] = None
-                self._mode.submit(self._work, worker)
-            elif self._all_stuck(self._mode.monotonic()):
+            if not self._running or self._all_stuck(self._mode.monotonic()):
                 self._start_worker_locked()
             else:
                 self._plan_check_locked()

@@ -587,18 +587,6 @@ class Server(Socket4API, WebPushAPI, AdminAPI, OperationsAPI):
         """
         return self._clients.socket(sid, namespace).environ
 
-    def environ_and_session(
-        self, sid: str, namespace: str | None = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """:meth:`get_environ` and :meth:`get_session` in one lookup (the Flask
-        extension reads both for every handler call).
-
-        Raises:
-            KeyError: no such client in that namespace.
-        """
-        socket = self._clients.socket(sid, namespace)
-        return socket.environ, socket.session
-
     def recovered(self, sid: str, namespace: str | None = None) -> bool:
         """True if client ``sid`` resumed, with connection state recovery, a
         connection that had dropped (and got back its sid, rooms, session and
